@@ -1,0 +1,35 @@
+/** The text a human sees on connect. */
+import type { LoopState } from "./supervisor.js";
+
+export interface AgentInfo {
+  pid: number;
+  node: string;
+  /** `name@version` of the app's package.json, or the script being run. */
+  app: string;
+  /** When the process started, ms since the epoch. */
+  startedAt: number;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${Math.floor(s % 60)}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h${m % 60}m`;
+  return `${Math.floor(h / 24)}d${h % 24}h`;
+}
+
+export function defaultBanner(info: AgentInfo): string {
+  const uptime = formatDuration(Date.now() - info.startedAt);
+  return `manhole: pid ${info.pid}, node ${info.node}, app ${info.app}, up ${uptime}\nType .help for commands; .exit or Ctrl-D leaves.\n`;
+}
+
+/** The configured banner (or the default), followed by a warning when the event loop is blocked. */
+export function bannerFor(custom: string | null | undefined, info: AgentInfo, loop: LoopState | undefined): string {
+  let text = custom === undefined ? defaultBanner(info) : custom === null ? "" : custom;
+  if (text !== "" && !text.endsWith("\n")) text += "\n";
+  if (loop?.blocked) text += `WARNING: the event loop is blocked for ${formatDuration(loop.sinceMs)} (try .stack)\n`;
+  return text;
+}

@@ -1,0 +1,90 @@
+/**
+ * The `<pid>.json` file beside a socket in the runtime directory: what `manhole ls` reads to
+ * list live manholes and to tell a live process from a dead one whose pid was reused.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { PROTOCOL_VERSION } from "../protocol/version.js";
+
+export interface Descriptor {
+  pid: number;
+  ppid: number;
+  /** ISO time the process started. */
+  startTime: string;
+  /** Linux: field 22 of /proc/<pid>/stat (clock ticks after boot), to detect pid reuse. */
+  startTicks: number | null;
+  argv: string[];
+  cwd: string;
+  node: string;
+  app: { name: string; version: string | null } | null;
+  socket: string;
+  protocol: number;
+  threaded: boolean;
+}
+
+export interface AppPackage {
+  name: string;
+  version: string | null;
+}
+
+/** Start time of `pid` in clock ticks after boot, from /proc (null elsewhere). */
+export function processStartTicks(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may contain spaces: count from after it.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(rest[19]);
+  } catch {
+    return null;
+  }
+}
+
+/** The nearest package.json above the app's entry script (or cwd), if it names a package. */
+export function findAppPackage(): AppPackage | null {
+  let dir = process.argv[1] ? path.dirname(path.resolve(process.argv[1])) : process.cwd();
+  for (;;) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
+      if (typeof pkg.name === "string") return { name: pkg.name, version: typeof pkg.version === "string" ? pkg.version : null };
+    } catch {
+      // no package.json here, or not JSON
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+export function appLabel(app: AppPackage | null): string {
+  if (app) return app.version ? `${app.name}@${app.version}` : app.name;
+  return process.argv[1] ? path.basename(process.argv[1]) : "node";
+}
+
+export function buildDescriptor(socket: string, app: AppPackage | null, threaded: boolean): Descriptor {
+  return {
+    pid: process.pid,
+    ppid: process.ppid,
+    startTime: new Date(Date.now() - process.uptime() * 1000).toISOString(),
+    startTicks: processStartTicks(process.pid),
+    argv: process.argv,
+    cwd: process.cwd(),
+    node: process.version,
+    app,
+    socket,
+    protocol: PROTOCOL_VERSION,
+    threaded,
+  };
+}
+
+/** Writes the descriptor atomically (temp file + rename), 0600. */
+export function writeDescriptor(file: string, descriptor: Descriptor): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(descriptor, null, 2)}\n`, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+/** Descriptor path for a socket: `<dir>/<pid>.json` for the default socket, `<dir>/<pid>-<n>.json` for others. */
+export function descriptorPath(dir: string, socket: string, index: number): string {
+  if (socket === path.join(dir, `${process.pid}.sock`)) return path.join(dir, `${process.pid}.json`);
+  return path.join(dir, `${process.pid}-${index}.json`);
+}

@@ -1,0 +1,71 @@
+/**
+ * The socket side's handle on the evaluator: sends requests, routes output and results back
+ * to the sessions that asked, and (in threaded mode) lets a watchdog give up on or terminate
+ * an evaluation that runs too long.
+ */
+import type { FromEvaluator, ToEvaluator } from "../protocol/relay.js";
+
+export interface SessionSink {
+  /** Output printed by manhole code; `requestId` is 0 between evaluations. */
+  output(text: string, requestId: number): void;
+}
+
+export interface Outcome {
+  ok: boolean;
+  text: string;
+}
+
+interface Pending {
+  session: number;
+  resolve(outcome: Outcome): void;
+}
+
+export class EvalChannel {
+  private nextId = 1;
+  private readonly sinks = new Map<number, SessionSink>();
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(private readonly send: (message: ToEvaluator) => void) {}
+
+  open(session: number, sink: SessionSink): void {
+    this.sinks.set(session, sink);
+    this.send({ type: "session-open", session });
+  }
+
+  close(session: number): void {
+    this.sinks.delete(session);
+    this.send({ type: "session-close", session });
+  }
+
+  /** Starts an evaluation; `id` names it for interrupt and abandon. */
+  evaluate(session: number, code: string): { id: number; done: Promise<Outcome> } {
+    const id = this.nextId++;
+    const done = new Promise<Outcome>((resolve) => this.pending.set(id, { session, resolve }));
+    this.send({ type: "eval", id, session, code });
+    return { id, done };
+  }
+
+  isRunning(id: number): boolean {
+    return this.pending.has(id);
+  }
+
+  /** Ends evaluation `id` now with `outcome`; the evaluator forgets it and a late result is dropped. */
+  abandon(id: number, outcome: Outcome): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    this.send({ type: "eval-abandoned", id });
+    p.resolve(outcome);
+  }
+
+  receive(message: FromEvaluator): void {
+    if (message.type === "output") {
+      this.sinks.get(message.session)?.output(message.text, message.id);
+      return;
+    }
+    const p = this.pending.get(message.id);
+    if (!p) return;
+    this.pending.delete(message.id);
+    p.resolve({ ok: message.ok, text: message.text });
+  }
+}

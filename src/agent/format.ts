@@ -1,0 +1,74 @@
+/**
+ * Printing values and errors the way Node's REPL does, without ever throwing: hostile objects
+ * (throwing getters, revoked proxies, toString that throws) print as best they can.
+ */
+import path from "node:path";
+import util from "node:util";
+
+const INSPECT_OPTIONS: util.InspectOptions = {
+  depth: 2,
+  showProxy: true, // never run a proxy's traps while printing it
+  getters: false,
+  maxArrayLength: 100,
+  maxStringLength: 10_000,
+  breakLength: 80,
+  colors: false,
+};
+
+export function inspect(value: unknown): string {
+  try {
+    return util.inspect(value, INSPECT_OPTIONS);
+  } catch (err) {
+    return `[uninspectable value: ${safeMessage(err)}]`;
+  }
+}
+
+function safeMessage(err: unknown): string {
+  try {
+    if (err instanceof Error) return `${err.name}: ${err.message}`;
+    return String(err);
+  } catch {
+    return "unprintable error";
+  }
+}
+
+/** This package's own files: their frames never show in a stack printed to a session. */
+const OWN_DIR = path.resolve(__dirname, "..");
+const USER_FRAME = /\(?REPL\d+:\d+:\d+\)?$/;
+
+/** Cuts a stack to the frames that belong to the user: theirs and the app's, none of ours or what runs us. */
+export function cleanStack(stack: string): string {
+  const lines = stack.split("\n");
+  const firstFrame = lines.findIndex((l) => /^\s+at /.test(l));
+  if (firstFrame < 0) return stack;
+  const head = lines.slice(0, firstFrame);
+  const frames = lines.slice(firstFrame).filter((l) => !l.includes(OWN_DIR) && !/\(?manhole-(runner|timed)[:)]/.test(l));
+  let lastUser = -1;
+  frames.forEach((l, i) => {
+    if (USER_FRAME.test(l)) lastUser = i;
+  });
+  const kept = (lastUser >= 0 ? frames.slice(0, lastUser + 1) : frames).map((l) =>
+    l.replace(/^(\s+at (?:async )?)Proxy\./, "$1").replace(/at eval \((REPL\d+:\d+:\d+)\)$/, "at $1").replace(/at (?:async )?eval \(eval at .*?\((REPL\d+:\d+:\d+)\)\)$/, "at $1"),
+  );
+  return [...head, ...kept].join("\n");
+}
+
+/** `Error: msg\n    at ...` for errors, util.inspect for anything else thrown. */
+export function formatThrown(err: unknown): string {
+  try {
+    if (err instanceof Error || (typeof err === "object" && err !== null && typeof (err as Error).stack === "string")) {
+      const stack = (err as Error).stack;
+      if (typeof stack === "string" && stack.length > 0) {
+        const cleaned = cleanStack(stack);
+        // Errors with extra own properties (code, errno...) show them as Node's REPL does.
+        const extra = Object.keys(err as object).filter((k) => k !== "stack" && k !== "message");
+        if (extra.length === 0) return cleaned;
+        const props = inspect(Object.fromEntries(extra.map((k) => [k, (err as Record<string, unknown>)[k]])));
+        return `${cleaned} ${props}`;
+      }
+    }
+    return inspect(err);
+  } catch (e) {
+    return `[unprintable error: ${safeMessage(e)}]`;
+  }
+}

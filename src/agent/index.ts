@@ -1,0 +1,185 @@
+/**
+ * startManhole(): opens a door into this process on a private Unix socket.
+ *
+ *   import { startManhole } from "manhole";
+ *   const manhole = await startManhole({ namespace: { app } });
+ *   // nc -U <manhole.path>
+ *   await manhole.close();
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import type { FromEvaluator, ToEvaluator, WorkerClose, WorkerStatus } from "../protocol/relay.js";
+import { type AgentInfo } from "./banner.js";
+import { installContainment } from "./containment.js";
+import { appLabel, buildDescriptor, descriptorPath, findAppPackage, writeDescriptor } from "./descriptor.js";
+import { EvalChannel } from "./eval-channel.js";
+import { Evaluator } from "./evaluator.js";
+import { formatThrown } from "./format.js";
+import { startHeartbeat } from "./heartbeat.js";
+import { Listener, type ListenerConfig } from "./listener.js";
+import { type ManholeOptions, resolveOptions } from "./options.js";
+import { checkSocketParent, ensurePrivateDir, runtimeDir } from "./runtime-dir.js";
+import { SocketInUseError, unlinkIfOurs } from "./socket-bind.js";
+import { InlineSupervisor } from "./supervisor.js";
+import type { WorkerData } from "./worker.js";
+
+export type { ManholeOptions } from "./options.js";
+export { SocketInUseError } from "./socket-bind.js";
+export { UnsafeDirectoryError } from "./runtime-dir.js";
+export { PROTOCOL_VERSION } from "../protocol/version.js";
+
+export interface ManholeHandle {
+  /** The socket to connect to: `nc -U <path>`. */
+  readonly path: string;
+  /** The discovery descriptor written beside the runtime directory's sockets. */
+  readonly descriptorPath: string;
+  /** Whether the socket is served from a worker thread. */
+  readonly threaded: boolean;
+  /** Stops listening, says goodbye to open sessions, removes the socket and descriptor. */
+  close(): Promise<void>;
+}
+
+let descriptorCount = 0;
+
+interface Serving {
+  close(): Promise<void>;
+  /** Synchronous cleanup for process exit. */
+  removeSocket(): void;
+}
+
+async function serveInline(config: ListenerConfig, evaluator: (emit: (m: FromEvaluator) => void) => Evaluator): Promise<Serving> {
+  let ev: Evaluator | undefined;
+  const channel = new EvalChannel((m) => ev?.handle(m));
+  ev = evaluator((m) => channel.receive(m));
+  const listener = new Listener(config, channel, new InlineSupervisor(channel));
+  const ino = await listener.listen(false);
+  return { close: () => listener.close(), removeSocket: () => unlinkIfOurs(config.path, ino) };
+}
+
+async function serveThreaded(
+  config: ListenerConfig,
+  timeout: number,
+  evaluator: (emit: (m: FromEvaluator) => void) => Evaluator,
+): Promise<Serving> {
+  const heartbeat = startHeartbeat();
+  const data: WorkerData = { listener: config, timeout, heartbeat: heartbeat.buffer };
+  const worker = new Worker(path.join(__dirname, "worker.js"), {
+    workerData: data,
+    execArgv: [], // never inherit --import/--require of the app (they could start a manhole in the worker)
+    stdout: false,
+    stderr: false,
+  });
+  worker.unref();
+  const ev = evaluator((m) => worker.postMessage(m));
+  let ino = -1;
+  let onStatus: ((s: WorkerStatus) => void) | undefined;
+  worker.on("message", (m: ToEvaluator | WorkerStatus) => {
+    if (m.type === "ready" || m.type === "failed" || m.type === "closed") onStatus?.(m);
+    else ev.handle(m);
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    onStatus = (s) => {
+      if (s.type === "ready") {
+        ino = s.ino;
+        resolve();
+      } else if (s.type === "failed") {
+        const err = s.name === "SocketInUseError" ? new SocketInUseError(s.message) : new Error(s.message);
+        reject(err);
+      }
+    };
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`manhole: worker exited (${code}) before listening`)));
+  });
+  try {
+    await ready;
+  } catch (err) {
+    heartbeat.stop();
+    await worker.terminate();
+    throw err;
+  }
+  worker.on("error", () => {}); // a worker crash must not become the app's uncaught error
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        onStatus = (s) => {
+          if (s.type === "closed") void worker.terminate().then(() => resolve());
+        };
+        worker.once("exit", () => resolve());
+        worker.postMessage({ type: "close" } satisfies WorkerClose);
+      }).finally(() => {
+        heartbeat.stop();
+        unlinkIfOurs(config.path, ino);
+      }),
+    removeSocket: () => unlinkIfOurs(config.path, ino),
+  };
+}
+
+export async function startManhole(options: ManholeOptions = {}): Promise<ManholeHandle> {
+  const opts = resolveOptions(options);
+  const dir = runtimeDir();
+  ensurePrivateDir(dir);
+  const socketPath = opts.path ? path.resolve(opts.path) : path.join(dir, `${process.pid}.sock`);
+  if (opts.path) checkSocketParent(path.dirname(socketPath));
+
+  const app = findAppPackage();
+  const info: AgentInfo = {
+    pid: process.pid,
+    node: process.version,
+    app: appLabel(app),
+    startedAt: Date.now() - process.uptime() * 1000,
+  };
+  const config: ListenerConfig = {
+    path: socketPath,
+    banner: opts.banner,
+    prompt: opts.prompt,
+    continuationPrompt: opts.continuationPrompt,
+    maxLineBytes: opts.maxLineBytes,
+    maxConnections: opts.maxConnections,
+    info,
+  };
+  const containment = installContainment(formatThrown);
+  const makeEvaluator = (emit: (m: FromEvaluator) => void) =>
+    new Evaluator({
+      namespace: opts.namespace,
+      shared: opts.shared,
+      maxOutputBytes: opts.maxOutputBytes,
+      syncTimeout: opts.threaded ? 0 : opts.timeout,
+      asyncTimeout: opts.threaded ? 0 : opts.timeout,
+      emit,
+    });
+  let serving: Serving;
+  try {
+    serving = opts.threaded ? await serveThreaded(config, opts.timeout, makeEvaluator) : await serveInline(config, makeEvaluator);
+  } catch (err) {
+    containment.close();
+    throw err;
+  }
+
+  const descFile = descriptorPath(dir, socketPath, ++descriptorCount);
+  writeDescriptor(descFile, buildDescriptor(socketPath, app, opts.threaded));
+  const removeFiles = () => {
+    serving.removeSocket();
+    try {
+      fs.unlinkSync(descFile);
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", removeFiles);
+
+  let closing: Promise<void> | undefined;
+  return {
+    path: socketPath,
+    descriptorPath: descFile,
+    threaded: opts.threaded,
+    close() {
+      closing ??= serving.close().finally(() => {
+        process.off("exit", removeFiles);
+        removeFiles();
+        containment.close();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,93 @@
+/** The options of startManhole(), their defaults, and their validation. */
+
+export interface ManholeOptions {
+  /** Socket path. Default: `<runtime dir>/<pid>.sock` (see runtime-dir.ts). */
+  path?: string;
+  /** Names visible in every session, e.g. `{ app, db }`. */
+  namespace?: Record<string, unknown>;
+  /** One scope for all sessions (true) or one per session (false, the default). */
+  shared?: boolean;
+  /** Text shown on connect; `null` for none. Default: pid, Node version, app, uptime and a `.help` hint. */
+  banner?: string | null;
+  /** Prompt for a new input. Default `>>> `. */
+  prompt?: string;
+  /** Prompt while an input is incomplete. Default `... `. */
+  continuationPrompt?: string;
+  /** Milliseconds an evaluation may run before it is interrupted (sync) or given up on (async). Default 5000. */
+  timeout?: number;
+  /** Longest accepted input line in bytes; longer closes the connection with an error. Default 1 MiB. */
+  maxLineBytes?: number;
+  /** Most simultaneous sessions; more are refused with one line. Default 32. */
+  maxConnections?: number;
+  /** Most bytes of output one evaluation may print; the rest is cut with a note. Default 1 MiB. */
+  maxOutputBytes?: number;
+  /**
+   * Serve the socket from a worker thread (default), so the manhole answers while the event
+   * loop is blocked and can stop runaway code. `false` keeps everything on the main thread.
+   */
+  threaded?: boolean;
+}
+
+export interface ResolvedOptions {
+  path: string | undefined;
+  namespace: Record<string, unknown>;
+  shared: boolean;
+  banner: string | null | undefined;
+  prompt: string;
+  continuationPrompt: string;
+  timeout: number;
+  maxLineBytes: number;
+  maxConnections: number;
+  maxOutputBytes: number;
+  threaded: boolean;
+}
+
+export const DEFAULTS = {
+  prompt: ">>> ",
+  continuationPrompt: "... ",
+  timeout: 5000,
+  maxLineBytes: 1024 * 1024,
+  maxConnections: 32,
+  maxOutputBytes: 1024 * 1024,
+} as const;
+
+function positiveInt(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
+    throw new TypeError(`manhole: option "${name}" must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function optionalString(name: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== "string") throw new TypeError(`manhole: option "${name}" must be a string`);
+  return value;
+}
+
+export function resolveOptions(options: ManholeOptions = {}): ResolvedOptions {
+  if (options === null || typeof options !== "object") throw new TypeError("manhole: options must be an object");
+  const { namespace = {}, banner } = options;
+  if (namespace === null || typeof namespace !== "object") {
+    throw new TypeError('manhole: option "namespace" must be an object');
+  }
+  if (banner !== undefined && banner !== null && typeof banner !== "string") {
+    throw new TypeError('manhole: option "banner" must be a string or null');
+  }
+  if (options.path !== undefined && (typeof options.path !== "string" || options.path === "")) {
+    throw new TypeError('manhole: option "path" must be a non-empty string');
+  }
+  return {
+    path: options.path,
+    namespace,
+    shared: options.shared === true,
+    banner,
+    prompt: optionalString("prompt", options.prompt, DEFAULTS.prompt),
+    continuationPrompt: optionalString("continuationPrompt", options.continuationPrompt, DEFAULTS.continuationPrompt),
+    timeout: positiveInt("timeout", options.timeout, DEFAULTS.timeout),
+    maxLineBytes: positiveInt("maxLineBytes", options.maxLineBytes, DEFAULTS.maxLineBytes),
+    maxConnections: positiveInt("maxConnections", options.maxConnections, DEFAULTS.maxConnections),
+    maxOutputBytes: positiveInt("maxOutputBytes", options.maxOutputBytes, DEFAULTS.maxOutputBytes),
+    threaded: options.threaded !== false,
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * Turns one REPL input into code that keeps its declarations in the session scope.
+ *
+ * Input is evaluated by a direct `eval` inside `with (scope)`. There, `let`, `const`, `class`
+ * and `function` would die with the eval, and `var` would land in the runner function. So
+ * top-level declarations become assignments to names the evaluator pre-declares on the scope,
+ * function declarations are hoisted as assignments, top-level `await` wraps the input in an
+ * async function that returns its last expression, and `import()` goes through a helper so
+ * that it works inside vm-compiled code (Node refuses a dynamic import there otherwise).
+ */
+import { type Node, Parser } from "acorn";
+
+/** Names the runner binds as parameters; the scope proxy must never capture them. */
+export const IMPORT_HELPER = "__mh_import";
+
+export interface Rewritten {
+  code: string;
+  /** Names to create on the session scope before running `code`. */
+  declared: string[];
+  /** `code` evaluates to a promise of the input's completion value. */
+  awaited: boolean;
+}
+
+type AnyNode = Node & Record<string, unknown>;
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+const PARSE_OPTIONS = {
+  ecmaVersion: "latest",
+  sourceType: "script",
+  allowAwaitOutsideFunction: true,
+  allowHashBang: false,
+  locations: false,
+} as const;
+
+function isFunction(node: AnyNode): boolean {
+  return (
+    node.type === "FunctionDeclaration" || node.type === "FunctionExpression" || node.type === "ArrowFunctionExpression"
+  );
+}
+
+function children(node: AnyNode): AnyNode[] {
+  const out: AnyNode[] = [];
+  for (const key of Object.keys(node)) {
+    if (key === "type" || key === "start" || key === "end") continue;
+    const value = node[key];
+    if (Array.isArray(value)) {
+      for (const v of value) if (v && typeof v === "object" && typeof (v as AnyNode).type === "string") out.push(v as AnyNode);
+    } else if (value && typeof value === "object" && typeof (value as AnyNode).type === "string") {
+      out.push(value as AnyNode);
+    }
+  }
+  return out;
+}
+
+function patternNames(pattern: AnyNode, into: string[]): void {
+  switch (pattern.type) {
+    case "Identifier":
+      into.push(pattern.name as string);
+      break;
+    case "ObjectPattern":
+      for (const p of pattern.properties as AnyNode[]) patternNames((p.type === "RestElement" ? p.argument : p.value) as AnyNode, into);
+      break;
+    case "ArrayPattern":
+      for (const e of pattern.elements as (AnyNode | null)[]) if (e) patternNames(e, into);
+      break;
+    case "RestElement":
+      patternNames(pattern.argument as AnyNode, into);
+      break;
+    case "AssignmentPattern":
+      patternNames(pattern.left as AnyNode, into);
+      break;
+  }
+}
+
+/** Parses `code`, or its parenthesised form when it looks like an object literal (as Node's REPL does). */
+function parseInput(code: string): { ast: AnyNode; source: string } {
+  if (/^\s*\{/.test(code) && !/;\s*$/.test(code)) {
+    const wrapped = `(${code}\n)`;
+    try {
+      return { ast: Parser.parse(wrapped, PARSE_OPTIONS) as unknown as AnyNode, source: wrapped };
+    } catch {
+      // not an object literal: a block
+    }
+  }
+  return { ast: Parser.parse(code, PARSE_OPTIONS) as unknown as AnyNode, source: code };
+}
+
+export function rewrite(code: string): Rewritten {
+  let parsed: { ast: AnyNode; source: string };
+  try {
+    parsed = parseInput(code);
+  } catch {
+    // Let V8 report the syntax error in its own words.
+    return { code, declared: [], awaited: false };
+  }
+  const { ast, source } = parsed;
+  const edits: Edit[] = [];
+  const declared: string[] = [];
+  const hoisted: string[] = [];
+  let awaited = false;
+  // A node's source with the edits already made inside it.
+  const text = (n: AnyNode) => applyEdits(source, edits, n.start, n.end);
+
+  const assignments = (decl: AnyNode, keepEmpty: boolean, inFunction: boolean): string => {
+    for (const d of decl.declarations as AnyNode[]) if (d.init) visit(d.init as AnyNode, d, inFunction);
+    const parts: string[] = [];
+    for (const d of decl.declarations as AnyNode[]) {
+      const id = d.id as AnyNode;
+      patternNames(id, declared);
+      if (d.init) parts.push(id.type === "Identifier" ? `${text(id)} = ${text(d.init as AnyNode)}` : `(${text(id)} = ${text(d.init as AnyNode)})`);
+      else if (keepEmpty) parts.push(`${text(id)} = undefined`);
+    }
+    return parts.join(", ");
+  };
+
+  // var anywhere outside functions; await and import() anywhere that matters.
+  function visit(node: AnyNode, parent: AnyNode | null, inFunction: boolean): void {
+    if (node.type === "ImportExpression") edits.push({ start: node.start, end: node.start + "import".length, text: IMPORT_HELPER });
+    if (!inFunction) {
+      if (node.type === "AwaitExpression" || (node.type === "ForOfStatement" && node.await === true)) awaited = true;
+      if (node.type === "VariableDeclaration" && node.kind === "var" && parent?.type !== "Program") {
+        const inForHead =
+          parent && ((parent.type === "ForStatement" && parent.init === node) || ((parent.type === "ForInStatement" || parent.type === "ForOfStatement") && parent.left === node));
+        if (inForHead && parent.type !== "ForStatement") {
+          const id = (node.declarations as AnyNode[])[0].id as AnyNode;
+          patternNames(id, declared);
+          edits.push({ start: node.start, end: node.end, text: text(id) });
+        } else if (inForHead) {
+          edits.push({ start: node.start, end: node.end, text: assignments(node, false, inFunction) });
+        } else {
+          edits.push({ start: node.start, end: node.end, text: `void (${assignments(node, false, inFunction) || "0"});` });
+        }
+        return;
+      }
+    }
+    const nowInFunction = inFunction || isFunction(node);
+    for (const child of children(node)) visit(child, node, nowInFunction);
+  }
+
+  const body = ast.body as AnyNode[];
+  for (const stmt of body) {
+    if (stmt.type === "VariableDeclaration") {
+      const kind = stmt.kind as string;
+      const list = assignments(stmt, kind !== "var", false);
+      edits.push({ start: stmt.start, end: stmt.end, text: `void (${list || "0"});` });
+    } else if (stmt.type === "FunctionDeclaration") {
+      const name = (stmt.id as AnyNode).name as string;
+      declared.push(name);
+      visit(stmt, ast, false);
+      hoisted.push(`void (${name} = (${text(stmt)}));`);
+      edits.push({ start: stmt.start, end: stmt.end, text: "" });
+    } else if (stmt.type === "ClassDeclaration") {
+      const name = (stmt.id as AnyNode).name as string;
+      declared.push(name);
+      visit(stmt, ast, false);
+      edits.push({ start: stmt.start, end: stmt.end, text: `void (${name} = (${text(stmt)}));` });
+    } else {
+      visit(stmt, ast, false);
+    }
+  }
+
+  if (awaited) {
+    const last = body[body.length - 1];
+    if (last && last.type === "ExpressionStatement") {
+      const expr = last.expression as AnyNode;
+      edits.push({ start: expr.start, end: expr.start, text: "return (" });
+      edits.push({ start: expr.end, end: expr.end, text: ")" });
+    }
+  }
+  let out = applyEdits(source, edits, 0, source.length);
+  if (hoisted.length) out = `${hoisted.join("\n")}\n${out}`;
+  if (awaited) out = `(async () => {\n${out}\n})()`;
+  return { code: out, declared: [...new Set(declared)], awaited };
+}
+
+/** Applies non-overlapping edits that fall within [from, to) and returns that slice. */
+function applyEdits(source: string, edits: Edit[], from: number, to: number): string {
+  // By start; at one start, insertions first, then the widest edit (which hides those nested in it).
+  const sorted = edits
+    .filter((e) => e.start >= from && e.end <= to)
+    .sort((a, b) => a.start - b.start || Number(b.start === b.end) - Number(a.start === a.end) || b.end - a.end);
+  let out = "";
+  let pos = from;
+  for (const e of sorted) {
+    if (e.start < pos) continue; // nested inside an edit already applied
+    out += source.slice(pos, e.start) + e.text;
+    pos = e.end;
+  }
+  return out + source.slice(pos, to);
+}

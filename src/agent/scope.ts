@@ -1,0 +1,58 @@
+/**
+ * A session's scope: the object behind `with (scope)` in the runner.
+ *
+ * Lookup order: the session's own names, then its builtins (console, require, timers that
+ * report throws to the session), then the namespace, then the app's globals. A bare assignment
+ * to a name that exists nowhere stays in the session instead of becoming an app global; an
+ * assignment to an existing global or namespace name changes it, as the operator meant.
+ */
+import { IMPORT_HELPER } from "./rewrite.js";
+
+/** Parameters of the runner function; the proxy must let them through to it. */
+const RUNNER_NAMES = new Set(["__mh_scope", "__mh_code", IMPORT_HELPER]);
+const hasOwn = Object.prototype.hasOwnProperty;
+
+export interface ScopeLayers {
+  own: Record<string, unknown>;
+  builtins: Record<string, unknown>;
+  namespace: Record<string, unknown>;
+}
+
+function notDefined(name: string, trap: (...args: never[]) => unknown): ReferenceError {
+  const err = new ReferenceError(`${name} is not defined`);
+  Error.captureStackTrace(err, trap);
+  return err;
+}
+
+export function createScope({ own, builtins, namespace }: ScopeLayers): object {
+  const handler: ProxyHandler<Record<string, unknown>> = {
+    has(_t, key) {
+      if (typeof key === "symbol") return false;
+      if (RUNNER_NAMES.has(key)) return false;
+      if (key in own || hasOwn.call(builtins, key) || hasOwn.call(namespace, key)) return true;
+      return !(key in globalThis);
+    },
+    get(_t, key) {
+      if (typeof key === "symbol") return undefined; // Symbol.unscopables: nothing is unscopable
+      if (key in own) return own[key];
+      if (hasOwn.call(builtins, key)) return builtins[key];
+      if (hasOwn.call(namespace, key)) return namespace[key];
+      if (key in globalThis) return (globalThis as Record<string, unknown>)[key];
+      throw notDefined(key, handler.get as never);
+    },
+    set(_t, key, value) {
+      if (typeof key === "symbol") return false;
+      if (key in own) own[key] = value;
+      else if (hasOwn.call(namespace, key)) namespace[key] = value;
+      else if (!hasOwn.call(builtins, key) && key in globalThis) (globalThis as Record<string, unknown>)[key] = value;
+      else own[key] = value;
+      return true;
+    },
+  };
+  return new Proxy(own, handler);
+}
+
+/** Makes `names` own names of the session (undefined until assigned), so declarations land there. */
+export function declare(own: Record<string, unknown>, names: readonly string[]): void {
+  for (const name of names) if (!(name in own)) own[name] = undefined;
+}

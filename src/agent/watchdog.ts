@@ -1,0 +1,250 @@
+/**
+ * The worker-side supervisor: an inspector session on the main thread (no debug port is
+ * opened) that can pause it to read its stack, and terminate an evaluation that runs too long.
+ *
+ * The Debugger domain is enabled only for the moment of a capture: left on, it slows the app.
+ * Before terminating, the main thread is paused and its stack checked for the evaluation's own
+ * frames (sourceURL REPL<id>), so that app code is never terminated by mistake.
+ */
+import inspector from "node:inspector";
+import type { EvalChannel } from "./eval-channel.js";
+import { readLoopState } from "./heartbeat.js";
+import { formatDuration } from "./banner.js";
+import type { LoopState, Supervisor } from "./supervisor.js";
+
+interface CallFrame {
+  functionName: string;
+  location: { scriptId: string; lineNumber: number; columnNumber: number };
+  scopeChain: { type: string; object: { objectId?: string } }[];
+}
+
+interface PropertyDescriptor {
+  name: string;
+  value?: { type: string; description?: string; value?: unknown };
+}
+
+const ENABLE_WAIT_MS = 400;
+const PAUSE_WAIT_MS = 1000;
+const MAX_FRAMES = 30;
+const MAX_LOCALS = 25;
+const SAMPLES = 5;
+
+class NotInJavaScript extends Error {}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new NotInJavaScript()), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+export class ThreadSupervisor implements Supervisor {
+  private session: inspector.Session | undefined;
+  private lock: Promise<unknown> = Promise.resolve();
+  /** An enable the main thread has not answered yet (it is outside JavaScript). */
+  private unanswered: Promise<unknown> | undefined;
+  /** Script URLs by id, as Debugger.enable reports them (call frames carry only the id). */
+  private readonly scripts = new Map<string, string>();
+
+  constructor(
+    private readonly channel: EvalChannel,
+    private readonly beat: SharedArrayBuffer,
+    private readonly timeoutMs: number,
+  ) {}
+
+  loopState(): LoopState {
+    return readLoopState(this.beat);
+  }
+
+  watch(id: number): () => void {
+    const timer = setTimeout(() => void this.overdue(id), this.timeoutMs);
+    return () => clearTimeout(timer);
+  }
+
+  async interrupt(id: number): Promise<string | undefined> {
+    if (id) {
+      await this.stop(id, "Interrupted");
+      return undefined;
+    }
+    // Nothing of this session runs, but the loop may be held by an earlier input's async tail.
+    if (!this.loopState().blocked) return undefined;
+    const outcome = await this.exclusive(() => this.terminateIfRunning(0)).catch(() => "not-js");
+    return outcome === "terminated" ? "Interrupted: manhole code that held the event loop was terminated" : undefined;
+  }
+
+  private async overdue(id: number): Promise<void> {
+    await this.stop(id, `Interrupted: the evaluation ran longer than ${this.timeoutMs} ms (timeout)`);
+  }
+
+  /** Ends evaluation `id`: terminates it if it is what keeps the main thread busy, else gives the prompt back. */
+  private async stop(id: number, reason: string): Promise<void> {
+    if (!this.channel.isRunning(id)) return;
+    if (!this.loopState().blocked) {
+      this.channel.abandon(id, { ok: false, text: `${reason} (the awaited promise keeps running)` });
+      return;
+    }
+    let outcome: "terminated" | "not-ours" | "not-js";
+    try {
+      outcome = await this.exclusive(() => this.terminateIfRunning(id));
+    } catch {
+      outcome = "not-js";
+    }
+    if (outcome === "terminated") {
+      this.channel.abandon(id, { ok: false, text: reason });
+    } else if (outcome === "not-ours") {
+      this.channel.abandon(id, {
+        ok: false,
+        text: `${reason}: the event loop is blocked by app code, not by this evaluation (see .stack); the evaluation keeps waiting`,
+      });
+    } else {
+      this.channel.abandon(id, {
+        ok: false,
+        text: `${reason}: the main thread is blocked outside JavaScript (native code such as execSync or Atomics.wait) and cannot be stopped from here; the evaluation keeps running`,
+      });
+    }
+  }
+
+  async stack(): Promise<string> {
+    const loop = this.loopState();
+    if (!loop.blocked) {
+      return `Main thread: the event loop is responsive (last turn ${formatDuration(loop.sinceMs)} ago); no JavaScript is running.`;
+    }
+    try {
+      return await this.exclusive(async () => {
+        const frames = await this.pausedFrames();
+        try {
+          return `Main thread: event loop blocked for ${formatDuration(this.loopState().sinceMs)}\n${await this.describe(frames)}`;
+        } finally {
+          await this.resume();
+        }
+      });
+    } catch (err) {
+      if (err instanceof NotInJavaScript) {
+        return `Main thread: event loop blocked for ${formatDuration(this.loopState().sinceMs)}, outside JavaScript (native code such as execSync, Atomics.wait or a synchronous file operation). Its JavaScript stack can be read once it returns.`;
+      }
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.session?.disconnect();
+    this.session = undefined;
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => {});
+    return run;
+  }
+
+  private connect(): inspector.Session {
+    if (!this.session) {
+      this.session = new inspector.Session();
+      this.session.connectToMainThread();
+      this.session.on("Debugger.scriptParsed", (msg: { params: { scriptId: string; url: string } }) => {
+        this.scripts.set(msg.params.scriptId, msg.params.url);
+      });
+    }
+    return this.session;
+  }
+
+  private post<T = unknown>(method: string, params?: object): Promise<T> {
+    const s = this.connect();
+    return new Promise((resolve, reject) => {
+      s.post(method, params ?? {}, (err: Error | null, result?: object) => (err ? reject(err) : resolve(result as T)));
+    });
+  }
+
+  /** Pauses the main thread and returns its frames; throws NotInJavaScript if it cannot be reached. */
+  private async pausedFrames(): Promise<CallFrame[]> {
+    if (this.unanswered) await withTimeout(this.unanswered, ENABLE_WAIT_MS);
+    const enable = this.post("Debugger.enable");
+    this.unanswered = enable;
+    try {
+      await withTimeout(enable, ENABLE_WAIT_MS);
+    } catch (err) {
+      // When the main thread comes back it will run the enable: turn the Debugger off again then.
+      enable.then(
+        () => {
+          this.unanswered = undefined;
+          void this.post("Debugger.disable").catch(() => {});
+        },
+        () => {
+          this.unanswered = undefined;
+        },
+      );
+      throw err;
+    }
+    this.unanswered = undefined;
+    const s = this.connect();
+    const paused = new Promise<CallFrame[]>((resolve) => {
+      s.once("Debugger.paused", (msg: { params: { callFrames: CallFrame[] } }) => resolve(msg.params.callFrames));
+    });
+    await this.post("Debugger.pause");
+    try {
+      return await withTimeout(paused, PAUSE_WAIT_MS);
+    } catch (err) {
+      await this.resume();
+      throw err;
+    }
+  }
+
+  private async resume(): Promise<void> {
+    await this.post("Debugger.resume").catch(() => {});
+    await this.post("Debugger.disable").catch(() => {});
+    this.scripts.clear();
+  }
+
+  /**
+   * Samples the main thread's stack a few times (a sample may land in a promise hook or other
+   * glue); if manhole code (any REPL<n> script) is running, terminates it. The termination is
+   * sent after resuming, never while paused: terminating a paused microtask can be fatal.
+   */
+  private async terminateIfRunning(_id: number): Promise<"terminated" | "not-ours"> {
+    let ours = false;
+    for (let sample = 0; sample < SAMPLES && !ours; sample++) {
+      const frames = await this.pausedFrames();
+      ours = frames.some((f) => /^REPL\d+$/.test(this.scripts.get(f.location.scriptId) ?? ""));
+      await this.resume();
+    }
+    if (!ours) return "not-ours";
+    await withTimeout(this.post("Runtime.terminateExecution"), PAUSE_WAIT_MS).catch(() => {});
+    return "terminated";
+  }
+
+  private async describe(frames: CallFrame[]): Promise<string> {
+    const lines: string[] = [];
+    for (const f of frames.slice(0, MAX_FRAMES)) {
+      const where = `${this.scripts.get(f.location.scriptId) || "<anonymous>"}:${f.location.lineNumber + 1}:${f.location.columnNumber + 1}`;
+      lines.push(`    at ${f.functionName || "<anonymous>"} (${where})`);
+    }
+    if (frames.length > MAX_FRAMES) lines.push(`    ... ${frames.length - MAX_FRAMES} more frames`);
+    const top = frames[0];
+    const local = top?.scopeChain.find((s) => s.type === "local");
+    if (local?.object.objectId) {
+      const { result } = await this.post<{ result: PropertyDescriptor[] }>("Runtime.getProperties", {
+        objectId: local.object.objectId,
+        ownProperties: true,
+      });
+      lines.push(`Locals of ${top.functionName || "<anonymous>"}:`);
+      if (result.length === 0) lines.push("    (none)");
+      for (const p of result.slice(0, MAX_LOCALS)) {
+        const v = p.value;
+        let shown = v ? (v.description ?? (v.type === "string" ? JSON.stringify(v.value) : String(v.value))) : "<unavailable>";
+        if (shown.length > 120) shown = `${shown.slice(0, 117)}...`;
+        lines.push(`    ${p.name} = ${shown.replace(/\n/g, " ")}`);
+      }
+      if (result.length > MAX_LOCALS) lines.push(`    ... ${result.length - MAX_LOCALS} more`);
+    }
+    return lines.join("\n");
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Threaded mode's worker: owns the socket and the sessions, relays evaluations to the main
+ * thread, and watches the main thread through the inspector. Its event loop stays free while
+ * the main thread's is blocked, so it can always answer.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import type { FromEvaluator, WorkerClose, WorkerStatus } from "../protocol/relay.js";
+import { EvalChannel } from "./eval-channel.js";
+import { Listener, type ListenerConfig } from "./listener.js";
+import { ThreadSupervisor } from "./watchdog.js";
+
+export interface WorkerData {
+  listener: ListenerConfig;
+  timeout: number;
+  heartbeat: SharedArrayBuffer;
+}
+
+const port = parentPort;
+if (!port) throw new Error("manhole: worker.js runs only as a worker thread");
+const data = workerData as WorkerData;
+const status = (s: WorkerStatus) => port.postMessage(s);
+
+const channel = new EvalChannel((m) => port.postMessage(m));
+const supervisor = new ThreadSupervisor(channel, data.heartbeat, data.timeout);
+const listener = new Listener(data.listener, channel, supervisor);
+
+port.on("message", (m: FromEvaluator | WorkerClose) => {
+  if (m.type === "close") {
+    void listener.close().then(() => {
+      supervisor.close();
+      status({ type: "closed" });
+    });
+    return;
+  }
+  channel.receive(m);
+});
+
+listener.listen(true).then(
+  (ino) => status({ type: "ready", ino }),
+  (err: Error) => status({ type: "failed", name: err.name, message: err.message }),
+);

@@ -1,0 +1,56 @@
+/**
+ * Messages between the side that owns the sockets (a worker thread, or the main thread itself
+ * when `threaded: false`) and the evaluator on the main thread, where the app's objects live.
+ * Everything here must survive structured cloning.
+ */
+
+/** Ask the main thread to evaluate one complete input for a session. */
+export interface EvalRequest {
+  type: "eval";
+  /** Unique per agent; ties output and result to this request. */
+  id: number;
+  session: number;
+  code: string;
+}
+
+/** Session opened or closed: the evaluator keeps (or drops) that session's scope. */
+export interface SessionEvent {
+  type: "session-open" | "session-close";
+  session: number;
+}
+
+/** The socket side terminated a runaway evaluation; the evaluator forgets it. */
+export interface EvalAbandoned {
+  type: "eval-abandoned";
+  id: number;
+}
+
+export type ToEvaluator = EvalRequest | SessionEvent | EvalAbandoned;
+
+/** Text printed by manhole code (console.*) or reported asynchronously for a session. */
+export interface OutputMessage {
+  type: "output";
+  session: number;
+  /** The request it belongs to, or 0 when it arrives between evaluations. */
+  id: number;
+  text: string;
+}
+
+/** The end of an evaluation. `text` is ready to print (inspected value or `Uncaught ...`). */
+export interface EvalResult {
+  type: "result";
+  id: number;
+  session: number;
+  ok: boolean;
+  text: string;
+}
+
+export type FromEvaluator = OutputMessage | EvalResult;
+
+/** Worker lifecycle, worker → main. */
+export type WorkerStatus = { type: "ready"; ino: number } | { type: "failed"; name: string; message: string } | { type: "closed" };
+
+/** Main → worker: stop serving. */
+export interface WorkerClose {
+  type: "close";
+}
