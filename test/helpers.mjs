@@ -1,0 +1,172 @@
+// Shared test helpers: real child processes, real sockets, real nc/socat clients.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const FIXTURE = path.join(ROOT, "test", "fixtures", "app.cjs");
+/** Both modes unless MANHOLE_TEST_MODES says otherwise ("threaded", "inline"). */
+export const MODES = (process.env.MANHOLE_TEST_MODES ?? "threaded,inline").split(",");
+
+/** A fresh private directory for sockets (removed at exit). */
+export function tempDir(prefix = "mh-test-") {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o700);
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * Starts the fixture app (or `script`) as a child process and waits for its READY line.
+ * Resolves to { child, path, port, stdout(), stderr(), exit } where exit resolves to { code, signal }.
+ */
+export function startApp({ mode = "threaded", options = {}, env = {}, script = FIXTURE, args = [] } = {}) {
+  const dir = options.path ? path.dirname(options.path) : tempDir();
+  const child = spawn(process.execPath, [script, ...args], {
+    env: {
+      ...process.env,
+      MANHOLE_DIR: env.MANHOLE_DIR ?? dir,
+      MANHOLE_TEST_THREADED: mode === "inline" ? "0" : "1",
+      MANHOLE_TEST_OPTIONS: JSON.stringify(options),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
+  child.stderr.setEncoding("utf8").on("data", (d) => (err += d));
+  const exit = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`app did not start: ${out} ${err}`)), 10_000);
+    const check = () => {
+      const m = /^READY (\S+) (\d+)$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          child,
+          dir,
+          path: m[1],
+          port: Number(m[2]),
+          stdout: () => out,
+          stderr: () => err,
+          exit,
+          async stop() {
+            if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+            await exit;
+          },
+        });
+      } else if (/^FAILED /m.test(out)) {
+        clearTimeout(timer);
+        reject(new Error(out.trim()));
+      }
+    };
+    child.stdout.on("data", check);
+    child.on("exit", () => {
+      clearTimeout(timer);
+      if (!/^READY /m.test(out)) reject(new Error(`app exited before READY: ${out} ${err}`));
+    });
+  });
+}
+
+/** Runs a client command with `input` on stdin; resolves to { stdout, stderr, code } when it exits. */
+export function runClient(cmd, args, input, { timeout = 15_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = Buffer.alloc(0);
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout = Buffer.concat([stdout, d])));
+    child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${cmd} timed out; got so far: ${stdout.toString()}`));
+    }, timeout);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ stdout: stdout.toString("utf8"), raw: stdout, stderr, code });
+    });
+    child.stdin.on("error", () => {});
+    child.stdin.end(input);
+  });
+}
+
+/** `nc -N -U path` (netcat-openbsd): sends `input`, half-closes, returns all the server said. */
+export const nc = (socketPath, input, opts) => runClient("nc", ["-N", "-U", socketPath], input, opts);
+/** `socat - UNIX-CONNECT:path`. */
+export const socat = (socketPath, input, opts) => runClient("socat", ["-t", "30", "-", `UNIX-CONNECT:${socketPath}`], input, opts);
+
+/** A raw Node socket client for step-by-step conversations. */
+export function connect(socketPath) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(socketPath);
+    let buf = "";
+    let waiters = [];
+    let closed = false;
+    const flush = () => {
+      waiters = waiters.filter((w) => {
+        const i = typeof w.pattern === "string" ? buf.indexOf(w.pattern) : buf.search(w.pattern);
+        if (i < 0) return !closed || w.reject(new Error(`closed before ${w.pattern}; got: ${JSON.stringify(buf)}`));
+        const m = typeof w.pattern === "string" ? w.pattern : buf.match(w.pattern)[0];
+        const upto = buf.slice(0, i + m.length);
+        buf = buf.slice(i + m.length);
+        clearTimeout(w.timer);
+        w.resolve(upto);
+        return false;
+      });
+    };
+    sock.setEncoding("utf8");
+    sock.on("data", (d) => {
+      buf += d;
+      flush();
+    });
+    sock.on("close", () => {
+      closed = true;
+      flush();
+    });
+    sock.on("error", () => {});
+    sock.once("connect", () =>
+      resolve({
+        socket: sock,
+        /** Resolves with everything up to and including `pattern`, consuming it. */
+        until(pattern, ms = 10_000) {
+          return new Promise((res, rej) => {
+            const w = { pattern, resolve: res, reject: rej };
+            w.timer = setTimeout(() => {
+              waiters = waiters.filter((x) => x !== w);
+              rej(new Error(`timeout waiting for ${pattern}; got: ${JSON.stringify(buf)}`));
+            }, ms);
+            waiters.push(w);
+            flush();
+          });
+        },
+        send(text) {
+          sock.write(text);
+        },
+        /** Sends `line` and returns the output up to the next primary prompt. */
+        async eval(line, prompt = ">>> ") {
+          sock.write(`${line}\n`);
+          const out = await this.until(prompt);
+          return out.slice(0, -prompt.length);
+        },
+        rest: () => buf,
+        closed: () => new Promise((res) => (closed ? res() : sock.once("close", res))),
+        end: () => sock.end(),
+        destroy: () => sock.destroy(),
+      }),
+    );
+    sock.once("error", reject);
+  });
+}
+
+export function httpGet(port) {
+  return new Promise((resolve, reject) => {
+    const req = net.connect(port, "127.0.0.1", () => req.end("GET / HTTP/1.0\r\n\r\n"));
+    let data = "";
+    req.setEncoding("utf8").on("data", (d) => (data += d));
+    req.on("end", () => resolve(data));
+    req.on("error", reject);
+  });
+}
