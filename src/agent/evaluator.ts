@@ -13,6 +13,7 @@ import { formatThrown, inspect } from "./format.js";
 import { rewrite } from "./rewrite.js";
 import { createScope, declare } from "./scope.js";
 import { createSessionGlobals } from "./session-globals.js";
+import { awaitAbandoned } from "./supervisor.js";
 
 export interface EvaluatorOptions {
   namespace: Record<string, unknown>;
@@ -134,6 +135,9 @@ export class Evaluator {
       s.cut = true;
     }
     this.options.emit({ type: "result", id, session: s.id, ok, text: out });
+    // What manhole code prints from now until the next input gets a fresh budget.
+    s.budget = this.options.maxOutputBytes;
+    s.cut = false;
   }
 
   private call(s: SessionState, code: string): unknown {
@@ -142,7 +146,7 @@ export class Evaluator {
     timedCall ??= new vm.Script(`globalThis[Symbol.for("manhole.call")]()`, { filename: "manhole-timed" });
     Object.defineProperty(globalThis, CALL_KEY, { value: () => run(s.scope, code, importHelper), configurable: true });
     try {
-      return timedCall.runInThisContext({ timeout: this.options.syncTimeout });
+      return timedCall.runInThisContext({ timeout: this.options.syncTimeout, displayErrors: false });
     } finally {
       delete (globalThis as Record<symbol, unknown>)[CALL_KEY];
     }
@@ -161,8 +165,14 @@ export class Evaluator {
       value = runAsManholeCode(s.write, () => this.call(s, code));
     } catch (err) {
       const e = err as { code?: string } | null;
+      let timedOut = false;
+      try {
+        timedOut = !!e && e.code === "ERR_SCRIPT_EXECUTION_TIMEOUT";
+      } catch {
+        // a hostile thrown value (revoked proxy, throwing getter) is not our timeout
+      }
       const text =
-        e && e.code === "ERR_SCRIPT_EXECUTION_TIMEOUT"
+        timedOut
           ? `Interrupted: the evaluation ran longer than ${this.options.syncTimeout} ms (timeout)`
           : `Uncaught ${formatThrown(err)}`;
       this.finish(s, req.id, false, text);
@@ -182,7 +192,7 @@ export class Evaluator {
     let timer: NodeJS.Timeout | undefined;
     if (this.options.asyncTimeout > 0) {
       timer = setTimeout(() => {
-        this.finish(s, req.id, true, `[still pending after ${this.options.asyncTimeout} ms: the prompt is back, the promise keeps running]`);
+        this.finish(s, req.id, false, awaitAbandoned("timeout", this.options.asyncTimeout));
       }, this.options.asyncTimeout);
       timer.unref();
     }

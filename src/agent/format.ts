@@ -42,7 +42,10 @@ export function cleanStack(stack: string): string {
   const firstFrame = lines.findIndex((l) => /^\s+at /.test(l));
   if (firstFrame < 0) return stack;
   const head = lines.slice(0, firstFrame);
-  const frames = lines.slice(firstFrame).filter((l) => !l.includes(OWN_DIR) && !/\(?manhole-(runner|timed)[:)]/.test(l));
+  const all = lines.slice(firstFrame);
+  // Frames from the runner on are what called the user's code: ours and Node's, never theirs.
+  const runnerAt = all.findIndex((l) => /\(?manhole-(runner|timed)[:)]/.test(l));
+  const frames = (runnerAt >= 0 ? all.slice(0, runnerAt) : all).filter((l) => !l.includes(OWN_DIR) && !/\(?manhole-(runner|timed)[:)]/.test(l));
   let lastUser = -1;
   frames.forEach((l, i) => {
     if (USER_FRAME.test(l)) lastUser = i;

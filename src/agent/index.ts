@@ -48,11 +48,11 @@ interface Serving {
   removeSocket(): void;
 }
 
-async function serveInline(config: ListenerConfig, evaluator: (emit: (m: FromEvaluator) => void) => Evaluator): Promise<Serving> {
+async function serveInline(config: ListenerConfig, timeout: number, evaluator: (emit: (m: FromEvaluator) => void) => Evaluator): Promise<Serving> {
   let ev: Evaluator | undefined;
   const channel = new EvalChannel((m) => ev?.handle(m));
   ev = evaluator((m) => channel.receive(m));
-  const listener = new Listener(config, channel, new InlineSupervisor(channel));
+  const listener = new Listener(config, channel, new InlineSupervisor(channel, timeout));
   const ino = await listener.listen(false);
   return { close: () => listener.close(), removeSocket: () => unlinkIfOurs(config.path, ino) };
 }
@@ -70,7 +70,6 @@ async function serveThreaded(
     stdout: false,
     stderr: false,
   });
-  worker.unref();
   const ev = evaluator((m) => worker.postMessage(m));
   let ino = -1;
   let onStatus: ((s: WorkerStatus) => void) | undefined;
@@ -98,6 +97,7 @@ async function serveThreaded(
     await worker.terminate();
     throw err;
   }
+  worker.unref(); // only now: unref'd earlier, the app could exit before listening (and on("message") re-refs)
   worker.on("error", () => {}); // a worker crash must not become the app's uncaught error
   return {
     close: () =>
@@ -150,7 +150,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     });
   let serving: Serving;
   try {
-    serving = opts.threaded ? await serveThreaded(config, opts.timeout, makeEvaluator) : await serveInline(config, makeEvaluator);
+    serving = opts.threaded ? await serveThreaded(config, opts.timeout, makeEvaluator) : await serveInline(config, opts.timeout, makeEvaluator);
   } catch (err) {
     containment.close();
     throw err;

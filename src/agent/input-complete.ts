@@ -3,7 +3,7 @@
  * when the parser runs out of text before it finds an error: an open brace or bracket, an
  * unterminated template or comment, a trailing operator.
  */
-import { Parser } from "acorn";
+import { acornParser } from "./parser.js";
 
 const OPTIONS = { ecmaVersion: "latest", sourceType: "script", allowAwaitOutsideFunction: true } as const;
 const ALWAYS_INCOMPLETE = /^Unterminated (template|comment)/;
@@ -11,7 +11,7 @@ const ALWAYS_INCOMPLETE = /^Unterminated (template|comment)/;
 export function needsMoreInput(code: string): boolean {
   if (code.trim() === "") return false;
   try {
-    Parser.parse(code, OPTIONS);
+    acornParser().parse(code, OPTIONS);
     return false;
   } catch (err) {
     if (!(err instanceof SyntaxError)) return false;

@@ -8,7 +8,8 @@
  * async function that returns its last expression, and `import()` goes through a helper so
  * that it works inside vm-compiled code (Node refuses a dynamic import there otherwise).
  */
-import { type Node, Parser } from "acorn";
+import type { Node } from "acorn";
+import { acornParser } from "./parser.js";
 
 /** Names the runner binds as parameters; the scope proxy must never capture them. */
 export const IMPORT_HELPER = "__mh_import";
@@ -81,12 +82,12 @@ function parseInput(code: string): { ast: AnyNode; source: string } {
   if (/^\s*\{/.test(code) && !/;\s*$/.test(code)) {
     const wrapped = `(${code}\n)`;
     try {
-      return { ast: Parser.parse(wrapped, PARSE_OPTIONS) as unknown as AnyNode, source: wrapped };
+      return { ast: acornParser().parse(wrapped, PARSE_OPTIONS) as unknown as AnyNode, source: wrapped };
     } catch {
       // not an object literal: a block
     }
   }
-  return { ast: Parser.parse(code, PARSE_OPTIONS) as unknown as AnyNode, source: code };
+  return { ast: acornParser().parse(code, PARSE_OPTIONS) as unknown as AnyNode, source: code };
 }
 
 export function rewrite(code: string): Rewritten {
@@ -120,6 +121,10 @@ export function rewrite(code: string): Rewritten {
   // var anywhere outside functions; await and import() anywhere that matters.
   function visit(node: AnyNode, parent: AnyNode | null, inFunction: boolean): void {
     if (node.type === "ImportExpression") edits.push({ start: node.start, end: node.start + "import".length, text: IMPORT_HELPER });
+    // The scope claims every unknown name (so bare assignments stay in the session), so `typeof nope` would throw.
+    if (node.type === "UnaryExpression" && node.operator === "typeof" && (node.argument as AnyNode).type === "Identifier") {
+      edits.push({ start: node.start, end: node.end, text: `(() => { try { return ${text(node)} } catch (e) { if (e instanceof ReferenceError) return "undefined"; throw e } })()` });
+    }
     if (!inFunction) {
       if (node.type === "AwaitExpression" || (node.type === "ForOfStatement" && node.await === true)) awaited = true;
       if (node.type === "VariableDeclaration" && node.kind === "var" && parent?.type !== "Program") {

@@ -10,6 +10,9 @@ import { needsMoreInput } from "./input-complete.js";
 import { type LineEvent, LineReader } from "./line-reader.js";
 import type { Supervisor } from "./supervisor.js";
 
+/** A line event, or the end of the client's input (which runs any unfinished input). */
+type Input = LineEvent | { kind: "eof" };
+
 export interface SessionConfig {
   prompt: string;
   continuationPrompt: string;
@@ -19,7 +22,7 @@ export interface SessionConfig {
 
 export class Session {
   private readonly reader: LineReader;
-  private readonly queue: LineEvent[] = [];
+  private readonly queue: Input[] = [];
   private input: string[] = [];
   private busy = false;
   private inputEnded = false;
@@ -45,7 +48,7 @@ export class Session {
     socket.on("end", () => {
       if (this.closed) return;
       this.inputEnded = true;
-      this.queue.push(...this.reader.end());
+      this.queue.push(...this.reader.end(), { kind: "eof" });
       this.pump();
     });
     this.channel.open(this.id, { output: (text) => this.write(text) });
@@ -113,9 +116,14 @@ export class Session {
       });
   }
 
-  private async handle(ev: LineEvent): Promise<void> {
+  private async handle(ev: Input): Promise<void> {
     if (ev.kind === "error") {
       this.write(`Error: ${ev.message}\n${this.prompt()}`);
+      return;
+    }
+    if (ev.kind === "eof") {
+      // Input ended inside an unfinished input: run it, so the client gets an answer (or the syntax error).
+      if (this.input.length > 0) await this.evaluate(this.input.join("\n"));
       return;
     }
     if (ev.kind !== "line") return;
@@ -127,10 +135,14 @@ export class Session {
     }
     this.input.push(line);
     const code = this.input.join("\n");
-    if (needsMoreInput(code) && !this.inputEnded) {
+    if (needsMoreInput(code)) {
       this.write(this.config.continuationPrompt);
       return;
     }
+    await this.evaluate(code);
+  }
+
+  private async evaluate(code: string): Promise<void> {
     this.input = [];
     if (code.trim() === "") {
       this.write(this.config.prompt);

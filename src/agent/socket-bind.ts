@@ -65,7 +65,8 @@ export async function bindPrivately(server: net.Server, finalPath: string): Prom
     throw new Error(`manhole: socket path too long (${Buffer.byteLength(finalPath)} > ${MAX_SOCKET_PATH_BYTES} bytes): ${finalPath}`);
   }
   const dir = path.dirname(finalPath);
-  const tmpDir = fs.mkdtempSync(path.join(dir, "."));
+  // A hidden staging directory inside the target directory (same filesystem, so link(2) works).
+  const tmpDir = fs.mkdtempSync(`${dir}${path.sep}.mh-`);
   const tmpSock = path.join(tmpDir, "s");
   if (Buffer.byteLength(tmpSock) > MAX_SOCKET_PATH_BYTES) {
     fs.rmdirSync(tmpDir);

@@ -6,6 +6,12 @@
  */
 import type { EvalChannel } from "./eval-channel.js";
 
+/** What a session is told when it stops waiting for an awaited promise (the promise itself goes on). */
+export function awaitAbandoned(why: "timeout" | "interrupt", timeoutMs: number): string {
+  const what = why === "timeout" ? `Timed out after ${timeoutMs} ms while awaiting` : "Interrupted while awaiting";
+  return `${what}: the prompt is back; the promise keeps running`;
+}
+
 export interface LoopState {
   blocked: boolean;
   /** Milliseconds since the event loop last turned. */
@@ -26,7 +32,10 @@ export interface Supervisor {
 
 /** `threaded: false`: the evaluator times itself out; a blocked loop blocks us too. */
 export class InlineSupervisor implements Supervisor {
-  constructor(private readonly channel: EvalChannel) {}
+  constructor(
+    private readonly channel: EvalChannel,
+    private readonly timeoutMs: number,
+  ) {}
 
   watch(): () => void {
     return () => {};
@@ -34,7 +43,7 @@ export class InlineSupervisor implements Supervisor {
 
   async interrupt(id: number): Promise<string | undefined> {
     // Only an awaiting evaluation can be interrupted here: synchronous code holds this thread.
-    if (id) this.channel.abandon(id, { ok: false, text: "Interrupted (the awaited promise keeps running)" });
+    if (id) this.channel.abandon(id, { ok: false, text: awaitAbandoned("interrupt", this.timeoutMs) });
     return undefined;
   }
 

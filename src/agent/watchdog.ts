@@ -10,7 +10,7 @@ import inspector from "node:inspector";
 import type { EvalChannel } from "./eval-channel.js";
 import { readLoopState } from "./heartbeat.js";
 import { formatDuration } from "./banner.js";
-import type { LoopState, Supervisor } from "./supervisor.js";
+import { awaitAbandoned, type LoopState, type Supervisor } from "./supervisor.js";
 
 interface CallFrame {
   functionName: string;
@@ -72,7 +72,7 @@ export class ThreadSupervisor implements Supervisor {
 
   async interrupt(id: number): Promise<string | undefined> {
     if (id) {
-      await this.stop(id, "Interrupted");
+      await this.stop(id, "interrupt");
       return undefined;
     }
     // Nothing of this session runs, but the loop may be held by an earlier input's async tail.
@@ -82,16 +82,17 @@ export class ThreadSupervisor implements Supervisor {
   }
 
   private async overdue(id: number): Promise<void> {
-    await this.stop(id, `Interrupted: the evaluation ran longer than ${this.timeoutMs} ms (timeout)`);
+    await this.stop(id, "timeout");
   }
 
   /** Ends evaluation `id`: terminates it if it is what keeps the main thread busy, else gives the prompt back. */
-  private async stop(id: number, reason: string): Promise<void> {
+  private async stop(id: number, why: "timeout" | "interrupt"): Promise<void> {
     if (!this.channel.isRunning(id)) return;
     if (!this.loopState().blocked) {
-      this.channel.abandon(id, { ok: false, text: `${reason} (the awaited promise keeps running)` });
+      this.channel.abandon(id, { ok: false, text: awaitAbandoned(why, this.timeoutMs) });
       return;
     }
+    const reason = why === "timeout" ? `Interrupted: the evaluation ran longer than ${this.timeoutMs} ms (timeout)` : "Interrupted";
     let outcome: "terminated" | "not-ours" | "not-js";
     try {
       outcome = await this.exclusive(() => this.terminateIfRunning(id));

@@ -1,0 +1,142 @@
+// Helpers shared by the benchmarks: a private temp dir, child processes that announce
+// readiness on stdout, and cleanup. Plain CommonJS, no dependencies.
+"use strict";
+const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+
+const ROOT = path.join(__dirname, "..");
+const AGENT = path.join(ROOT, "dist", "agent", "index.js");
+
+const children = new Set();
+const dirs = new Set();
+
+/** A fresh 0700 temp dir (mkdtemp creates it 0700), removed by cleanup(). */
+function privateTempDir(prefix) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o700);
+  dirs.add(dir);
+  return dir;
+}
+
+/**
+ * Spawns `node [nodeArgs] file [args]`. The child writes one JSON line to stdout when ready
+ * (and possibly more lines later); resolves to { child, first } with the first message.
+ * Children exit when their stdin ends, so they never outlive the benchmark.
+ */
+function startChild(file, args = [], { nodeArgs = [], env = {}, timeoutMs = 15000 } = {}) {
+  const child = spawn(process.execPath, [...nodeArgs, file, ...args], {
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, ...env },
+  });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  child.stdin.on("error", () => {});
+  const messages = [];
+  const waiters = [];
+  let buf = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (d) => {
+    buf += d;
+    let nl = buf.indexOf("\n");
+    while (nl !== -1) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      nl = buf.indexOf("\n");
+      let msg;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        continue; // not ours
+      }
+      const w = waiters.shift();
+      if (w) w.resolve(msg);
+      else messages.push(msg);
+    }
+  });
+  const next = () =>
+    new Promise((resolve, reject) => {
+      if (messages.length) return resolve(messages.shift());
+      const timer = setTimeout(
+        () => reject(new Error(`${path.basename(file)} ${args.join(" ")}: no message within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const onExit = (code) => reject(new Error(`${path.basename(file)} ${args.join(" ")} exited (${code})`));
+      child.once("exit", onExit);
+      waiters.push({
+        resolve: (m) => {
+          clearTimeout(timer);
+          child.off("exit", onExit);
+          resolve(m);
+        },
+      });
+    });
+  return next().then((first) => ({ child, first, next }));
+}
+
+function stopChild(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.stdin.end();
+  });
+}
+
+async function cleanup() {
+  await Promise.all([...children].map(stopChild));
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  dirs.clear();
+}
+
+function cleanupSync() {
+  for (const child of children) child.kill("SIGKILL");
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+}
+process.on("exit", cleanupSync);
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, () => {
+    cleanupSync();
+    process.exit(130);
+  });
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Prints rows (arrays of strings) as an aligned table; numbers right-aligned. */
+function table(header, rows) {
+  const all = [header, ...rows].map((r) => r.map(String));
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  // Every column but the first is right-aligned (numbers, ratios).
+  const fmt = (r) =>
+    r
+      .map((c, i) => (i > 0 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
+  const lines = [fmt(all[0]), widths.map((w) => "-".repeat(w)).join("  "), ...all.slice(1).map(fmt)];
+  console.log(lines.join("\n"));
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return `${cpus.length} CPU(s) (${cpus[0] ? cpus[0].model.trim() : "unknown"}), ${Math.round(os.totalmem() / 2 ** 20)} MiB RAM, ${os.platform()} ${os.release()}, Node ${process.version}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`;
+}
+
+module.exports = { ROOT, AGENT, privateTempDir, startChild, stopChild, cleanup, percentile, median, table, machine };

@@ -1,0 +1,177 @@
+// Round-trip time of evaluating `1+1` over a Unix socket: send "1+1\n", wait for the answer
+// and the next prompt. The client (this process) is a raw net client; every server runs in
+// its own child process. Targets are measured interleaved, in rounds, so that a noisy
+// neighbour on a shared machine hurts all of them alike.
+//
+//   node bench/round-trip.js            (after `npm run build`)
+//   BENCH_N=10000 BENCH_WARMUP=500 BENCH_ROUNDS=20 node bench/round-trip.js
+"use strict";
+const fs = require("node:fs");
+const net = require("node:net");
+const vm = require("node:vm");
+const path = require("node:path");
+const { AGENT, privateTempDir, startChild, cleanup, percentile, table, machine } = require("./lib.js");
+
+const N = Number(process.env.BENCH_N || 10000); // measured round trips per target
+const WARMUP = Number(process.env.BENCH_WARMUP || 500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 20);
+const RELAY_TARGET_US = 100;
+
+const SERVERS = path.join(__dirname, "servers");
+const TARGETS = [
+  { key: "echo", label: "(a) raw echo (floor)", file: "echo.js", args: [], greeting: "", reply: "1+1\n" },
+  { key: "repl", label: "(b) node:repl", file: "node-repl.js", args: [], greeting: "> ", reply: "2\n> " },
+  { key: "threaded", label: "(c) manhole threaded", file: "manhole.js", args: ["threaded"], greeting: ">>> ", reply: "2\n>>> " },
+  { key: "inline", label: "(d) manhole threaded:false", file: "manhole.js", args: ["inline"], greeting: ">>> ", reply: "2\n>>> " },
+];
+
+/** Connects and consumes the greeting (prompt); resolves to a client that can time round trips. */
+function connect(socketPath, greeting) {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection(socketPath);
+    socket.setEncoding("utf8");
+    socket.on("error", reject);
+    let buf = "";
+    let onReply = null;
+    socket.on("data", (d) => {
+      buf += d;
+      if (onReply) onReply();
+    });
+    const ready = () => {
+      if (buf !== greeting) return false;
+      buf = "";
+      onReply = null;
+      resolve({ socket, roundTrips });
+      return true;
+    };
+    socket.on("connect", () => {
+      if (greeting === "") ready();
+      else onReply = ready;
+    });
+
+    /** `count` sequential round trips; resolves to their durations in µs. */
+    function roundTrips(count, expected) {
+      return new Promise((done, fail) => {
+        const times = new Float64Array(count);
+        let i = 0;
+        let t0 = 0n;
+        const send = () => {
+          t0 = process.hrtime.bigint();
+          socket.write("1+1\n");
+        };
+        onReply = () => {
+          if (buf.length < expected.length) return;
+          const t1 = process.hrtime.bigint();
+          if (buf !== expected) {
+            onReply = null;
+            fail(new Error(`unexpected reply ${JSON.stringify(buf)} (wanted ${JSON.stringify(expected)})`));
+            return;
+          }
+          buf = "";
+          times[i++] = Number(t1 - t0) / 1000;
+          if (i < count) send();
+          else {
+            onReply = null;
+            done(times);
+          }
+        };
+        send();
+      });
+    }
+  });
+}
+
+/**
+ * What vm's `timeout` option costs one evaluation (it runs a watchdog thread per call).
+ * threaded:false evaluates with it; threaded mode does not (its worker watches instead).
+ */
+function vmTimeoutCost() {
+  const script = new vm.Script("1+1");
+  const median = (opts) => {
+    const t = new Float64Array(2000);
+    for (let i = 0; i < t.length; i++) {
+      const a = process.hrtime.bigint();
+      script.runInThisContext(opts);
+      t[i] = Number(process.hrtime.bigint() - a) / 1000;
+    }
+    t.sort();
+    return t[t.length >> 1];
+  };
+  median({});
+  median({ timeout: 5000 });
+  return median({ timeout: 5000 }) - median({});
+}
+
+function fmtUs(us) {
+  return Math.abs(us) >= 100 ? us.toFixed(0) : us.toFixed(1);
+}
+function ratio(a, b) {
+  return `${(a / b).toFixed(2)}×`;
+}
+
+async function main() {
+  if (!fs.existsSync(AGENT)) throw new Error(`${AGENT} is missing: run \`npm run build\` first`);
+  const dir = privateTempDir("manhole-bench-rt-");
+  const env = { MANHOLE_DIR: dir };
+
+  for (const t of TARGETS) {
+    t.path = path.join(dir, `${t.key}.sock`);
+    await startChild(path.join(SERVERS, t.file), [t.path, ...t.args], { env });
+    t.client = await connect(t.path, t.greeting);
+    t.samples = [];
+  }
+  for (const t of TARGETS) await t.client.roundTrips(WARMUP, t.reply);
+
+  const per = Math.ceil(N / ROUNDS);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let k = 0; k < TARGETS.length; k++) {
+      const t = TARGETS[(k + r) % TARGETS.length]; // rotate the order every round
+      const times = await t.client.roundTrips(per, t.reply);
+      for (const x of times) t.samples.push(x);
+    }
+  }
+
+  for (const t of TARGETS) {
+    t.client.socket.end();
+    const s = t.samples.sort((a, b) => a - b);
+    t.p50 = percentile(s, 50);
+    t.p99 = percentile(s, 99);
+    t.mean = s.reduce((a, b) => a + b, 0) / s.length;
+  }
+  const [echo, repl, threaded, inline] = TARGETS;
+
+  console.log(`Round trip of "1+1\\n" -> "2\\n<prompt>" over a Unix socket`);
+  console.log(`${machine()}`);
+  console.log(`${per * ROUNDS} round trips per target (after ${WARMUP} warm-up), ${ROUNDS} interleaved rounds; ratios are p50 / p99\n`);
+  table(
+    ["target", "p50 µs", "p99 µs", "mean µs", "vs raw echo", "vs node repl"],
+    TARGETS.map((t) => [
+      t.label,
+      fmtUs(t.p50),
+      fmtUs(t.p99),
+      fmtUs(t.mean),
+      `${ratio(t.p50, echo.p50)} / ${ratio(t.p99, echo.p99)}`,
+      `${ratio(t.p50, repl.p50)} / ${ratio(t.p99, repl.p99)}`,
+    ]),
+  );
+
+  const d50 = threaded.p50 - inline.p50;
+  const d99 = threaded.p99 - inline.p99;
+  console.log(
+    `\nRelay cost (c - d): p50 ${d50 >= 0 ? "+" : ""}${fmtUs(d50)} µs, p99 ${d99 >= 0 ? "+" : ""}${fmtUs(d99)} µs` +
+      ` -> target "relay adds at most ${RELAY_TARGET_US} µs" (on p50): ${d50 <= RELAY_TARGET_US ? "MET" : "NOT MET"}`,
+  );
+  const wd = vmTimeoutCost();
+  console.log(
+    `Caveat: (d) evaluates with vm's timeout watchdog (measured here: +${fmtUs(wd)} µs per evaluation) and (c) does not,` +
+      `\nso c - d understates the relay by about that much: relay alone ≈ p50 ${d50 + wd >= 0 ? "+" : ""}${fmtUs(d50 + wd)} µs` +
+      ` -> ${d50 + wd <= RELAY_TARGET_US ? "still MET" : "NOT MET"} on that reading.`,
+  );
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(cleanup);

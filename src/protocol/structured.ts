@@ -1,0 +1,77 @@
+/**
+ * The structured protocol: JSON lines on the same socket as human mode, for the `manhole`
+ * CLI and for scripts. A client switches its session by sending a `hello` line as its first
+ * input; everything after is one JSON object per line in each direction.
+ *
+ * Requests carry a client-chosen `id` (a positive integer); every reply to a request carries
+ * the same `id`. Output printed between evaluations arrives with `id: null`.
+ */
+
+/** Client → agent. */
+export type Request =
+  | { op: "hello"; id: number; protocol: number[]; client?: string }
+  | { op: "eval"; id: number; code: string }
+  | { op: "complete"; id: number; text: string }
+  | { op: "interrupt"; id: number; target?: number }
+  | { op: "command"; id: number; name: string; args?: string }
+  | { op: "describe"; id: number }
+  | { op: "close"; id: number };
+
+export interface ErrorInfo {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export interface LoopInfo {
+  blocked: boolean;
+  sinceMs: number;
+}
+
+/** Agent → client. */
+export type Reply =
+  | {
+      op: "hello";
+      id: number;
+      protocol: number;
+      agent: string;
+      version: string;
+      pid: number;
+      node: string;
+      app: string;
+      uptimeMs: number;
+      threaded: boolean;
+      /** Absent when the agent shares the main thread and so cannot tell. */
+      loop?: LoopInfo;
+    }
+  | { op: "out"; id: number | null; text: string }
+  | { op: "value"; id: number; text: string; json?: unknown }
+  | { op: "error"; id: number; text: string; error?: ErrorInfo }
+  | { op: "completions"; id: number; items: string[]; prefix: string }
+  | { op: "result"; id: number; text: string }
+  | { op: "describe"; id: number; ops: OperationInfo[]; commands: OperationInfo[] }
+  | { op: "bye"; id: number | null; reason?: string };
+
+export interface OperationInfo {
+  name: string;
+  help: string;
+}
+
+/** Every request op, described (the answer to `describe`). */
+export const OPERATIONS: OperationInfo[] = [
+  { name: "hello", help: "Negotiate the protocol: {protocol: [versions]} → {protocol, pid, node, app, loop...}" },
+  { name: "eval", help: "Evaluate {code}: streams {op:'out'} then ends with {op:'value'} or {op:'error'}" },
+  { name: "complete", help: "Completions for {text} (the line up to the cursor) → {items, prefix}" },
+  { name: "interrupt", help: "Interrupt the running evaluation ({target} = its id, default the running one)" },
+  { name: "command", help: "Run a dot-command {name, args} (e.g. stack) → {op:'result', text}" },
+  { name: "describe", help: "List the operations and dot-commands" },
+  { name: "close", help: "End the session" },
+];
+
+/** Errors a request can get, as `{op:'error', id, error: {name}}`. */
+export const PROTOCOL_ERRORS = {
+  badRequest: "BadRequest",
+  unknownOp: "UnknownOperation",
+  version: "ProtocolVersionMismatch",
+  busy: "Busy",
+} as const;

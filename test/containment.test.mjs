@@ -1,0 +1,242 @@
+// Nothing typed into the manhole crashes the host (short of an explicit process.exit/abort/kill):
+// runaway loops, never-settling awaits, unhandled rejections and throws in callbacks made by
+// manhole code, hostile values. And the app's own unhandled rejections behave as without a manhole.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { test } from "node:test";
+import { connect, httpGet, MODES, ROOT, startApp, tempDir } from "./helpers.mjs";
+
+const PROMPT = ">>> ";
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const REJECTION_APP = path.join(ROOT, "test", "fixtures", "app-rejection.cjs");
+
+async function open(app) {
+  const c = await connect(app.path);
+  assert.equal(await c.until(PROMPT), PROMPT);
+  return c;
+}
+
+let marks = 0;
+/** Sends a unique marker expression and returns everything the server said before its answer. */
+async function sync(c) {
+  const tag = `sync${++marks}`;
+  c.send(`'${tag}'\n`);
+  const out = await c.until(`'${tag}'\n${PROMPT}`, 15_000);
+  return out.slice(0, -`'${tag}'\n${PROMPT}`.length);
+}
+
+async function evalNumber(c, code) {
+  const out = await c.eval(code);
+  assert.match(out, /^\d+\n$/, `expected a number from ${code}, got ${JSON.stringify(out)}`);
+  return Number(out);
+}
+
+const count = (text, needle) => text.split(needle).length - 1;
+
+/** The app still runs: its timers tick, its HTTP server answers, the session evaluates. */
+async function assertAppAlive(app, c) {
+  assert.equal(app.child.exitCode, null, `app exited; stderr: ${app.stderr()}`);
+  const t0 = await evalNumber(c, "app.ticks");
+  await sleep(150);
+  const t1 = await evalNumber(c, "app.ticks");
+  assert.ok(t1 > t0, `app.ticks did not advance (${t0} -> ${t1})`);
+  assert.match(await httpGet(app.port), /^HTTP\/1\.[01] 200/);
+  assert.equal(await c.eval("1+1"), "2\n");
+}
+
+/** Runs the rejection fixture to its end; resolves to { code, signal, stdout, stderr }. */
+function runToExit(env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [REJECTION_APP], {
+      env: { ...process.env, MANHOLE_DIR: tempDir(), ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`fixture did not exit; stdout: ${stdout} stderr: ${stderr}`));
+    }, 15_000);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** The error report Node prints, from "Error: app boom" on (the source excerpt above it names the thrower). */
+const errorReport = (stderr) => stderr.slice(stderr.indexOf("Error: app boom"));
+
+let reference;
+async function referenceRun() {
+  reference ??= runToExit({ MANHOLE_FIXTURE_NO_MANHOLE: "1" });
+  return reference;
+}
+
+for (const mode of MODES) {
+  test(`${mode}: while (true) {} is interrupted after timeout and the app carries on`, async () => {
+    const app = await startApp({ mode, options: { banner: null, timeout: 500 } });
+    try {
+      const c = await open(app);
+      const t0 = await evalNumber(c, "app.ticks");
+      assert.equal(await c.eval("while (true) {}"), "Interrupted: the evaluation ran longer than 500 ms (timeout)\n");
+      assert.equal(await c.eval("for (;;) { Math.random() }"), "Interrupted: the evaluation ran longer than 500 ms (timeout)\n");
+      await assertAppAlive(app, c);
+      const t1 = await evalNumber(c, "app.ticks");
+      assert.ok(t1 > t0);
+      // Definitions made before and after still work.
+      assert.equal(await c.eval("let kept = 41"), "undefined\n");
+      assert.equal(await c.eval("while (true) {}"), "Interrupted: the evaluation ran longer than 500 ms (timeout)\n");
+      assert.equal(await c.eval("kept + 1"), "42\n");
+      c.end();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: await new Promise(() => {}) gives the prompt back after timeout with a note`, async () => {
+    const app = await startApp({ mode, options: { banner: null, timeout: 500 } });
+    try {
+      const c = await open(app);
+      const out = await c.eval("await new Promise(() => {})");
+      assert.match(out, /500 ms/);
+      assert.match(out, /keeps running/);
+      assert.equal(count(out, "\n"), 1, JSON.stringify(out));
+      await assertAppAlive(app, c);
+      c.end();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: unawaited rejections and throwing callbacks of manhole code are reported, the app survives`, async () => {
+    const app = await startApp({ mode, options: { banner: null, timeout: 2000 } });
+    try {
+      const c = await open(app);
+      const cases = [
+        ["void Promise.reject(new Error('x'))", "Uncaught (in promise) Error: x"],
+        ["(async () => { throw new Error('y') })()", "Uncaught (in promise) Error: y"],
+        ["queueMicrotask(() => { throw new Error('m') })", "Uncaught Error: m"],
+        ["setTimeout(() => { throw new Error('t') }, 10)", "Uncaught Error: t"],
+        ["process.nextTick(() => { throw new Error('n') })", "Uncaught Error: n"],
+        ["setImmediate(() => { throw new Error('i') })", "Uncaught Error: i"],
+        ["void Promise.resolve().then(() => { throw new Error('chained') })", "Uncaught (in promise) Error: chained"],
+        ["void (async () => { await null; throw new Error('later') })()", "Uncaught (in promise) Error: later"],
+        ["void Promise.reject(42)", "Uncaught (in promise) 42"],
+      ];
+      for (const [line, report] of cases) {
+        c.send(`${line}\n`);
+        const first = await c.until(report, 10_000);
+        const rest = await sync(c);
+        const all = first + rest;
+        assert.equal(count(all, report), 1, `${line}: ${JSON.stringify(all)}`);
+        assert.equal(app.child.exitCode, null, `${line} killed the app: ${app.stderr()}`);
+        assert.equal(await c.eval("1+1"), "2\n");
+      }
+      // The report goes to the session that made the promise, not to others.
+      const other = await open(app);
+      c.send("setTimeout(() => Promise.reject(new Error('mine')), 50)\n");
+      await c.until("Uncaught (in promise) Error: mine", 10_000);
+      await sync(c);
+      assert.equal(await sync(other), "");
+      await assertAppAlive(app, c);
+      assert.doesNotMatch(app.stderr(), /Error: (x|y|m|t|n|i|chained|later|mine)\b/);
+      other.end();
+      c.end();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: the app's own unhandled rejection exits as it would without a manhole`, async () => {
+    const ref = await referenceRun();
+    assert.equal(ref.code, 1, `reference run: ${JSON.stringify(ref)}`);
+    assert.match(ref.stderr, /app boom/);
+    const run = await runToExit({ MANHOLE_TEST_THREADED: mode === "inline" ? "0" : "1" });
+    assert.match(run.stdout, /^READY \/\S+\.sock 0$/m);
+    assert.equal(run.code, ref.code, `stderr: ${run.stderr}`);
+    assert.equal(run.signal, ref.signal);
+    assert.match(run.stderr, /app boom/);
+    assert.equal(errorReport(run.stderr), errorReport(ref.stderr));
+  });
+
+  test(`${mode}: an app-installed unhandledRejection listener is called and the app lives on`, async () => {
+    const app = await startApp({ mode, script: REJECTION_APP, env: { MANHOLE_FIXTURE_LISTENER: "1" } });
+    try {
+      for (let i = 0; i < 100 && !app.stdout().includes("APP LISTENER app boom"); i++) await sleep(50);
+      assert.equal(count(app.stdout(), "APP LISTENER app boom\n"), 1, app.stdout());
+      await sleep(300);
+      assert.equal(app.child.exitCode, null, `app died: ${app.stderr()}`);
+      assert.doesNotMatch(app.stderr(), /app boom/);
+      const c = await connect(app.path);
+      await c.until(PROMPT);
+      assert.equal(await c.eval("1+1"), "2\n");
+      c.end();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: hostile and huge values print safely, long output is cut`, async () => {
+    const app = await startApp({ mode, options: { banner: null, maxOutputBytes: 10000 } });
+    try {
+      const c = await open(app);
+      assert.equal(await c.eval("({ get x() { throw new Error('g') } })"), "{ x: [Getter] }\n");
+      assert.equal(await c.eval("(() => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy })()"), "<Revoked Proxy>\n");
+      const trap = "() => { throw new Error('trap') }";
+      const proxyOut = await c.eval(
+        `new Proxy({}, { get: ${trap}, has: ${trap}, ownKeys: ${trap}, getOwnPropertyDescriptor: ${trap}, getPrototypeOf: ${trap} })`,
+      );
+      assert.match(proxyOut, /^Proxy \[/);
+      assert.doesNotMatch(proxyOut, /Uncaught/);
+      const nested = await c.eval(`({ inner: new Proxy({}, { get: ${trap}, ownKeys: ${trap}, getPrototypeOf: ${trap} }), n: 1 })`);
+      assert.match(nested, /n: 1/);
+      assert.doesNotMatch(nested, /Uncaught/);
+      assert.equal(await c.eval("o = { a: 1 }; o.self = o; o"), "<ref *1> { a: 1, self: [Circular *1] }\n");
+      // Thrown hostile values print too.
+      const thrownRevoked = await c.eval("throw (() => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy })()");
+      assert.match(thrownRevoked, /^Uncaught /);
+      assert.equal(count(thrownRevoked, "\n"), 1, JSON.stringify(thrownRevoked));
+      const thrownGetter = await c.eval("throw { get stack() { throw new Error('s') }, message: 'm' }");
+      assert.match(thrownGetter, /^Uncaught /);
+      const revoked = "(() => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy })()";
+      for (const line of [
+        `throw new Proxy({}, { get: ${trap}, getPrototypeOf: ${trap}, ownKeys: ${trap}, has: ${trap} })`,
+        "throw Object.defineProperty(new Error('c'), 'code', { get() { throw new Error('no') }, enumerable: true })",
+        `await Promise.reject(${revoked})`,
+      ]) {
+        const out = await c.eval(line);
+        assert.match(out, /^Uncaught /, `${line}: ${JSON.stringify(out)}`);
+        assert.equal(app.child.exitCode, null, `${line} killed the app: ${app.stderr()}`);
+      }
+      c.send(`void Promise.reject(${revoked})\n`);
+      await c.until("Uncaught (in promise) ");
+      await sync(c);
+      assert.equal(app.child.exitCode, null, app.stderr());
+
+      const big = await c.eval("'x'.repeat(5e6)");
+      assert.ok(Buffer.byteLength(big) < 10000 + 200, `printed ${Buffer.byteLength(big)} bytes`);
+      assert.match(big, /^'xxxx/);
+      assert.match(big, /\[output cut: over maxOutputBytes \(10000 bytes\)\]\n$/);
+      const arr = await c.eval("new Array(1e6).fill(1)");
+      assert.match(arr, /\.\.\. 999900 more items\n\]\n$/);
+      assert.ok(Buffer.byteLength(arr) < 10000);
+
+      const logs = await c.eval("for (let i = 0; i < 10000; i++) console.log(i)");
+      assert.ok(logs.startsWith("0\n1\n2\n3\n"), logs.slice(0, 50));
+      assert.match(logs, /\[output cut: over maxOutputBytes \(10000 bytes\)\]/);
+      assert.ok(Buffer.byteLength(logs) < 10000 + 200, `printed ${Buffer.byteLength(logs)} bytes`);
+      assert.doesNotMatch(logs, /\n9999\n/);
+      // The next evaluation has its full budget again.
+      assert.equal(await c.eval("1+1"), "2\n");
+      assert.equal(await c.eval("'y'.repeat(100)"), `'${"y".repeat(100)}'\n`);
+      await assertAppAlive(app, c);
+      c.end();
+    } finally {
+      await app.stop();
+    }
+  });
+}

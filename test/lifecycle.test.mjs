@@ -1,0 +1,158 @@
+// close(), process exit, several manholes in one process, and never keeping the app alive.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { test } from "node:test";
+import { MODES, ROOT, connect, nc, startApp, tempDir } from "./helpers.mjs";
+
+const fixture = (name) => path.join(ROOT, "test", "fixtures", name);
+const exists = (p) => {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Resolves once `text` appears in the app's stdout (polls; fails after 10 s with what was seen). */
+async function waitForStdout(app, text) {
+  for (let i = 0; i < 200; i++) {
+    if (app.stdout().includes(text)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`no ${JSON.stringify(text)} in stdout: ${app.stdout()} ${app.stderr()}`);
+}
+
+/** Connecting fails (the socket is gone or nobody listens). */
+function refusesConnections(socketPath) {
+  return new Promise((resolve) => {
+    const s = net.connect(socketPath);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once("error", () => resolve(true));
+  });
+}
+
+for (const mode of MODES) {
+  test(`${mode}: close() says goodbye to open sessions, stops listening, removes socket and descriptor`, async () => {
+    const app = await startApp({ mode, script: fixture("close-on-signal.cjs"), options: { banner: null } });
+    try {
+      const descriptor = path.join(app.dir, `${app.child.pid}.json`);
+      assert.ok(exists(app.path) && exists(descriptor));
+      const a = await connect(app.path);
+      const b = await connect(app.path);
+      await a.until(">>> ");
+      await b.until(">>> ");
+      assert.equal(await a.eval("40+2"), "42\n");
+      app.child.kill("SIGUSR2");
+      await waitForStdout(app, "CLOSED\n");
+      for (const s of [a, b]) {
+        await s.closed();
+        assert.match(s.rest(), /manhole: closing, goodbye\n$/);
+      }
+      assert.ok(!exists(app.path), "socket file removed");
+      assert.ok(!exists(descriptor), "descriptor removed");
+      assert.ok(await refusesConnections(app.path), "no longer listening");
+      // The app itself carries on.
+      assert.equal(app.child.exitCode, null);
+      assert.equal(app.child.signalCode, null);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: await manholeHandle.close() from a session closes that session too and removes the files`, async () => {
+    const app = await startApp({ mode, options: { banner: null } });
+    try {
+      const descriptor = path.join(app.dir, `${app.child.pid}.json`);
+      const other = await connect(app.path);
+      await other.until(">>> ");
+      const { stdout } = await nc(app.path, 'await manholeHandle.close(); process.stdout.write("CLOSED\\n")\n');
+      assert.match(stdout, /^>>> /);
+      assert.match(stdout, /manhole: closing, goodbye\n/);
+      await other.closed();
+      assert.match(other.rest(), /manhole: closing, goodbye\n$/);
+      // close() resolves once everything is cleaned up (the goodbyes come first).
+      await waitForStdout(app, "CLOSED\n");
+      assert.ok(!exists(app.path), "socket file removed");
+      assert.ok(!exists(descriptor), "descriptor removed");
+      assert.ok(await refusesConnections(app.path));
+      assert.equal(app.child.exitCode, null, "the app is still running");
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: process.exit(0) removes the socket and the descriptor`, async () => {
+    const app = await startApp({ mode });
+    const descriptor = path.join(app.dir, `${app.child.pid}.json`);
+    assert.ok(exists(app.path) && exists(descriptor));
+    await nc(app.path, "process.exit(0)\n");
+    assert.deepEqual(await app.exit, { code: 0, signal: null });
+    assert.ok(!exists(app.path), "socket file removed");
+    assert.ok(!exists(descriptor), "descriptor removed");
+    assert.deepEqual(
+      fs.readdirSync(app.dir).filter((f) => f.startsWith(String(app.child.pid))),
+      [],
+    );
+  });
+
+  test(`${mode}: the app exits by itself when its work is done, and cleans up`, async () => {
+    const app = await startApp({ mode, script: fixture("natural-exit.cjs") });
+    const { code, signal } = await Promise.race([
+      app.exit,
+      new Promise((r) => setTimeout(() => r({ code: "still running after 15 s", signal: null }), 15_000)),
+    ]);
+    if (app.child.exitCode === null && app.child.signalCode === null) await app.stop();
+    assert.equal(code, 0, `exit code (stderr: ${app.stderr()})`);
+    assert.equal(signal, null);
+    assert.match(app.stdout(), /DONE\n/);
+    const descriptor = /^DESCRIPTOR (\S+)$/m.exec(app.stdout())[1];
+    assert.equal(descriptor, path.join(app.dir, `${app.child.pid}.json`));
+    assert.ok(!exists(app.path), "socket file removed");
+    assert.ok(!exists(descriptor), "descriptor removed");
+  });
+
+  test(`${mode}: several manholes with different paths in one process`, async () => {
+    const dir = tempDir();
+    const paths = [path.join(dir, "one.sock"), path.join(dir, "two.sock")];
+    const app = await startApp({
+      mode,
+      script: fixture("two-manholes.cjs"),
+      env: { MANHOLE_DIR: dir, MANHOLE_TEST_PATHS: JSON.stringify(paths) },
+    });
+    try {
+      assert.equal(app.path, paths[0]);
+      assert.match(app.stdout(), new RegExp(`^SECOND ${paths[1]}$`, "m"));
+      const [r1, r2] = await Promise.all([nc(paths[0], "which\nprocess.pid\n"), nc(paths[1], "which\nprocess.pid\n")]);
+      assert.equal(r1.stdout, `>>> 1\n>>> ${app.child.pid}\n>>> `);
+      assert.equal(r2.stdout, `>>> 2\n>>> ${app.child.pid}\n>>> `);
+      // One descriptor per manhole, each naming its own socket.
+      const descs = fs
+        .readdirSync(dir)
+        .filter((f) => f.startsWith(`${app.child.pid}`) && f.endsWith(".json"))
+        .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")));
+      assert.deepEqual(descs.map((d) => d.socket).sort(), [...paths].sort());
+      // Closing one leaves the other answering.
+      const { stdout } = await nc(paths[1], "await manholes[0].close()\n");
+      assert.match(stdout, /^>>> /);
+      assert.ok(!exists(paths[0]));
+      assert.ok(exists(paths[1]));
+      const again = await nc(paths[1], "which\n");
+      assert.equal(again.stdout, ">>> 2\n>>> ");
+      // Exit removes the rest.
+      await nc(paths[1], "process.exit(0)\n");
+      assert.deepEqual(await app.exit, { code: 0, signal: null });
+      assert.deepEqual(
+        fs.readdirSync(dir).filter((f) => !f.startsWith(".")),
+        [],
+      );
+    } finally {
+      await app.stop();
+    }
+  });
+}

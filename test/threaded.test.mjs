@@ -1,0 +1,215 @@
+// Threaded mode: the worker answers while the main thread is blocked, reads its stack,
+// stops runaway evaluations, and never keeps the app alive or loses an input.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { ROOT, connect, httpGet, nc, startApp } from "./helpers.mjs";
+
+const BLOCKER = path.join(ROOT, "test", "fixtures", "blocker.cjs");
+const SHORT_LIVED = path.join(ROOT, "test", "fixtures", "short-lived.cjs");
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves once `read()` matches `pattern`, or rejects after `ms`. */
+async function waitFor(read, pattern, ms = 10_000) {
+  const until = Date.now() + ms;
+  while (!pattern.test(read())) {
+    if (Date.now() > until) throw new Error(`timeout waiting for ${pattern}; got: ${JSON.stringify(read())}`);
+    await sleep(20);
+  }
+}
+
+/** Starts blocker.cjs and makes its main thread block (kind: spin | atomics | exec) for `ms`. */
+async function startBlocked(kind, ms = 3000) {
+  const app = await startApp({ script: BLOCKER, env: { BLOCK_KIND: kind, BLOCK_MS: String(ms) } });
+  app.child.kill("SIGUSR2");
+  await waitFor(app.stdout, new RegExp(`^BLOCKING ${kind}$`, "m"));
+  // Past the heartbeat's threshold (250 ms), so the worker sees the loop as blocked.
+  await sleep(600);
+  return app;
+}
+
+/** An `nc -U` client whose stdin is written step by step. */
+function ncProcess(socketPath) {
+  const child = spawn("nc", ["-N", "-U", socketPath], { stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
+  child.stdin.on("error", () => {});
+  const exit = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  return {
+    write: (data) => child.stdin.write(data),
+    end: () => child.stdin.end(),
+    out: () => out,
+    waitFor: (pattern, ms) => waitFor(() => out, pattern, ms),
+    exit,
+    kill: () => child.kill("SIGKILL"),
+  };
+}
+
+test("blocked in app code: banner warns, .stack shows the blocking function and its locals, the app carries on", async () => {
+  const app = await startBlocked("spin", 3000);
+  try {
+    const c = await connect(app.path);
+    const banner = await c.until(">>> ", 10_000);
+    assert.match(banner, /WARNING: the event loop is blocked for \d+(\.\d+)? (ms|s) \(try \.stack\)/);
+    const stack = await c.eval(".stack");
+    assert.match(stack, /^Main thread: event loop blocked for /);
+    assert.match(stack, /at blockEventLoop \(\S*app\.cjs:\d+:\d+\)/);
+    assert.match(stack, /blocker\.cjs:\d+:\d+/);
+    assert.match(stack, /Locals of blockEventLoop:/);
+    assert.match(stack, /^\s+until = \d+$/m);
+    assert.match(stack, /^\s+spins = \d+$/m);
+    assert.match(stack, /^\s+ms = 3000$/m);
+    // The main thread is left alone: its block finishes and the app answers again.
+    await waitFor(app.stdout, /^UNBLOCKED spin$/m);
+    assert.match(await httpGet(app.port), /ok \d+/);
+    assert.equal(await c.eval("1+1"), "2\n");
+    assert.match(await c.eval(".stack"), /event loop is responsive/);
+    c.end();
+  } finally {
+    await app.stop();
+  }
+});
+
+test("blocked in execSync: .stack answers plainly that the main thread is outside JavaScript", async () => {
+  const app = await startBlocked("exec", 3000);
+  try {
+    const c = await connect(app.path);
+    assert.match(await c.until(">>> ", 10_000), /WARNING: the event loop is blocked for /);
+    const stack = await c.eval(".stack", ">>> ");
+    assert.match(stack, /blocked for .*outside JavaScript/);
+    await waitFor(app.stdout, /^UNBLOCKED exec$/m);
+    assert.match(await httpGet(app.port), /ok \d+/);
+    assert.equal(await c.eval("1+1"), "2\n");
+    // The Debugger enable left waiting during the block does not leave the thread paused or the next .stack confused.
+    assert.match(await c.eval(".stack"), /event loop is responsive/);
+    c.end();
+  } finally {
+    await app.stop();
+  }
+});
+
+test("blocked in Atomics.wait: .stack answers promptly and the wait runs to its end", async () => {
+  const app = await startBlocked("atomics", 3000);
+  try {
+    const c = await connect(app.path);
+    assert.match(await c.until(">>> ", 10_000), /WARNING: the event loop is blocked for /);
+    const stack = await c.eval(".stack");
+    // V8 services inspector interrupts inside Atomics.wait, so the JavaScript stack may be readable;
+    // otherwise the answer must say plainly that the thread is outside JavaScript.
+    assert.match(stack, /at waitOnAtomics \(\S*blocker\.cjs:\d+:\d+\)|outside JavaScript/);
+    await waitFor(app.stdout, /^UNBLOCKED atomics$/m);
+    assert.match(await httpGet(app.port), /ok \d+/);
+    assert.equal(await c.eval("1+1"), "2\n");
+    c.end();
+  } finally {
+    await app.stop();
+  }
+});
+
+test("runaway evaluations are terminated after the timeout; the app and the session carry on", async () => {
+  const app = await startApp({ options: { timeout: 1000 } });
+  try {
+    const c = await connect(app.path);
+    await c.until(">>> ");
+    for (const code of ["for (;;) await null", "await (async () => { for (;;) await null })()", "while (true) {}"]) {
+      c.send(`${code}\n`);
+      const out = await c.until(/\n>>> /, 15_000);
+      assert.match(out, /Interrupted/, code);
+      assert.match(await httpGet(app.port), /ok \d+/, code);
+      assert.equal(await c.eval("1+1"), "2\n", code);
+    }
+    c.end();
+  } finally {
+    await app.stop();
+  }
+});
+
+for (const [name, interrupt] of [
+  ["a line holding only Ctrl-C", "\x03\n"],
+  ["telnet IAC IP", Buffer.from([0xff, 0xf4])],
+]) {
+  test(`interrupting a runaway evaluation from nc with ${name}`, async () => {
+    const app = await startApp({ options: { timeout: 60_000 } });
+    const client = ncProcess(app.path);
+    try {
+      await client.waitFor(/>>> $/);
+      client.write("while (true) {}\n");
+      await sleep(1000);
+      client.write(interrupt);
+      await client.waitFor(/Interrupted[^\n]*\n>>> $/, 8000);
+      assert.match(await httpGet(app.port), /ok \d+/);
+      client.write("1+1\n");
+      await client.waitFor(/Interrupted[^\n]*\n>>> 2\n>>> $/);
+      client.end();
+      assert.equal(await client.exit, 0);
+    } finally {
+      client.kill();
+      await app.stop();
+    }
+  });
+}
+
+test("one input at a time per session; another session reads the stack meanwhile", async () => {
+  const app = await startApp({ options: { timeout: 60_000 } });
+  try {
+    const { stdout } = await nc(app.path, "await new Promise(r => setTimeout(r, 300)); 'A'\n'B'\n");
+    assert.match(stdout, /\n>>> 'A'\n>>> 'B'\n>>> $/);
+
+    const first = await connect(app.path);
+    await first.until(">>> ");
+    first.send("blockEventLoop(2500)\n'after'\n");
+    await sleep(800);
+    const second = await connect(app.path);
+    assert.match(await second.until(">>> "), /WARNING: the event loop is blocked for /);
+    const stack = await second.eval(".stack");
+    assert.match(stack, /at blockEventLoop \(\S*app\.cjs:\d+:\d+\)/);
+    assert.match(stack, /REPL\d+/);
+    const answers = await first.until(/'after'\n>>> /, 10_000);
+    assert.match(answers, /^\d+\n>>> 'after'\n>>> $/);
+    assert.equal(await second.eval("1+1"), "2\n");
+    first.end();
+    second.end();
+  } finally {
+    await app.stop();
+  }
+});
+
+test("an app with only a short timer exits by itself with code 0", async () => {
+  const app = await startApp({ script: SHORT_LIVED });
+  const result = await Promise.race([app.exit, sleep(10_000).then(() => "still running")]);
+  try {
+    assert.match(app.stdout(), /^TIMER$/m);
+    assert.deepEqual(result, { code: 0, signal: null });
+    assert.equal(fs.existsSync(app.path), false);
+  } finally {
+    await app.stop();
+  }
+});
+
+test("process.exit(3) from a session ends the app with code 3 and removes the socket", async () => {
+  const app = await startApp();
+  try {
+    assert.ok(fs.existsSync(app.path));
+    await nc(app.path, "process.exit(3)\n");
+    const result = await Promise.race([app.exit, sleep(10_000).then(() => "still running")]);
+    assert.deepEqual(result, { code: 3, signal: null });
+    assert.equal(fs.existsSync(app.path), false);
+  } finally {
+    await app.stop();
+  }
+});
+
+test("threaded: false: .stack says it needs threaded mode; the basic transcript works", async () => {
+  const app = await startApp({ mode: "inline", options: { banner: "inline here" } });
+  try {
+    const { stdout } = await nc(app.path, "x = 6 * 7\nx + 1\n.stack\n'done'\n");
+    assert.equal(
+      stdout,
+      "inline here\n>>> 42\n>>> 43\n>>> The main thread's stack is only available in threaded mode (threaded: false is set).\n>>> 'done'\n>>> ",
+    );
+  } finally {
+    await app.stop();
+  }
+});
