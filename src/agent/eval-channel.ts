@@ -45,6 +45,11 @@ export class EvalChannel {
     return { id, done };
   }
 
+  /** Tells the main thread the interrupt is handled (delivered only once its loop turns again). */
+  interruptDone(): void {
+    this.send({ type: "interrupt-done" });
+  }
+
   isRunning(id: number): boolean {
     return this.pending.has(id);
   }

@@ -9,11 +9,11 @@ import { types } from "node:util";
 import vm from "node:vm";
 import type { EvalRequest, FromEvaluator, ToEvaluator } from "../protocol/relay.js";
 import { resetRunning, runAsManholeCode, tagPromise } from "./containment.js";
-import { formatThrown, inspect } from "./format.js";
+import { formatThrown, inspect, rememberPositions } from "./format.js";
 import { rewrite } from "./rewrite.js";
 import { createScope, declare } from "./scope.js";
 import { createSessionGlobals } from "./session-globals.js";
-import { awaitAbandoned } from "./supervisor.js";
+import { awaitAbandoned, INTERRUPT, InterruptSignal, interruptedText, isInterruptSignal } from "./supervisor.js";
 
 export interface EvaluatorOptions {
   namespace: Record<string, unknown>;
@@ -23,6 +23,10 @@ export interface EvaluatorOptions {
   syncTimeout: number;
   /** Give the prompt back after this many ms of awaiting; 0 when a worker decides instead. */
   asyncTimeout: number;
+  /** The evaluation timeout, for messages. */
+  timeout: number;
+  /** Threaded mode: one Int32 cell the worker sets to ask running manhole code to stop. */
+  interruptFlag?: Int32Array;
   emit(message: FromEvaluator): void;
 }
 
@@ -38,14 +42,19 @@ interface SessionState {
   write(text: string): void;
 }
 
-type Runner = (scope: object, code: string, importHelper: (specifier: unknown, options?: unknown) => Promise<unknown>) => unknown;
+type Runner = (
+  scope: object,
+  code: string,
+  importHelper: (specifier: unknown, options?: unknown) => Promise<unknown>,
+  tick: () => void,
+) => unknown;
 
 let runner: Runner | undefined;
 let timedCall: vm.Script | undefined;
 const CALL_KEY = Symbol.for("manhole.call");
 
 function getRunner(): Runner {
-  runner ??= vm.runInThisContext("(function (__mh_scope, __mh_code, __mh_import) { with (__mh_scope) { return eval(__mh_code) } })", {
+  runner ??= vm.runInThisContext("(function (__mh_scope, __mh_code, __mh_import, __mh_tick) { with (__mh_scope) { return eval(__mh_code) } })", {
     filename: "manhole-runner",
   }) as Runner;
   return runner;
@@ -68,7 +77,54 @@ export class Evaluator {
 
   constructor(private readonly options: EvaluatorOptions) {}
 
+  /**
+   * Without a worker, nobody can raise the interrupt flag while manhole code holds the thread:
+   * the checks compare the clock with the earliest deadline of the running evaluations instead.
+   */
+  private readonly deadlines = new Map<number, number>();
+  private earliest = Number.POSITIVE_INFINITY;
+
+  /** The check at the top of every loop and function body of manhole code. */
+  private readonly tick = (): void => {
+    const flag = this.options.interruptFlag;
+    if (flag) {
+      const reason = Atomics.load(flag, 0);
+      if (reason !== INTERRUPT.none) throw new InterruptSignal(reason);
+    } else if (this.earliest !== Number.POSITIVE_INFINITY && performance.now() > this.earliest) {
+      throw new InterruptSignal(INTERRUPT.timeout);
+    }
+  };
+
+  private setDeadline(id: number, at: number | undefined): void {
+    if (at === undefined) this.deadlines.delete(id);
+    else this.deadlines.set(id, at);
+    this.earliest = Math.min(Number.POSITIVE_INFINITY, ...this.deadlines.values());
+  }
+
+  /** `Uncaught ...`, or the plain interrupt message for an evaluation we stopped. */
+  private failure(err: unknown): string {
+    if (isInterruptSignal(err)) return interruptedText(err.reason, this.options.timeout);
+    return `Uncaught ${formatThrown(err)}`;
+  }
+
+  /** Handles one message. Never throws: a fault of ours must not become the app's uncaught exception. */
   handle(message: ToEvaluator): void {
+    try {
+      this.dispatch(message);
+    } catch (err) {
+      if (message.type !== "eval") return;
+      let why = "unknown";
+      try {
+        why = String(err);
+      } catch {
+        // unprintable
+      }
+      const s = this.sessions.get(message.session);
+      if (s) this.finish(s, message.id, false, `manhole internal error: ${why}`);
+    }
+  }
+
+  private dispatch(message: ToEvaluator): void {
     switch (message.type) {
       case "session-open":
         this.session(message.session);
@@ -79,9 +135,13 @@ export class Evaluator {
       case "eval":
         this.evaluate(message);
         break;
+      case "interrupt-done":
+        if (this.options.interruptFlag) Atomics.store(this.options.interruptFlag, 0, INTERRUPT.none);
+        break;
       case "eval-abandoned":
         // A terminated evaluation never unwound its bookkeeping: nothing of ours runs now.
         resetRunning();
+        this.setDeadline(message.id, undefined);
         for (const s of this.sessions.values()) if (s.current === message.id) s.current = 0;
         break;
     }
@@ -126,6 +186,7 @@ export class Evaluator {
   }
 
   private finish(s: SessionState, id: number, ok: boolean, text: string): void {
+    this.setDeadline(id, undefined);
     if (s.current !== id) return; // abandoned meanwhile
     s.current = 0;
     let out = text;
@@ -142,9 +203,9 @@ export class Evaluator {
 
   private call(s: SessionState, code: string): unknown {
     const run = getRunner();
-    if (this.options.syncTimeout <= 0) return run(s.scope, code, importHelper);
+    if (this.options.syncTimeout <= 0) return run(s.scope, code, importHelper, this.tick);
     timedCall ??= new vm.Script(`globalThis[Symbol.for("manhole.call")]()`, { filename: "manhole-timed" });
-    Object.defineProperty(globalThis, CALL_KEY, { value: () => run(s.scope, code, importHelper), configurable: true });
+    Object.defineProperty(globalThis, CALL_KEY, { value: () => run(s.scope, code, importHelper, this.tick), configurable: true });
     try {
       return timedCall.runInThisContext({ timeout: this.options.syncTimeout, displayErrors: false });
     } finally {
@@ -153,12 +214,16 @@ export class Evaluator {
   }
 
   private evaluate(req: EvalRequest): void {
+    // This message reached us, so the event loop turns: whatever the flag was raised for is over.
+    if (this.options.interruptFlag) Atomics.store(this.options.interruptFlag, 0, INTERRUPT.none);
     const s = this.session(req.session);
     s.current = req.id;
+    if (!this.options.interruptFlag) this.setDeadline(req.id, performance.now() + this.options.timeout);
     s.budget = this.options.maxOutputBytes;
     s.cut = false;
     const rewritten = rewrite(req.code);
     declare(s.own, rewritten.declared);
+    rememberPositions(req.id, rewritten.position);
     const code = `${rewritten.code}\n//# sourceURL=REPL${req.id}`;
     let value: unknown;
     try {
@@ -171,11 +236,7 @@ export class Evaluator {
       } catch {
         // a hostile thrown value (revoked proxy, throwing getter) is not our timeout
       }
-      const text =
-        timedOut
-          ? `Interrupted: the evaluation ran longer than ${this.options.syncTimeout} ms (timeout)`
-          : `Uncaught ${formatThrown(err)}`;
-      this.finish(s, req.id, false, text);
+      this.finish(s, req.id, false, timedOut ? interruptedText(INTERRUPT.timeout, this.options.timeout) : this.failure(err));
       return;
     }
     if (!rewritten.awaited) {
@@ -204,7 +265,7 @@ export class Evaluator {
       },
       (err: unknown) => {
         clearTimeout(timer);
-        this.finish(s, req.id, false, `Uncaught ${formatThrown(err)}`);
+        this.finish(s, req.id, false, this.failure(err));
       },
     );
   }

@@ -36,6 +36,24 @@ function safeMessage(err: unknown): string {
 const OWN_DIR = path.resolve(__dirname, "..");
 const USER_FRAME = /\(?REPL\d+:\d+:\d+\)?$/;
 
+/** How to map positions in rewritten inputs back to what the user typed, by input id (the n of REPLn). */
+const positions = new Map<number, (line: number, column: number) => [number, number]>();
+const MAX_REMEMBERED = 500;
+
+export function rememberPositions(id: number, map: (line: number, column: number) => [number, number]): void {
+  positions.set(id, map);
+  if (positions.size > MAX_REMEMBERED) positions.delete(positions.keys().next().value as number);
+}
+
+function userPosition(frame: string): string {
+  return frame.replace(/REPL(\d+):(\d+):(\d+)/, (whole, id: string, line: string, column: string) => {
+    const map = positions.get(Number(id));
+    if (!map) return whole;
+    const [l, c] = map(Number(line), Number(column));
+    return `REPL${id}:${l}:${c}`;
+  });
+}
+
 /** Cuts a stack to the frames that belong to the user: theirs and the app's, none of ours or what runs us. */
 export function cleanStack(stack: string): string {
   const lines = stack.split("\n");
@@ -51,7 +69,7 @@ export function cleanStack(stack: string): string {
     if (USER_FRAME.test(l)) lastUser = i;
   });
   const kept = (lastUser >= 0 ? frames.slice(0, lastUser + 1) : frames).map((l) =>
-    l.replace(/^(\s+at (?:async )?)Proxy\./, "$1").replace(/at eval \((REPL\d+:\d+:\d+)\)$/, "at $1").replace(/at (?:async )?eval \(eval at .*?\((REPL\d+:\d+:\d+)\)\)$/, "at $1"),
+    userPosition(l).replace(/^(\s+at (?:async )?)Proxy\./, "$1").replace(/at eval \((REPL\d+:\d+:\d+)\)$/, "at $1").replace(/at (?:async )?eval \(eval at .*?\((REPL\d+:\d+:\d+)\)\)$/, "at $1"),
   );
   return [...head, ...kept].join("\n");
 }
@@ -59,19 +77,20 @@ export function cleanStack(stack: string): string {
 /** `Error: msg\n    at ...` for errors, util.inspect for anything else thrown. */
 export function formatThrown(err: unknown): string {
   try {
-    if (err instanceof Error || (typeof err === "object" && err !== null && typeof (err as Error).stack === "string")) {
+    // A proxy is never asked for its stack: that would run its traps.
+    if (typeof err === "object" && err !== null && !util.types.isProxy(err)) {
       const stack = (err as Error).stack;
       if (typeof stack === "string" && stack.length > 0) {
         const cleaned = cleanStack(stack);
         // Errors with extra own properties (code, errno...) show them as Node's REPL does.
-        const extra = Object.keys(err as object).filter((k) => k !== "stack" && k !== "message");
+        const extra = Object.keys(err).filter((k) => k !== "stack" && k !== "message");
         if (extra.length === 0) return cleaned;
         const props = inspect(Object.fromEntries(extra.map((k) => [k, (err as Record<string, unknown>)[k]])));
         return `${cleaned} ${props}`;
       }
     }
-    return inspect(err);
-  } catch (e) {
-    return `[unprintable error: ${safeMessage(e)}]`;
+  } catch {
+    // a throwing getter on the error: fall back to inspect, which does not call getters
   }
+  return inspect(err);
 }

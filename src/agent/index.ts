@@ -60,17 +60,18 @@ async function serveInline(config: ListenerConfig, timeout: number, evaluator: (
 async function serveThreaded(
   config: ListenerConfig,
   timeout: number,
-  evaluator: (emit: (m: FromEvaluator) => void) => Evaluator,
+  evaluator: (emit: (m: FromEvaluator) => void, interruptFlag?: Int32Array) => Evaluator,
 ): Promise<Serving> {
   const heartbeat = startHeartbeat();
-  const data: WorkerData = { listener: config, timeout, heartbeat: heartbeat.buffer };
+  const interrupt = new SharedArrayBuffer(4);
+  const data: WorkerData = { listener: config, timeout, heartbeat: heartbeat.buffer, interrupt };
   const worker = new Worker(path.join(__dirname, "worker.js"), {
     workerData: data,
     execArgv: [], // never inherit --import/--require of the app (they could start a manhole in the worker)
     stdout: false,
     stderr: false,
   });
-  const ev = evaluator((m) => worker.postMessage(m));
+  const ev = evaluator((m) => worker.postMessage(m), new Int32Array(interrupt));
   let ino = -1;
   let onStatus: ((s: WorkerStatus) => void) | undefined;
   worker.on("message", (m: ToEvaluator | WorkerStatus) => {
@@ -139,8 +140,10 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     info,
   };
   const containment = installContainment(formatThrown);
-  const makeEvaluator = (emit: (m: FromEvaluator) => void) =>
+  const makeEvaluator = (emit: (m: FromEvaluator) => void, interruptFlag?: Int32Array) =>
     new Evaluator({
+      timeout: opts.timeout,
+      interruptFlag,
       namespace: opts.namespace,
       shared: opts.shared,
       maxOutputBytes: opts.maxOutputBytes,

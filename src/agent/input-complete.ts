@@ -8,18 +8,29 @@ import { acornParser } from "./parser.js";
 const OPTIONS = { ecmaVersion: "latest", sourceType: "script", allowAwaitOutsideFunction: true } as const;
 const ALWAYS_INCOMPLETE = /^Unterminated (template|comment)/;
 
-export function needsMoreInput(code: string): boolean {
-  if (code.trim() === "") return false;
+type State = "complete" | "incomplete" | "error";
+
+/** `end`: where the text the user typed ends (a wrapper may add text after it). */
+function parseState(code: string, end: number): State {
   try {
     acornParser().parse(code, OPTIONS);
-    return false;
+    return "complete";
   } catch (err) {
-    if (!(err instanceof SyntaxError)) return false;
+    if (!(err instanceof SyntaxError)) return "error";
     const { pos, raisedAt } = err as SyntaxError & { pos?: number; raisedAt?: number };
-    if (ALWAYS_INCOMPLETE.test(err.message)) return true;
+    if (ALWAYS_INCOMPLETE.test(err.message)) return "incomplete";
     // A string cut by a backslash-newline continues on the next line.
-    if (/^Unterminated string constant/.test(err.message)) return /\\\s*$/.test(code);
-    const end = code.trimEnd().length;
-    return (raisedAt ?? pos ?? 0) >= end && (pos ?? 0) >= end;
+    if (/^Unterminated string constant/.test(err.message)) return /\\\s*$/.test(code) ? "incomplete" : "error";
+    return (raisedAt ?? pos ?? 0) >= end && (pos ?? 0) >= end ? "incomplete" : "error";
   }
+}
+
+export function needsMoreInput(code: string): boolean {
+  if (code.trim() === "") return false;
+  const state = parseState(code, code.trimEnd().length);
+  if (state !== "error" || !/^\s*\{/.test(code)) return state === "incomplete";
+  // `{` may open an object literal spread over lines (`{`, `a: 1,`, `b: 2`, `}`): as a block
+  // that is an error, as an expression it is unfinished.
+  const wrapped = `(${code}\n)`;
+  return parseState(wrapped, 1 + code.trimEnd().length) === "incomplete";
 }

@@ -13,9 +13,18 @@ import { acornParser } from "./parser.js";
 
 /** Names the runner binds as parameters; the scope proxy must never capture them. */
 export const IMPORT_HELPER = "__mh_import";
+/**
+ * Called at the top of every loop body and function body of manhole code: throws once the
+ * worker asks for an interrupt, so runaway loops (microtask loops included) stop by themselves.
+ */
+export const TICK_HELPER = "__mh_tick";
+
+const LOOPS = new Set(["WhileStatement", "DoWhileStatement", "ForStatement", "ForInStatement", "ForOfStatement"]);
 
 export interface Rewritten {
   code: string;
+  /** Maps a 1-based line and column of `code` to the same place in the input (for stack traces). */
+  position(line: number, column: number): [number, number];
   /** Names to create on the session scope before running `code`. */
   declared: string[];
   /** `code` evaluates to a promise of the input's completion value. */
@@ -23,10 +32,13 @@ export interface Rewritten {
 }
 
 type AnyNode = Node & Record<string, unknown>;
+/** Output text built from new strings and slices of the source, so positions can be mapped back. */
+type Piece = string | { from: number; to: number };
+type Rope = Piece[];
 interface Edit {
   start: number;
   end: number;
-  text: string;
+  text: Rope;
 }
 
 const PARSE_OPTIONS = {
@@ -96,34 +108,42 @@ export function rewrite(code: string): Rewritten {
     parsed = parseInput(code);
   } catch {
     // Let V8 report the syntax error in its own words.
-    return { code, declared: [], awaited: false };
+    return { code, declared: [], awaited: false, position: (line, column) => [line, column] };
   }
   const { ast, source } = parsed;
   const edits: Edit[] = [];
   const declared: string[] = [];
-  const hoisted: string[] = [];
+  const hoisted: Rope[] = [];
   let awaited = false;
   // A node's source with the edits already made inside it.
   const text = (n: AnyNode) => applyEdits(source, edits, n.start, n.end);
 
-  const assignments = (decl: AnyNode, keepEmpty: boolean, inFunction: boolean): string => {
+  const assignments = (decl: AnyNode, keepEmpty: boolean, inFunction: boolean): Rope => {
     for (const d of decl.declarations as AnyNode[]) if (d.init) visit(d.init as AnyNode, d, inFunction);
-    const parts: string[] = [];
+    const parts: Rope[] = [];
     for (const d of decl.declarations as AnyNode[]) {
       const id = d.id as AnyNode;
       patternNames(id, declared);
-      if (d.init) parts.push(id.type === "Identifier" ? `${text(id)} = ${text(d.init as AnyNode)}` : `(${text(id)} = ${text(d.init as AnyNode)})`);
-      else if (keepEmpty) parts.push(`${text(id)} = undefined`);
+      if (d.init) {
+        const init = d.init as AnyNode;
+        parts.push(id.type === "Identifier" ? [...text(id), " = ", ...text(init)] : ["(", ...text(id), " = ", ...text(init), ")"]);
+      } else if (keepEmpty) parts.push([...text(id), " = undefined"]);
     }
-    return parts.join(", ");
+    return parts.flatMap((p, i) => (i === 0 ? p : [", ", ...p]));
   };
+  const orZero = (r: Rope): Rope => (r.length ? r : ["0"]);
 
   // var anywhere outside functions; await and import() anywhere that matters.
   function visit(node: AnyNode, parent: AnyNode | null, inFunction: boolean): void {
-    if (node.type === "ImportExpression") edits.push({ start: node.start, end: node.start + "import".length, text: IMPORT_HELPER });
+    if (node.type === "ImportExpression") edits.push({ start: node.start, end: node.start + "import".length, text: [IMPORT_HELPER] });
+    if (LOOPS.has(node.type) || isFunction(node)) insertTick(node.body as AnyNode, edits);
     // The scope claims every unknown name (so bare assignments stay in the session), so `typeof nope` would throw.
     if (node.type === "UnaryExpression" && node.operator === "typeof" && (node.argument as AnyNode).type === "Identifier") {
-      edits.push({ start: node.start, end: node.end, text: `(() => { try { return ${text(node)} } catch (e) { if (e instanceof ReferenceError) return "undefined"; throw e } })()` });
+      edits.push({
+        start: node.start,
+        end: node.end,
+        text: ["(() => { try { return ", ...text(node), ' } catch (e) { if (e instanceof ReferenceError) return "undefined"; throw e } })()'],
+      });
     }
     if (!inFunction) {
       if (node.type === "AwaitExpression" || (node.type === "ForOfStatement" && node.await === true)) awaited = true;
@@ -137,7 +157,7 @@ export function rewrite(code: string): Rewritten {
         } else if (inForHead) {
           edits.push({ start: node.start, end: node.end, text: assignments(node, false, inFunction) });
         } else {
-          edits.push({ start: node.start, end: node.end, text: `void (${assignments(node, false, inFunction) || "0"});` });
+          edits.push({ start: node.start, end: node.end, text: ["void (", ...orZero(assignments(node, false, inFunction)), ");"] });
         }
         return;
       }
@@ -151,18 +171,18 @@ export function rewrite(code: string): Rewritten {
     if (stmt.type === "VariableDeclaration") {
       const kind = stmt.kind as string;
       const list = assignments(stmt, kind !== "var", false);
-      edits.push({ start: stmt.start, end: stmt.end, text: `void (${list || "0"});` });
+      edits.push({ start: stmt.start, end: stmt.end, text: ["void (", ...orZero(list), ");"] });
     } else if (stmt.type === "FunctionDeclaration") {
       const name = (stmt.id as AnyNode).name as string;
       declared.push(name);
       visit(stmt, ast, false);
-      hoisted.push(`void (${name} = (${text(stmt)}));`);
-      edits.push({ start: stmt.start, end: stmt.end, text: "" });
+      hoisted.push([`void (${name} = (`, ...text(stmt), "));\n"]);
+      edits.push({ start: stmt.start, end: stmt.end, text: [] });
     } else if (stmt.type === "ClassDeclaration") {
       const name = (stmt.id as AnyNode).name as string;
       declared.push(name);
       visit(stmt, ast, false);
-      edits.push({ start: stmt.start, end: stmt.end, text: `void (${name} = (${text(stmt)}));` });
+      edits.push({ start: stmt.start, end: stmt.end, text: [`void (${name} = (`, ...text(stmt), "));"] });
     } else {
       visit(stmt, ast, false);
     }
@@ -172,28 +192,94 @@ export function rewrite(code: string): Rewritten {
     const last = body[body.length - 1];
     if (last && last.type === "ExpressionStatement") {
       const expr = last.expression as AnyNode;
-      edits.push({ start: expr.start, end: expr.start, text: "return (" });
-      edits.push({ start: expr.end, end: expr.end, text: ")" });
+      edits.push({ start: expr.start, end: expr.start, text: ["return ("] });
+      edits.push({ start: expr.end, end: expr.end, text: [")"] });
     }
   }
-  let out = applyEdits(source, edits, 0, source.length);
-  if (hoisted.length) out = `${hoisted.join("\n")}\n${out}`;
-  if (awaited) out = `(async () => {\n${out}\n})()`;
-  return { code: out, declared: [...new Set(declared)], awaited };
+  let out: Rope = [...hoisted.flat(), ...applyEdits(source, edits, 0, source.length)];
+  if (awaited) out = ["(async () => {\n", ...out, "\n})()"];
+  const rendered = render(out, source);
+  // The object-literal form starts with "(": source offsets are one past the input's.
+  const shift = source === code ? 0 : 1;
+  const position = (line: number, column: number): [number, number] => {
+    const at = rendered.toSource(offsetOf(rendered.code, line, column));
+    return lineColumnOf(code, Math.max(0, at - shift));
+  };
+  return { code: rendered.code, declared: [...new Set(declared)], awaited, position };
 }
 
-/** Applies non-overlapping edits that fall within [from, to) and returns that slice. */
-function applyEdits(source: string, edits: Edit[], from: number, to: number): string {
+/** Joins a rope into code, remembering where each copied slice of the source landed. */
+function render(rope: Rope, source: string): { code: string; toSource(offset: number): number } {
+  let code = "";
+  const spans: { out: number; from: number; len: number }[] = [];
+  for (const piece of rope) {
+    if (typeof piece === "string") code += piece;
+    else {
+      spans.push({ out: code.length, from: piece.from, len: piece.to - piece.from });
+      code += source.slice(piece.from, piece.to);
+    }
+  }
+  return {
+    code,
+    toSource(offset) {
+      // The last copied slice starting at or before `offset`; inside new text, its end.
+      let best: (typeof spans)[number] | undefined;
+      for (const s of spans) if (s.out <= offset) best = s;
+      if (!best) return 0;
+      return best.from + Math.min(offset - best.out, best.len);
+    },
+  };
+}
+
+function offsetOf(text: string, line: number, column: number): number {
+  let offset = 0;
+  for (let l = 1; l < line; l++) {
+    const nl = text.indexOf("\n", offset);
+    if (nl < 0) break;
+    offset = nl + 1;
+  }
+  return offset + column - 1;
+}
+
+function lineColumnOf(text: string, offset: number): [number, number] {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return [line, offset - start + 1];
+}
+
+/** Puts a tick call first in a loop or function body, making a statement body a block. */
+function insertTick(body: AnyNode, edits: Edit[]): void {
+  const call = `${TICK_HELPER}();`;
+  if (body.type === "BlockStatement") {
+    edits.push({ start: body.start + 1, end: body.start + 1, text: [call] });
+  } else if (body.type.endsWith("Statement") || body.type.endsWith("Declaration")) {
+    edits.push({ start: body.start, end: body.start, text: [`{${call}`] });
+    edits.push({ start: body.end, end: body.end, text: ["}"] });
+  } else {
+    // an arrow function's expression body
+    edits.push({ start: body.start, end: body.start, text: [`(${TICK_HELPER}(), `] });
+    edits.push({ start: body.end, end: body.end, text: [")"] });
+  }
+}
+
+/** Applies the edits that fall within [from, to) and returns that slice as a rope. */
+function applyEdits(source: string, edits: Edit[], from: number, to: number): Rope {
   // By start; at one start, insertions first, then the widest edit (which hides those nested in it).
   const sorted = edits
     .filter((e) => e.start >= from && e.end <= to)
     .sort((a, b) => a.start - b.start || Number(b.start === b.end) - Number(a.start === a.end) || b.end - a.end);
-  let out = "";
+  const out: Rope = [];
   let pos = from;
   for (const e of sorted) {
     if (e.start < pos) continue; // nested inside an edit already applied
-    out += source.slice(pos, e.start) + e.text;
+    if (e.start > pos) out.push({ from: pos, to: e.start });
+    out.push(...e.text);
     pos = e.end;
   }
-  return out + source.slice(pos, to);
+  if (to > pos) out.push({ from: pos, to });
+  return out;
 }

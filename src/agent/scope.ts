@@ -6,10 +6,10 @@
  * to a name that exists nowhere stays in the session instead of becoming an app global; an
  * assignment to an existing global or namespace name changes it, as the operator meant.
  */
-import { IMPORT_HELPER } from "./rewrite.js";
+import { IMPORT_HELPER, TICK_HELPER } from "./rewrite.js";
 
 /** Parameters of the runner function; the proxy must let them through to it. */
-const RUNNER_NAMES = new Set(["__mh_scope", "__mh_code", IMPORT_HELPER]);
+const RUNNER_NAMES = new Set(["__mh_scope", "__mh_code", IMPORT_HELPER, TICK_HELPER]);
 const hasOwn = Object.prototype.hasOwnProperty;
 
 export interface ScopeLayers {

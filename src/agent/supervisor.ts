@@ -12,6 +12,34 @@ export function awaitAbandoned(why: "timeout" | "interrupt", timeoutMs: number):
   return `${what}: the prompt is back; the promise keeps running`;
 }
 
+/** Values of the shared interrupt flag (an Int32Array of one cell). */
+export const INTERRUPT = { none: 0, timeout: 1, request: 2 } as const;
+
+/** What a session is told when its evaluation was stopped. */
+export function interruptedText(reason: number, timeoutMs: number): string {
+  return reason === INTERRUPT.timeout ? `Interrupted: the evaluation ran longer than ${timeoutMs} ms (timeout)` : "Interrupted";
+}
+
+const signals = new WeakSet<object>();
+
+/** Is `value` an InterruptSignal? Safe on anything, revoked proxies included (no trap runs). */
+export function isInterruptSignal(value: unknown): value is InterruptSignal {
+  return typeof value === "object" && value !== null && signals.has(value);
+}
+
+/** Thrown into manhole code by its loop and function checks once an interrupt is requested. */
+export class InterruptSignal extends Error {
+  declare readonly reason: number;
+  constructor(reason: number) {
+    super("evaluation stopped by the manhole");
+    // Not enumerable, so that it prints as just "Interrupted: evaluation stopped by the manhole".
+    Object.defineProperty(this, "reason", { value: reason });
+    signals.add(this);
+    this.stack = `Interrupted: ${this.message}`;
+  }
+}
+Object.defineProperty(InterruptSignal.prototype, "name", { value: "Interrupted" });
+
 export interface LoopState {
   blocked: boolean;
   /** Milliseconds since the event loop last turned. */

@@ -10,7 +10,7 @@ import inspector from "node:inspector";
 import type { EvalChannel } from "./eval-channel.js";
 import { readLoopState } from "./heartbeat.js";
 import { formatDuration } from "./banner.js";
-import { awaitAbandoned, type LoopState, type Supervisor } from "./supervisor.js";
+import { awaitAbandoned, INTERRUPT, interruptedText, type LoopState, type Supervisor } from "./supervisor.js";
 
 interface CallFrame {
   functionName: string;
@@ -28,6 +28,8 @@ const PAUSE_WAIT_MS = 1000;
 const MAX_FRAMES = 30;
 const MAX_LOCALS = 25;
 const SAMPLES = 5;
+/** How long stopping manhole code cooperatively may take before other means are tried. */
+const COOPERATIVE_WAIT_MS = 500;
 
 class NotInJavaScript extends Error {}
 
@@ -58,6 +60,7 @@ export class ThreadSupervisor implements Supervisor {
   constructor(
     private readonly channel: EvalChannel,
     private readonly beat: SharedArrayBuffer,
+    private readonly interruptFlag: Int32Array,
     private readonly timeoutMs: number,
   ) {}
 
@@ -72,46 +75,68 @@ export class ThreadSupervisor implements Supervisor {
 
   async interrupt(id: number): Promise<string | undefined> {
     if (id) {
-      await this.stop(id, "interrupt");
+      await this.stop(id, INTERRUPT.request);
       return undefined;
     }
     // Nothing of this session runs, but the loop may be held by an earlier input's async tail.
     if (!this.loopState().blocked) return undefined;
-    const outcome = await this.exclusive(() => this.terminateIfRunning(0)).catch(() => "not-js");
-    return outcome === "terminated" ? "Interrupted: manhole code that held the event loop was terminated" : undefined;
+    const outcome = await this.halt(INTERRUPT.request);
+    return outcome === "stopped" ? "Interrupted: manhole code that held the event loop was stopped" : undefined;
   }
 
   private async overdue(id: number): Promise<void> {
-    await this.stop(id, "timeout");
+    await this.stop(id, INTERRUPT.timeout);
   }
 
-  /** Ends evaluation `id`: terminates it if it is what keeps the main thread busy, else gives the prompt back. */
-  private async stop(id: number, why: "timeout" | "interrupt"): Promise<void> {
+  /** Ends evaluation `id`: stops it if it is what keeps the main thread busy, else gives the prompt back. */
+  private async stop(id: number, reason: number): Promise<void> {
     if (!this.channel.isRunning(id)) return;
     if (!this.loopState().blocked) {
-      this.channel.abandon(id, { ok: false, text: awaitAbandoned(why, this.timeoutMs) });
+      this.channel.abandon(id, { ok: false, text: awaitAbandoned(reason === INTERRUPT.timeout ? "timeout" : "interrupt", this.timeoutMs) });
       return;
     }
-    const reason = why === "timeout" ? `Interrupted: the evaluation ran longer than ${this.timeoutMs} ms (timeout)` : "Interrupted";
-    let outcome: "terminated" | "not-ours" | "not-js";
+    const outcome = await this.halt(reason);
+    // A stopped evaluation usually reports itself ("Interrupted ..."); these cover the rest.
+    const text = interruptedText(reason, this.timeoutMs);
+    const notes = {
+      stopped: text,
+      "not-ours": `${text}: the event loop is blocked by app code, not by this evaluation (see .stack); the evaluation keeps waiting`,
+      unsafe: `${text}: the main thread is held by an async continuation of manhole code that has no loop to stop at; it cannot be stopped safely (see .stack)`,
+      "not-js": `${text}: the main thread is blocked outside JavaScript (native code such as execSync or Atomics.wait) and cannot be stopped from here; the evaluation keeps running`,
+    };
+    this.channel.abandon(id, { ok: false, text: notes[outcome] });
+  }
+
+  /**
+   * Stops the manhole code that blocks the main thread. First cooperatively: the interrupt flag
+   * makes the next loop iteration or function call of any manhole code throw, which ends sync
+   * loops and microtask loops alike. If the loop stays blocked, a synchronous evaluation (the
+   * runner is on the stack) is terminated through the inspector. Termination is never used on
+   * a microtask: V8 and Node do not recover from it reliably (the process can die).
+   */
+  private async halt(reason: number): Promise<"stopped" | "not-ours" | "unsafe" | "not-js"> {
+    Atomics.store(this.interruptFlag, 0, reason);
     try {
-      outcome = await this.exclusive(() => this.terminateIfRunning(id));
-    } catch {
-      outcome = "not-js";
+      if (await this.waitForLoop(COOPERATIVE_WAIT_MS)) return "stopped";
+      try {
+        return await this.exclusive(() => this.terminateIfSynchronous());
+      } catch {
+        return "not-js";
+      }
+    } finally {
+      // Lowered by the main thread when it gets this, i.e. once its loop turns again.
+      this.channel.interruptDone();
     }
-    if (outcome === "terminated") {
-      this.channel.abandon(id, { ok: false, text: reason });
-    } else if (outcome === "not-ours") {
-      this.channel.abandon(id, {
-        ok: false,
-        text: `${reason}: the event loop is blocked by app code, not by this evaluation (see .stack); the evaluation keeps waiting`,
-      });
-    } else {
-      this.channel.abandon(id, {
-        ok: false,
-        text: `${reason}: the main thread is blocked outside JavaScript (native code such as execSync or Atomics.wait) and cannot be stopped from here; the evaluation keeps running`,
-      });
+  }
+
+  /** Resolves true as soon as the event loop turns again, false after `ms`. */
+  private async waitForLoop(ms: number): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (!this.loopState().blocked) return true;
     }
+    return false;
   }
 
   async stack(): Promise<string> {
@@ -206,20 +231,25 @@ export class ThreadSupervisor implements Supervisor {
   }
 
   /**
-   * Samples the main thread's stack a few times (a sample may land in a promise hook or other
-   * glue); if manhole code (any REPL<n> script) is running, terminates it. The termination is
-   * sent after resuming, never while paused: terminating a paused microtask can be fatal.
+   * Samples the main thread's stack a few times (a sample may land in glue code). Terminates
+   * only when manhole code runs inside a synchronous evaluation: a REPL<n> frame with the
+   * runner below it, so the termination unwinds to the evaluator's message handler.
    */
-  private async terminateIfRunning(_id: number): Promise<"terminated" | "not-ours"> {
-    let ours = false;
-    for (let sample = 0; sample < SAMPLES && !ours; sample++) {
-      const frames = await this.pausedFrames();
-      ours = frames.some((f) => /^REPL\d+$/.test(this.scripts.get(f.location.scriptId) ?? ""));
+  private async terminateIfSynchronous(): Promise<"stopped" | "not-ours" | "unsafe"> {
+    let seen: "not-ours" | "unsafe" = "not-ours";
+    for (let sample = 0; sample < SAMPLES; sample++) {
+      const urls = (await this.pausedFrames()).map((f) => this.scripts.get(f.location.scriptId) ?? "");
       await this.resume();
+      const repl = urls.findIndex((u) => /^REPL\d+$/.test(u));
+      if (repl < 0) continue;
+      if (urls.slice(repl).some((u) => u === "manhole-runner" || u === "manhole-timed")) {
+        // The reply comes only once the terminated code has unwound.
+        await withTimeout(this.post("Runtime.terminateExecution"), PAUSE_WAIT_MS).catch(() => {});
+        return "stopped";
+      }
+      seen = "unsafe";
     }
-    if (!ours) return "not-ours";
-    await withTimeout(this.post("Runtime.terminateExecution"), PAUSE_WAIT_MS).catch(() => {});
-    return "terminated";
+    return seen;
   }
 
   private async describe(frames: CallFrame[]): Promise<string> {

@@ -13,6 +13,8 @@ export interface WorkerData {
   listener: ListenerConfig;
   timeout: number;
   heartbeat: SharedArrayBuffer;
+  /** One Int32 cell: the interrupt flag that manhole code checks in its loops (supervisor.ts INTERRUPT). */
+  interrupt: SharedArrayBuffer;
 }
 
 const port = parentPort;
@@ -21,7 +23,7 @@ const data = workerData as WorkerData;
 const status = (s: WorkerStatus) => port.postMessage(s);
 
 const channel = new EvalChannel((m) => port.postMessage(m));
-const supervisor = new ThreadSupervisor(channel, data.heartbeat, data.timeout);
+const supervisor = new ThreadSupervisor(channel, data.heartbeat, new Int32Array(data.interrupt), data.timeout);
 const listener = new Listener(data.listener, channel, supervisor);
 
 port.on("message", (m: FromEvaluator | WorkerClose) => {

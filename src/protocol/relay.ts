@@ -25,7 +25,15 @@ export interface EvalAbandoned {
   id: number;
 }
 
-export type ToEvaluator = EvalRequest | SessionEvent | EvalAbandoned;
+/**
+ * The worker raised the shared interrupt flag and has decided what to tell the session. Reaching
+ * the main thread means its event loop turns again, so the flag can go down.
+ */
+export interface InterruptDone {
+  type: "interrupt-done";
+}
+
+export type ToEvaluator = EvalRequest | SessionEvent | EvalAbandoned | InterruptDone;
 
 /** Text printed by manhole code (console.*) or reported asynchronously for a session. */
 export interface OutputMessage {
