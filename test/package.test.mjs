@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { before, test } from "node:test";
 import { promisify } from "node:util";
-import { MODES, ROOT, nc, startApp, tempDir } from "./helpers.mjs";
+import { MODES, nc, ROOT, startApp, tempDir } from "./helpers.mjs";
 
 const run = promisify(execFile);
 const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
@@ -58,7 +58,14 @@ before(
     tarball = path.join(packDir, info.filename);
     assert.ok(fs.statSync(tarball).size > 0, "tarball written");
     const files = info.files.map((f) => f.path);
-    for (const f of ["package.json", "dist/agent/index.js", "dist/agent/index.mjs", "dist/agent/index.d.ts", "dist/agent/worker.js", "dist/cli/main.js"]) {
+    for (const f of [
+      "package.json",
+      "dist/agent/index.js",
+      "dist/agent/index.mjs",
+      "dist/agent/index.d.ts",
+      "dist/agent/worker.js",
+      "dist/cli/main.js",
+    ]) {
       assert.ok(files.includes(f), `tarball has ${f}`);
     }
     assert.ok(!files.some((f) => f.startsWith("src/") || f.startsWith("test/")), "no sources or tests in the tarball");

@@ -22,7 +22,16 @@ async function withApp(mode, options, fn) {
 }
 /** Stack lines that belong to the manhole or to what runs it, never to the user. */
 function assertNoInternalFrames(text) {
-  for (const bad of ["dist/agent", "dist\\agent", "manhole-runner", "manhole-timed", "node:internal", "evaluator.js", "node:vm", "node:events"]) {
+  for (const bad of [
+    "dist/agent",
+    "dist\\agent",
+    "manhole-runner",
+    "manhole-timed",
+    "node:internal",
+    "evaluator.js",
+    "node:vm",
+    "node:events",
+  ]) {
     assert.ok(!text.includes(bad), `output shows an internal frame (${bad}):\n${text}`);
   }
 }
@@ -97,7 +106,7 @@ for (const mode of MODES) {
     await withApp(mode, { banner: null }, async (app) => {
       const input = [
         "'hi'",
-        "\"it's\"",
+        '"it\'s"',
         "({ a: 1 })",
         "{ a: 1 }",
         "[1, 'two', { three: 3 }]",
@@ -327,7 +336,10 @@ for (const mode of MODES) {
       const viaSocat = await socat(app.path, `${transcript}\n`);
       assert.equal(viaSocat.code, 0);
       assert.equal(maskIds(viaSocat.stdout), maskIds(viaNc.stdout));
-      assert.ok(viaNc.stdout.startsWith("same for both\n>>> undefined\n>>> { a: [ 1, 2 ] }\n>>> ... 2\n>>> printed\nundefined\n"), viaNc.stdout);
+      assert.ok(
+        viaNc.stdout.startsWith("same for both\n>>> undefined\n>>> { a: [ 1, 2 ] }\n>>> ... 2\n>>> printed\nundefined\n"),
+        viaNc.stdout,
+      );
       assert.ok(viaNc.stdout.endsWith(">>> 'end'\n>>> "), viaNc.stdout);
       assertNoInternalFrames(viaNc.stdout);
     });

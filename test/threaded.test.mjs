@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { ROOT, connect, httpGet, nc, startApp } from "./helpers.mjs";
+import { connect, httpGet, nc, ROOT, startApp } from "./helpers.mjs";
 
 const BLOCKER = path.join(ROOT, "test", "fixtures", "blocker.cjs");
 const SHORT_LIVED = path.join(ROOT, "test", "fixtures", "short-lived.cjs");

@@ -54,9 +54,12 @@ let timedCall: vm.Script | undefined;
 const CALL_KEY = Symbol.for("manhole.call");
 
 function getRunner(): Runner {
-  runner ??= vm.runInThisContext("(function (__mh_scope, __mh_code, __mh_import, __mh_tick) { with (__mh_scope) { return eval(__mh_code) } })", {
-    filename: "manhole-runner",
-  }) as Runner;
+  runner ??= vm.runInThisContext(
+    "(function (__mh_scope, __mh_code, __mh_import, __mh_tick) { with (__mh_scope) { return eval(__mh_code) } })",
+    {
+      filename: "manhole-runner",
+    },
+  ) as Runner;
   return runner;
 }
 
@@ -178,7 +181,10 @@ export class Evaluator {
       this.options.emit({ type: "output", session: s.id, id: s.current, text });
       return;
     }
-    const kept = Buffer.from(text).subarray(0, s.budget).toString("utf8").replace(/\uFFFD$/, "");
+    const kept = Buffer.from(text)
+      .subarray(0, s.budget)
+      .toString("utf8")
+      .replace(/\uFFFD$/, "");
     s.budget = 0;
     s.cut = true;
     const note = `\n[output cut: over maxOutputBytes (${this.options.maxOutputBytes} bytes)]\n`;
@@ -192,7 +198,10 @@ export class Evaluator {
     let out = text;
     if (s.cut) out = ok ? "" : text.slice(0, 2000);
     else if (encoder.encode(text).length > s.budget) {
-      out = `${Buffer.from(text).subarray(0, s.budget).toString("utf8").replace(/\uFFFD$/, "")}\n[output cut: over maxOutputBytes (${this.options.maxOutputBytes} bytes)]`;
+      out = `${Buffer.from(text)
+        .subarray(0, s.budget)
+        .toString("utf8")
+        .replace(/\uFFFD$/, "")}\n[output cut: over maxOutputBytes (${this.options.maxOutputBytes} bytes)]`;
       s.cut = true;
     }
     this.options.emit({ type: "result", id, session: s.id, ok, text: out });

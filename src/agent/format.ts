@@ -63,13 +63,18 @@ export function cleanStack(stack: string): string {
   const all = lines.slice(firstFrame);
   // Frames from the runner on are what called the user's code: ours and Node's, never theirs.
   const runnerAt = all.findIndex((l) => /\(?manhole-(runner|timed)[:)]/.test(l));
-  const frames = (runnerAt >= 0 ? all.slice(0, runnerAt) : all).filter((l) => !l.includes(OWN_DIR) && !/\(?manhole-(runner|timed)[:)]/.test(l));
+  const frames = (runnerAt >= 0 ? all.slice(0, runnerAt) : all).filter(
+    (l) => !l.includes(OWN_DIR) && !/\(?manhole-(runner|timed)[:)]/.test(l),
+  );
   let lastUser = -1;
   frames.forEach((l, i) => {
     if (USER_FRAME.test(l)) lastUser = i;
   });
   const kept = (lastUser >= 0 ? frames.slice(0, lastUser + 1) : frames).map((l) =>
-    userPosition(l).replace(/^(\s+at (?:async )?)Proxy\./, "$1").replace(/at eval \((REPL\d+:\d+:\d+)\)$/, "at $1").replace(/at (?:async )?eval \(eval at .*?\((REPL\d+:\d+:\d+)\)\)$/, "at $1"),
+    userPosition(l)
+      .replace(/^(\s+at (?:async )?)Proxy\./, "$1")
+      .replace(/at eval \((REPL\d+:\d+:\d+)\)$/, "at $1")
+      .replace(/at (?:async )?eval \(eval at .*?\((REPL\d+:\d+:\d+)\)\)$/, "at $1"),
   );
   return [...head, ...kept].join("\n");
 }

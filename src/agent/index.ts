@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { FromEvaluator, ToEvaluator, WorkerClose, WorkerStatus } from "../protocol/relay.js";
-import { type AgentInfo } from "./banner.js";
+import type { AgentInfo } from "./banner.js";
 import { installContainment } from "./containment.js";
 import { appLabel, buildDescriptor, descriptorPath, findAppPackage, writeDescriptor } from "./descriptor.js";
 import { EvalChannel } from "./eval-channel.js";
@@ -24,10 +24,10 @@ import { SocketInUseError, unlinkIfOurs } from "./socket-bind.js";
 import { InlineSupervisor } from "./supervisor.js";
 import type { WorkerData } from "./worker.js";
 
-export type { ManholeOptions } from "./options.js";
-export { SocketInUseError } from "./socket-bind.js";
-export { UnsafeDirectoryError } from "./runtime-dir.js";
 export { PROTOCOL_VERSION } from "../protocol/version.js";
+export type { ManholeOptions } from "./options.js";
+export { UnsafeDirectoryError } from "./runtime-dir.js";
+export { SocketInUseError } from "./socket-bind.js";
 
 export interface ManholeHandle {
   /** The socket to connect to: `nc -U <path>`. */
@@ -48,7 +48,11 @@ interface Serving {
   removeSocket(): void;
 }
 
-async function serveInline(config: ListenerConfig, timeout: number, evaluator: (emit: (m: FromEvaluator) => void) => Evaluator): Promise<Serving> {
+async function serveInline(
+  config: ListenerConfig,
+  timeout: number,
+  evaluator: (emit: (m: FromEvaluator) => void) => Evaluator,
+): Promise<Serving> {
   let ev: Evaluator | undefined;
   const channel = new EvalChannel((m) => ev?.handle(m));
   ev = evaluator((m) => channel.receive(m));
@@ -153,7 +157,9 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     });
   let serving: Serving;
   try {
-    serving = opts.threaded ? await serveThreaded(config, opts.timeout, makeEvaluator) : await serveInline(config, opts.timeout, makeEvaluator);
+    serving = opts.threaded
+      ? await serveThreaded(config, opts.timeout, makeEvaluator)
+      : await serveInline(config, opts.timeout, makeEvaluator);
   } catch (err) {
     containment.close();
     throw err;

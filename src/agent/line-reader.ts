@@ -5,11 +5,7 @@
  * before it is buffered, so a hostile client cannot make the app's memory grow.
  */
 
-export type LineEvent =
-  | { kind: "line"; text: string }
-  | { kind: "interrupt" }
-  | { kind: "error"; message: string }
-  | { kind: "too-long" };
+export type LineEvent = { kind: "line"; text: string } | { kind: "interrupt" } | { kind: "error"; message: string } | { kind: "too-long" };
 
 const IAC = 0xff;
 const IP = 0xf4; // telnet Interrupt Process

@@ -3,7 +3,7 @@
  * Runs wherever the sockets live: the worker thread, or the main thread when not threaded.
  */
 import net from "node:net";
-import { bannerFor, type AgentInfo } from "./banner.js";
+import { type AgentInfo, bannerFor } from "./banner.js";
 import type { EvalChannel } from "./eval-channel.js";
 import { Session } from "./session.js";
 import { bindPrivately, unlinkIfOurs } from "./socket-bind.js";

@@ -50,9 +50,7 @@ const PARSE_OPTIONS = {
 } as const;
 
 function isFunction(node: AnyNode): boolean {
-  return (
-    node.type === "FunctionDeclaration" || node.type === "FunctionExpression" || node.type === "ArrowFunctionExpression"
-  );
+  return node.type === "FunctionDeclaration" || node.type === "FunctionExpression" || node.type === "ArrowFunctionExpression";
 }
 
 function children(node: AnyNode): AnyNode[] {
@@ -116,7 +114,7 @@ export function rewrite(code: string): Rewritten {
   const hoisted: Rope[] = [];
   let awaited = false;
   // A node's source with the edits already made inside it.
-  const text = (n: AnyNode) => applyEdits(source, edits, n.start, n.end);
+  const text = (n: AnyNode) => applyEdits(edits, n.start, n.end);
 
   const assignments = (decl: AnyNode, keepEmpty: boolean, inFunction: boolean): Rope => {
     for (const d of decl.declarations as AnyNode[]) if (d.init) visit(d.init as AnyNode, d, inFunction);
@@ -142,14 +140,20 @@ export function rewrite(code: string): Rewritten {
       edits.push({
         start: node.start,
         end: node.end,
-        text: ["(() => { try { return ", ...text(node), ' } catch (e) { if (e instanceof ReferenceError) return "undefined"; throw e } })()'],
+        text: [
+          "(() => { try { return ",
+          ...text(node),
+          ' } catch (e) { if (e instanceof ReferenceError) return "undefined"; throw e } })()',
+        ],
       });
     }
     if (!inFunction) {
       if (node.type === "AwaitExpression" || (node.type === "ForOfStatement" && node.await === true)) awaited = true;
       if (node.type === "VariableDeclaration" && node.kind === "var" && parent?.type !== "Program") {
         const inForHead =
-          parent && ((parent.type === "ForStatement" && parent.init === node) || ((parent.type === "ForInStatement" || parent.type === "ForOfStatement") && parent.left === node));
+          parent &&
+          ((parent.type === "ForStatement" && parent.init === node) ||
+            ((parent.type === "ForInStatement" || parent.type === "ForOfStatement") && parent.left === node));
         if (inForHead && parent.type !== "ForStatement") {
           const id = (node.declarations as AnyNode[])[0].id as AnyNode;
           patternNames(id, declared);
@@ -196,7 +200,7 @@ export function rewrite(code: string): Rewritten {
       edits.push({ start: expr.end, end: expr.end, text: [")"] });
     }
   }
-  let out: Rope = [...hoisted.flat(), ...applyEdits(source, edits, 0, source.length)];
+  let out: Rope = [...hoisted.flat(), ...applyEdits(edits, 0, source.length)];
   if (awaited) out = ["(async () => {\n", ...out, "\n})()"];
   const rendered = render(out, source);
   // The object-literal form starts with "(": source offsets are one past the input's.
@@ -267,7 +271,7 @@ function insertTick(body: AnyNode, edits: Edit[]): void {
 }
 
 /** Applies the edits that fall within [from, to) and returns that slice as a rope. */
-function applyEdits(source: string, edits: Edit[], from: number, to: number): Rope {
+function applyEdits(edits: Edit[], from: number, to: number): Rope {
   // By start; at one start, insertions first, then the widest edit (which hides those nested in it).
   const sorted = edits
     .filter((e) => e.start >= from && e.end <= to)

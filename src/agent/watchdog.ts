@@ -7,9 +7,9 @@
  * frames (sourceURL REPL<id>), so that app code is never terminated by mistake.
  */
 import inspector from "node:inspector";
+import { formatDuration } from "./banner.js";
 import type { EvalChannel } from "./eval-channel.js";
 import { readLoopState } from "./heartbeat.js";
-import { formatDuration } from "./banner.js";
 import { awaitAbandoned, INTERRUPT, interruptedText, type LoopState, type Supervisor } from "./supervisor.js";
 
 interface CallFrame {
