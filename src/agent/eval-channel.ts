@@ -4,6 +4,7 @@
  * an evaluation that runs too long.
  */
 import type { FromEvaluator, ToEvaluator } from "../protocol/relay.js";
+import type { ErrorInfo } from "../protocol/structured.js";
 
 export interface SessionSink {
   /** Output printed by manhole code; `requestId` is 0 between evaluations. */
@@ -13,6 +14,8 @@ export interface SessionSink {
 export interface Outcome {
   ok: boolean;
   text: string;
+  json?: string;
+  error?: ErrorInfo;
 }
 
 interface Pending {
@@ -24,6 +27,7 @@ export class EvalChannel {
   private nextId = 1;
   private readonly sinks = new Map<number, SessionSink>();
   private readonly pending = new Map<number, Pending>();
+  private readonly completing = new Map<number, (r: { items: string[]; prefix: string }) => void>();
 
   constructor(private readonly send: (message: ToEvaluator) => void) {}
 
@@ -38,11 +42,19 @@ export class EvalChannel {
   }
 
   /** Starts an evaluation; `id` names it for interrupt and abandon. */
-  evaluate(session: number, code: string): { id: number; done: Promise<Outcome> } {
+  evaluate(session: number, code: string, structured = false): { id: number; done: Promise<Outcome> } {
     const id = this.nextId++;
     const done = new Promise<Outcome>((resolve) => this.pending.set(id, { session, resolve }));
-    this.send({ type: "eval", id, session, code });
+    this.send({ type: "eval", id, session, code, structured });
     return { id, done };
+  }
+
+  /** Completions for `text` from the session's scope on the main thread. */
+  complete(session: number, text: string): Promise<{ items: string[]; prefix: string }> {
+    const id = this.nextId++;
+    const done = new Promise<{ items: string[]; prefix: string }>((resolve) => this.completing.set(id, resolve));
+    this.send({ type: "complete", id, session, text });
+    return done;
   }
 
   /** Tells the main thread the interrupt is handled (delivered only once its loop turns again). */
@@ -68,9 +80,14 @@ export class EvalChannel {
       this.sinks.get(message.session)?.output(message.text, message.id);
       return;
     }
+    if (message.type === "completions") {
+      this.completing.get(message.id)?.({ items: message.items, prefix: message.prefix });
+      this.completing.delete(message.id);
+      return;
+    }
     const p = this.pending.get(message.id);
     if (!p) return;
     this.pending.delete(message.id);
-    p.resolve({ ok: message.ok, text: message.text });
+    p.resolve({ ok: message.ok, text: message.text, json: message.json, error: message.error });
   }
 }

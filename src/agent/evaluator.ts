@@ -8,8 +8,11 @@ import { pathToFileURL } from "node:url";
 import { types } from "node:util";
 import vm from "node:vm";
 import type { EvalRequest, FromEvaluator, ToEvaluator } from "../protocol/relay.js";
+import type { ErrorInfo } from "../protocol/structured.js";
+import { COMMANDS } from "./commands/index.js";
+import { complete } from "./completion.js";
 import { resetRunning, runAsManholeCode, tagPromise } from "./containment.js";
-import { formatThrown, inspect, rememberPositions } from "./format.js";
+import { errorInfo, formatThrown, inspect, rememberPositions, toJson } from "./format.js";
 import { rewrite } from "./rewrite.js";
 import { createScope, declare } from "./scope.js";
 import { createSessionGlobals } from "./session-globals.js";
@@ -138,6 +141,13 @@ export class Evaluator {
       case "eval":
         this.evaluate(message);
         break;
+      case "complete": {
+        const s = this.session(message.session);
+        const scope = { own: s.own, builtins: s.builtins, namespace: this.options.namespace };
+        const { items, prefix } = complete(message.text, scope, [...COMMANDS.keys()]);
+        this.options.emit({ type: "completions", id: message.id, session: message.session, items, prefix });
+        break;
+      }
       case "interrupt-done":
         if (this.options.interruptFlag) Atomics.store(this.options.interruptFlag, 0, INTERRUPT.none);
         break;
@@ -191,7 +201,7 @@ export class Evaluator {
     this.options.emit({ type: "output", session: s.id, id: s.current, text: kept + note });
   }
 
-  private finish(s: SessionState, id: number, ok: boolean, text: string): void {
+  private finish(s: SessionState, id: number, ok: boolean, text: string, extra: { json?: string; error?: ErrorInfo } = {}): void {
     this.setDeadline(id, undefined);
     if (s.current !== id) return; // abandoned meanwhile
     s.current = 0;
@@ -204,7 +214,7 @@ export class Evaluator {
         .replace(/\uFFFD$/, "")}\n[output cut: over maxOutputBytes (${this.options.maxOutputBytes} bytes)]`;
       s.cut = true;
     }
-    this.options.emit({ type: "result", id, session: s.id, ok, text: out });
+    this.options.emit({ type: "result", id, session: s.id, ok, text: out, ...extra });
     // What manhole code prints from now until the next input gets a fresh budget.
     s.budget = this.options.maxOutputBytes;
     s.cut = false;
@@ -245,7 +255,13 @@ export class Evaluator {
       } catch {
         // a hostile thrown value (revoked proxy, throwing getter) is not our timeout
       }
-      this.finish(s, req.id, false, timedOut ? interruptedText(INTERRUPT.timeout, this.options.timeout) : this.failure(err));
+      this.finish(
+        s,
+        req.id,
+        false,
+        timedOut ? interruptedText(INTERRUPT.timeout, this.options.timeout) : this.failure(err),
+        this.thrown(req, err),
+      );
       return;
     }
     if (!rewritten.awaited) {
@@ -254,7 +270,7 @@ export class Evaluator {
         value.then(undefined, (err: unknown) => s.write(`Uncaught (in promise) ${formatThrown(err)}\n`));
       }
       this.remember(s, value);
-      this.finish(s, req.id, true, inspect(value));
+      this.finish(s, req.id, true, inspect(value), this.returned(req, value));
       return;
     }
     const promise = value as Promise<unknown>;
@@ -270,13 +286,25 @@ export class Evaluator {
       (v) => {
         clearTimeout(timer);
         this.remember(s, v);
-        this.finish(s, req.id, true, inspect(v));
+        this.finish(s, req.id, true, inspect(v), this.returned(req, v));
       },
       (err: unknown) => {
         clearTimeout(timer);
-        this.finish(s, req.id, false, this.failure(err));
+        this.finish(s, req.id, false, this.failure(err), this.thrown(req, err));
       },
     );
+  }
+
+  /** Structured requests get the value as JSON too. */
+  private returned(req: EvalRequest, value: unknown): { json?: string } {
+    return req.structured ? { json: toJson(value, this.options.maxOutputBytes) } : {};
+  }
+
+  /** Structured requests get the error's parts too. */
+  private thrown(req: EvalRequest, err: unknown): { error?: ErrorInfo } {
+    if (!req.structured) return {};
+    if (isInterruptSignal(err)) return { error: { name: "Interrupted", message: interruptedText(err.reason, this.options.timeout) } };
+    return { error: errorInfo(err) };
   }
 
   /** `_` holds the last result, as in Node's REPL. */

@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import util from "node:util";
+import type { ErrorInfo } from "../protocol/structured.js";
 
 const INSPECT_OPTIONS: util.InspectOptions = {
   depth: 2,
@@ -98,4 +99,28 @@ export function formatThrown(err: unknown): string {
     // a throwing getter on the error: fall back to inspect, which does not call getters
   }
   return inspect(err);
+}
+
+/** The value as JSON text for the structured protocol, or undefined when it has none or is too big. */
+export function toJson(value: unknown, maxBytes: number): string | undefined {
+  if (util.types.isProxy(value)) return undefined;
+  try {
+    const json = JSON.stringify(value);
+    if (typeof json !== "string" || Buffer.byteLength(json) > maxBytes) return undefined;
+    return json;
+  } catch {
+    return undefined; // circular, BigInt, a throwing toJSON...
+  }
+}
+
+/** name, message and cleaned stack of something thrown, when it looks like an error. */
+export function errorInfo(err: unknown): ErrorInfo | undefined {
+  try {
+    if (typeof err !== "object" || err === null || util.types.isProxy(err)) return undefined;
+    const { name, message, stack } = err as Error;
+    if (typeof message !== "string") return undefined;
+    return { name: typeof name === "string" ? name : "Error", message, stack: typeof stack === "string" ? cleanStack(stack) : undefined };
+  } catch {
+    return undefined;
+  }
 }

@@ -42,6 +42,14 @@ export interface ManholeHandle {
 
 let descriptorCount = 0;
 
+function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
 interface Serving {
   close(): Promise<void>;
   /** Synchronous cleanup for process exit. */
@@ -142,6 +150,8 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     maxLineBytes: opts.maxLineBytes,
     maxConnections: opts.maxConnections,
     info,
+    threaded: opts.threaded,
+    version: packageVersion(),
   };
   const containment = installContainment(formatThrown);
   const makeEvaluator = (emit: (m: FromEvaluator) => void, interruptFlag?: Int32Array) =>

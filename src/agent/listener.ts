@@ -3,6 +3,7 @@
  * Runs wherever the sockets live: the worker thread, or the main thread when not threaded.
  */
 import net from "node:net";
+import { AGENT_NAME } from "../protocol/version.js";
 import { type AgentInfo, bannerFor } from "./banner.js";
 import type { EvalChannel } from "./eval-channel.js";
 import { Session } from "./session.js";
@@ -17,6 +18,9 @@ export interface ListenerConfig {
   maxLineBytes: number;
   maxConnections: number;
   info: AgentInfo;
+  threaded: boolean;
+  /** This package's version, for the structured hello. */
+  version: string;
 }
 
 export class Listener {
@@ -64,6 +68,16 @@ export class Listener {
         continuationPrompt: config.continuationPrompt,
         maxLineBytes: config.maxLineBytes,
         banner: () => bannerFor(config.banner, config.info, this.supervisor.loopState()),
+        hello: () => ({
+          agent: AGENT_NAME,
+          version: config.version,
+          pid: config.info.pid,
+          node: config.info.node,
+          app: config.info.app,
+          uptimeMs: Date.now() - config.info.startedAt,
+          threaded: config.threaded,
+          ...(this.supervisor.loopState() ? { loop: this.supervisor.loopState() } : {}),
+        }),
       },
       (s) => this.sessions.delete(s),
     );

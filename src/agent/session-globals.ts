@@ -18,6 +18,9 @@ function appRequire(): NodeRequire {
   }
 }
 
+/** The session's stand-ins that are proxies, and what they stand for (completion looks at the latter). */
+export const standInFor = new WeakMap<object, object>();
+
 export function createSessionGlobals(write: Reporter): Record<string, unknown> {
   const stream = new Writable({
     decodeStrings: false,
@@ -43,6 +46,7 @@ export function createSessionGlobals(write: Reporter): Record<string, unknown> {
       return Reflect.get(target, key, target);
     },
   });
+  standInFor.set(sessionProcess, process);
 
   return {
     console: sessionConsole,

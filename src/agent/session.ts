@@ -8,7 +8,11 @@ import { COMMANDS, type CommandContext } from "./commands/index.js";
 import type { EvalChannel } from "./eval-channel.js";
 import { needsMoreInput } from "./input-complete.js";
 import { type LineEvent, LineReader } from "./line-reader.js";
+import { type HelloInfo, isHello, StructuredMode } from "./structured-session.js";
 import type { Supervisor } from "./supervisor.js";
+
+/** How long a refused client has to read its error before the connection is destroyed. */
+const DRAIN_MS = 2000;
 
 /** A line event, or the end of the client's input (which runs any unfinished input). */
 type Input = LineEvent | { kind: "eof" };
@@ -18,6 +22,7 @@ export interface SessionConfig {
   continuationPrompt: string;
   maxLineBytes: number;
   banner(): string;
+  hello(): HelloInfo;
 }
 
 export class Session {
@@ -28,6 +33,9 @@ export class Session {
   private inputEnded = false;
   private closed = false;
   private running = 0;
+  /** Set once the client said hello: the session speaks JSON lines from then on. */
+  private structured: StructuredMode | undefined;
+  private sawLine = false;
 
   constructor(
     readonly id: number,
@@ -48,10 +56,18 @@ export class Session {
     socket.on("end", () => {
       if (this.closed) return;
       this.inputEnded = true;
+      if (this.structured) {
+        const mode = this.structured;
+        for (const ev of this.reader.end()) if (ev.kind === "line") mode.line(ev.text);
+        void mode.idle().then(() => this.leave());
+        return;
+      }
       this.queue.push(...this.reader.end(), { kind: "eof" });
       this.pump();
     });
-    this.channel.open(this.id, { output: (text) => this.write(text) });
+    this.channel.open(this.id, {
+      output: (text, requestId) => (this.structured ? this.structured.output(text, requestId) : this.write(text)),
+    });
     this.write(this.config.banner() + this.config.prompt);
   }
 
@@ -70,12 +86,24 @@ export class Session {
   private onData(data: Buffer): void {
     if (this.closed) return;
     for (const ev of this.reader.push(data)) {
+      if (ev.kind === "line" && !this.sawLine && isHello(ev.text)) this.structured = this.startStructured();
+      if (ev.kind === "line") this.sawLine = true;
+      if (this.structured && ev.kind === "interrupt") continue; // structured clients send {op: "interrupt"}
+      if (this.structured && (ev.kind === "line" || ev.kind === "error")) {
+        if (ev.kind === "line") this.structured.line(ev.text);
+        else this.structured.line("");
+        continue;
+      }
       if (ev.kind === "interrupt") {
         void this.interrupt();
       } else if (ev.kind === "too-long") {
         this.write(`\nmanhole: input line longer than maxLineBytes (${this.config.maxLineBytes} bytes); closing the connection\n`);
+        // Stop reading (what the client still sends waits in its own buffers, not in the app's)
+        // and end our side; destroy a moment later: closing at once makes the client's writes
+        // fail before it has read the error line.
+        this.socket.pause();
         this.socket.end();
-        this.socket.destroySoon?.();
+        setTimeout(() => this.socket.destroy(), DRAIN_MS).unref();
         this.teardown();
         return;
       } else {
@@ -83,6 +111,23 @@ export class Session {
       }
     }
     this.pump();
+  }
+
+  private startStructured(): StructuredMode {
+    return new StructuredMode({
+      session: this.id,
+      channel: this.channel,
+      supervisor: this.supervisor,
+      hello: () => this.config.hello(),
+      write: (line) => this.write(line),
+      leave: () => this.leave(),
+    });
+  }
+
+  private leave(): void {
+    if (this.closed) return;
+    this.socket.end();
+    this.teardown();
   }
 
   private async interrupt(): Promise<void> {

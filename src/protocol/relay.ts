@@ -1,3 +1,5 @@
+import type { ErrorInfo } from "./structured.js";
+
 /**
  * Messages between the side that owns the sockets (a worker thread, or the main thread itself
  * when `threaded: false`) and the evaluator on the main thread, where the app's objects live.
@@ -11,6 +13,16 @@ export interface EvalRequest {
   id: number;
   session: number;
   code: string;
+  /** Also produce the value as JSON and the error's parts (structured protocol). */
+  structured?: boolean;
+}
+
+/** Completions for `text`, the input line up to the cursor. */
+export interface CompleteRequest {
+  type: "complete";
+  id: number;
+  session: number;
+  text: string;
 }
 
 /** Session opened or closed: the evaluator keeps (or drops) that session's scope. */
@@ -33,7 +45,7 @@ export interface InterruptDone {
   type: "interrupt-done";
 }
 
-export type ToEvaluator = EvalRequest | SessionEvent | EvalAbandoned | InterruptDone;
+export type ToEvaluator = EvalRequest | CompleteRequest | SessionEvent | EvalAbandoned | InterruptDone;
 
 /** Text printed by manhole code (console.*) or reported asynchronously for a session. */
 export interface OutputMessage {
@@ -51,9 +63,22 @@ export interface EvalResult {
   session: number;
   ok: boolean;
   text: string;
+  /** Structured requests: the value as JSON text, when it can be serialised. */
+  json?: string;
+  /** Structured requests: what was thrown, when it looks like an error. */
+  error?: ErrorInfo;
 }
 
-export type FromEvaluator = OutputMessage | EvalResult;
+export interface CompleteResult {
+  type: "completions";
+  id: number;
+  session: number;
+  items: string[];
+  /** The part of the text the items complete (replace it with an item). */
+  prefix: string;
+}
+
+export type FromEvaluator = OutputMessage | EvalResult | CompleteResult;
 
 /** Worker lifecycle, worker → main. */
 export type WorkerStatus = { type: "ready"; ino: number } | { type: "failed"; name: string; message: string } | { type: "closed" };

@@ -1,0 +1,173 @@
+/**
+ * The structured protocol on a session (src/protocol/structured.ts): JSON lines with request
+ * ids, streamed output, values as JSON, errors with their parts, completion, interrupt and
+ * every dot-command as an operation. A session enters it with a `hello` as its first line.
+ */
+import type { Reply, Request } from "../protocol/structured.js";
+import { OPERATIONS, PROTOCOL_ERRORS } from "../protocol/structured.js";
+import { PROTOCOL_VERSION } from "../protocol/version.js";
+import { COMMANDS, type CommandContext } from "./commands/index.js";
+import type { EvalChannel } from "./eval-channel.js";
+import type { Supervisor } from "./supervisor.js";
+
+export type HelloInfo = Omit<Extract<Reply, { op: "hello" }>, "op" | "id" | "protocol">;
+
+export interface StructuredLink {
+  session: number;
+  channel: EvalChannel;
+  supervisor: Supervisor;
+  hello(): HelloInfo;
+  write(line: string): void;
+  leave(): void;
+}
+
+/** Does this first line of a connection ask for the structured protocol? */
+export function isHello(line: string): boolean {
+  return /^\s*\{\s*"op"\s*:\s*"hello"/.test(line);
+}
+
+function isRequest(value: unknown): value is Request {
+  if (typeof value !== "object" || value === null) return false;
+  const { op, id } = value as { op?: unknown; id?: unknown };
+  return typeof op === "string" && typeof id === "number" && Number.isSafeInteger(id) && id > 0;
+}
+
+export class StructuredMode {
+  private greeted = false;
+  private readonly evals: Extract<Request, { op: "eval" }>[] = [];
+  private running: { request: number; evaluation: number } | undefined;
+  private drained: Promise<void> = Promise.resolve();
+
+  constructor(private readonly link: StructuredLink) {}
+
+  private send(reply: Reply): void {
+    this.link.write(`${JSON.stringify(reply)}\n`);
+  }
+
+  private fail(id: number | null, name: string, message: string): void {
+    this.send({ op: "error", id: id ?? 0, text: `${name}: ${message}`, error: { name, message } });
+  }
+
+  /** Output of manhole code: tied to the running request, or `id: null` between requests. */
+  output(text: string, evaluation: number): void {
+    const id = this.running && this.running.evaluation === evaluation ? this.running.request : null;
+    this.send({ op: "out", id, text });
+  }
+
+  line(text: string): void {
+    let request: unknown;
+    try {
+      request = JSON.parse(text);
+    } catch {
+      this.fail(null, PROTOCOL_ERRORS.badRequest, "not a JSON object");
+      return;
+    }
+    if (!isRequest(request)) {
+      this.fail(null, PROTOCOL_ERRORS.badRequest, 'a request needs "op" (a string) and "id" (a positive integer)');
+      return;
+    }
+    if (!this.greeted && request.op !== "hello") {
+      this.fail(request.id, PROTOCOL_ERRORS.badRequest, "send hello first");
+      return;
+    }
+    void this.dispatch(request).catch((err: unknown) => this.fail(request.id, "InternalError", String(err)));
+  }
+
+  private async dispatch(r: Request): Promise<void> {
+    switch (r.op) {
+      case "hello": {
+        const offered = Array.isArray(r.protocol) ? r.protocol : [];
+        if (!offered.includes(PROTOCOL_VERSION)) {
+          this.fail(
+            r.id,
+            PROTOCOL_ERRORS.version,
+            `the agent speaks protocol ${PROTOCOL_VERSION}, the client offered ${JSON.stringify(offered)}`,
+          );
+          this.link.leave();
+          return;
+        }
+        this.greeted = true;
+        this.send({ op: "hello", id: r.id, protocol: PROTOCOL_VERSION, ...this.link.hello() });
+        return;
+      }
+      case "eval":
+        if (typeof r.code !== "string") return this.fail(r.id, PROTOCOL_ERRORS.badRequest, '"code" must be a string');
+        this.evals.push(r);
+        if (!this.running) {
+          this.drained = this.drain();
+          await this.drained;
+        }
+        return;
+      case "complete": {
+        if (typeof r.text !== "string") return this.fail(r.id, PROTOCOL_ERRORS.badRequest, '"text" must be a string');
+        const { items, prefix } = await this.link.channel.complete(this.link.session, r.text);
+        this.send({ op: "completions", id: r.id, items, prefix });
+        return;
+      }
+      case "interrupt": {
+        const target = this.running && (r.target === undefined || r.target === this.running.request) ? this.running.evaluation : 0;
+        const note = await this.link.supervisor.interrupt(target);
+        this.send({ op: "result", id: r.id, text: note ?? (target ? "interrupt sent" : "nothing to interrupt") });
+        return;
+      }
+      case "command":
+        return this.command(r);
+      case "describe":
+        this.send({
+          op: "describe",
+          id: r.id,
+          ops: OPERATIONS,
+          commands: [...COMMANDS.values()].map((c) => ({ name: c.name, help: c.help })),
+        });
+        return;
+      case "close":
+        this.send({ op: "bye", id: r.id });
+        this.link.leave();
+        return;
+      default:
+        this.fail((r as { id: number }).id, PROTOCOL_ERRORS.unknownOp, `unknown op "${(r as { op: string }).op}" (see describe)`);
+    }
+  }
+
+  /** Resolves once every evaluation asked for so far has been answered. */
+  async idle(): Promise<void> {
+    while (this.running || this.evals.length) await this.drained;
+  }
+
+  /** Evaluations run one at a time, in the order they came. */
+  private async drain(): Promise<void> {
+    for (let r = this.evals.shift(); r; r = this.evals.shift()) {
+      const { id, done } = this.link.channel.evaluate(this.link.session, r.code, true);
+      this.running = { request: r.id, evaluation: id };
+      const stopWatching = this.link.supervisor.watch(id);
+      const outcome = await done;
+      stopWatching();
+      this.running = undefined;
+      if (outcome.ok) {
+        let json: unknown;
+        if (outcome.json !== undefined) json = JSON.parse(outcome.json);
+        this.send({ op: "value", id: r.id, text: outcome.text, ...(outcome.json !== undefined ? { json } : {}) });
+      } else {
+        this.send({ op: "error", id: r.id, text: outcome.text, ...(outcome.error ? { error: outcome.error } : {}) });
+      }
+    }
+  }
+
+  private async command(r: Extract<Request, { op: "command" }>): Promise<void> {
+    const command = typeof r.name === "string" ? COMMANDS.get(r.name.replace(/^\./, "")) : undefined;
+    if (!command) return this.fail(r.id, PROTOCOL_ERRORS.unknownOp, `unknown command "${String(r.name)}"`);
+    let leave = false;
+    const ctx: CommandContext = {
+      args: typeof r.args === "string" ? r.args : "",
+      supervisor: this.link.supervisor,
+      commands: COMMANDS,
+      clearInput: () => {},
+      leave: () => {
+        leave = true;
+      },
+    };
+    const text = (await command.run(ctx)) ?? "";
+    this.send({ op: "result", id: r.id, text });
+    if (leave) this.link.leave();
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * A client of the structured protocol (src/protocol/structured.ts), used by every CLI command:
+ * connects to a socket, says hello past the human banner, and turns requests into promises.
+ */
+import net from "node:net";
+import type { ErrorInfo, Reply, Request } from "../protocol/structured.js";
+import { PROTOCOL_VERSION } from "../protocol/version.js";
+import { CliError, EXIT } from "./errors.js";
+
+export type HelloReply = Extract<Reply, { op: "hello" }>;
+
+export interface EvalOutcome {
+  ok: boolean;
+  /** Display text: the inspected value, or `Uncaught ...`. */
+  text: string;
+  /** The value as JSON, when it could be serialised. */
+  json?: unknown;
+  error?: ErrorInfo;
+}
+
+type Waiter = { resolve(reply: Reply): void; onOutput?: (text: string) => void };
+type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
+
+const HELLO_MARK = '{"op":"hello"';
+
+export class ManholeClient {
+  private buffer = "";
+  private greeted = false;
+  private nextId = 1;
+  private readonly waiters = new Map<number, Waiter>();
+  private closedError: Error | undefined;
+  /** Output printed by manhole code between requests (timers, promises). */
+  onAsyncOutput: (text: string) => void = () => {};
+  /** The connection ended (by either side). */
+  onClose: () => void = () => {};
+  info!: HelloReply;
+
+  private constructor(
+    private readonly socket: net.Socket,
+    readonly path: string,
+  ) {}
+
+  /** Connects to `socketPath` and negotiates the protocol; errors are CliErrors with exit codes. */
+  static connect(socketPath: string, { timeoutMs = 5000 }: { timeoutMs?: number } = {}): Promise<ManholeClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(socketPath);
+      const client = new ManholeClient(socket, socketPath);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(
+          new CliError(
+            EXIT.timeout,
+            `${socketPath}: no answer within ${timeoutMs} ms (the process may be blocked without a threaded manhole)`,
+          ),
+        );
+      }, timeoutMs);
+      socket.once("error", (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(connectError(socketPath, err));
+      });
+      socket.once("connect", () => {
+        socket.on("data", (d: Buffer) => client.onData(d.toString("utf8")));
+        socket.on("close", () => client.closed());
+        client.request({ op: "hello", protocol: [PROTOCOL_VERSION], client: "manhole-cli" }).then((reply) => {
+          clearTimeout(timer);
+          if (reply.op === "hello") {
+            client.info = reply;
+            resolve(client);
+          } else {
+            socket.destroy();
+            const name = reply.op === "error" ? reply.error?.name : undefined;
+            const message = reply.op === "error" ? reply.text : `unexpected reply ${reply.op}`;
+            reject(new CliError(name === "ProtocolVersionMismatch" ? EXIT.protocol : EXIT.failure, `${socketPath}: ${message}`));
+          }
+        }, reject);
+      });
+    });
+  }
+
+  private onData(text: string): void {
+    this.buffer += text;
+    if (!this.greeted) {
+      // Skip the human banner and prompt that precede our hello's answer.
+      const at = this.buffer.indexOf(HELLO_MARK);
+      if (at < 0) return;
+      this.buffer = this.buffer.slice(at);
+      this.greeted = true;
+    }
+    for (let nl = this.buffer.indexOf("\n"); nl >= 0; nl = this.buffer.indexOf("\n")) {
+      const line = this.buffer.slice(0, nl);
+      this.buffer = this.buffer.slice(nl + 1);
+      if (line.trim() === "") continue;
+      let reply: Reply;
+      try {
+        reply = JSON.parse(line) as Reply;
+      } catch {
+        continue; // not ours (cannot happen with a conforming agent)
+      }
+      this.dispatch(reply);
+    }
+  }
+
+  private dispatch(reply: Reply): void {
+    if (reply.op === "out") {
+      const w = reply.id === null ? undefined : this.waiters.get(reply.id);
+      if (w) w.onOutput?.(reply.text);
+      else this.onAsyncOutput(reply.text);
+      return;
+    }
+    const id = reply.id ?? 0;
+    const w = this.waiters.get(id);
+    if (!w) {
+      if (reply.op === "error") this.onAsyncOutput(`${reply.text}\n`);
+      return;
+    }
+    this.waiters.delete(id);
+    w.resolve(reply);
+  }
+
+  private closed(): void {
+    this.closedError ??= new CliError(EXIT.failure, `${this.path}: the connection closed`);
+    for (const w of this.waiters.values()) w.resolve({ op: "bye", id: null, reason: "closed" });
+    this.waiters.clear();
+    this.onClose();
+  }
+
+  /** Sends a request; resolves with its final reply (output is streamed to `onOutput`). */
+  request(body: RequestBody, onOutput?: (text: string) => void): Promise<Reply> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiters.set(id, { resolve, onOutput });
+      this.socket.write(`${JSON.stringify({ ...body, id })}\n`);
+    });
+  }
+
+  /** The id the next request will get (to interrupt an evaluation by id). */
+  get lastId(): number {
+    return this.nextId - 1;
+  }
+
+  async eval(code: string, onOutput?: (text: string) => void): Promise<EvalOutcome> {
+    const reply = await this.request({ op: "eval", code }, onOutput);
+    if (reply.op === "value") return { ok: true, text: reply.text, json: reply.json };
+    if (reply.op === "error") return { ok: false, text: reply.text, error: reply.error };
+    throw new CliError(EXIT.failure, `${this.path}: the connection closed during the evaluation`);
+  }
+
+  async complete(text: string): Promise<{ items: string[]; prefix: string }> {
+    const reply = await this.request({ op: "complete", text });
+    return reply.op === "completions" ? { items: reply.items, prefix: reply.prefix } : { items: [], prefix: "" };
+  }
+
+  async interrupt(): Promise<void> {
+    await this.request({ op: "interrupt" });
+  }
+
+  async command(name: string, args = ""): Promise<{ ok: boolean; text: string }> {
+    const reply = await this.request({ op: "command", name, args });
+    if (reply.op === "result") return { ok: true, text: reply.text };
+    return { ok: false, text: reply.op === "error" ? reply.text : "the connection closed" };
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+function connectError(socketPath: string, err: NodeJS.ErrnoException): CliError {
+  switch (err.code) {
+    case "ENOENT":
+      return new CliError(EXIT.noManhole, `${socketPath}: no manhole there (no such socket)`);
+    case "ECONNREFUSED":
+      return new CliError(EXIT.noManhole, `${socketPath}: no manhole listening (stale socket)`);
+    case "EACCES":
+    case "EPERM":
+      return new CliError(EXIT.permission, `${socketPath}: permission denied (the manhole belongs to another user)`);
+    default:
+      return new CliError(EXIT.failure, `${socketPath}: ${err.message}`);
+  }
+}
