@@ -1,7 +1,8 @@
 /** `manhole demo`: a small app with a manhole, to try it out. */
 import http from "node:http";
 import { startManhole } from "../agent/index.js";
-import type { ParsedArgs } from "./args.js";
+import { type ParsedArgs, parseArgs } from "./args.js";
+import type { CliCommand } from "./commands.js";
 
 export const demoHelp = `Usage: manhole demo [--path <socket>] [--no-threaded]
 
@@ -50,3 +51,10 @@ export async function demo(args: ParsedArgs): Promise<number> {
   process.once("SIGTERM", stop);
   return new Promise<number>(() => {}); // runs until killed or exited from the manhole
 }
+
+export const demoCommand: CliCommand = {
+  name: "demo",
+  summary: "start a small demo app with a manhole, and print how to connect",
+  help: demoHelp,
+  run: (args) => demo(parseArgs(args, ["path"])),
+};

@@ -1,49 +1,52 @@
 #!/usr/bin/env node
-/** The `manhole` command. */
+/** The `manhole` command: dispatches to one module per subcommand (see commands.ts). */
 import fs from "node:fs";
 import path from "node:path";
-import { parseArgs, UsageError } from "./args.js";
-import { demo, demoHelp } from "./demo.js";
-
-const HELP = `Usage: manhole <command> [options]
-
-Commands:
-  demo        start a small demo app with a manhole, and print how to connect
-
-Options:
-  -h, --help      show help (also: manhole <command> --help)
-  -v, --version   print the version
-
-Connect to any manhole with:  nc -U <socket>   (or: socat - UNIX-CONNECT:<socket>)
-`;
+import { UsageError } from "./args.js";
+import { COMMANDS } from "./commands.js";
+import { CliError, EXIT } from "./errors.js";
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string };
   return pkg.version;
 }
 
+function help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return `Usage: manhole <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
+
+Options:
+  -h, --help      show help (also: manhole <command> --help)
+  -v, --version   print the version
+
+Exit codes: 0 ok, 1 the code threw or a command failed, 2 usage, 3 no such process,
+4 no manhole there, 5 permission denied, 6 protocol version mismatch, 7 timeout.
+
+Connect to any manhole with:  nc -U <socket>   (or: socat - UNIX-CONNECT:<socket>)
+`;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
-    process.stdout.write(HELP);
-    return command === undefined ? 2 : 0;
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(help());
+    return name === undefined ? EXIT.usage : EXIT.ok;
   }
-  if (command === "--version" || command === "-v") {
+  if (name === "--version" || name === "-v") {
     process.stdout.write(`${version()}\n`);
-    return 0;
+    return EXIT.ok;
   }
-  switch (command) {
-    case "demo": {
-      const args = parseArgs(rest, ["path"]);
-      if (args.flags.has("help")) {
-        process.stdout.write(demoHelp);
-        return 0;
-      }
-      return demo(args);
-    }
-    default:
-      throw new UsageError(`unknown command "${command}" (see manhole --help)`);
+  const command = COMMANDS.find((c) => c.name === name) ?? (/^\d+$/.test(name) ? COMMANDS.find((c) => c.name === "connect") : undefined);
+  if (!command) throw new UsageError(`unknown command "${name}" (see manhole --help)`);
+  const args = command.name === name ? rest : argv; // `manhole <pid>` is `manhole connect <pid>`
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(command.help);
+    return EXIT.ok;
   }
+  return command.run(args);
 }
 
 main(process.argv.slice(2)).then(
@@ -51,8 +54,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const usage = err instanceof UsageError;
+    const code = err instanceof CliError ? err.exitCode : err instanceof UsageError ? EXIT.usage : EXIT.failure;
     process.stderr.write(`manhole: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = usage ? 2 : 1;
+    process.exitCode = code;
   },
 );
