@@ -10,6 +10,9 @@ import { COMMANDS, type CommandContext } from "./commands/index.js";
 import type { EvalChannel } from "./eval-channel.js";
 import type { Supervisor } from "./supervisor.js";
 
+/** The evaluation id of a request whose evaluation has started but not yet been numbered. */
+const PENDING = -1;
+
 export type HelloInfo = Omit<Extract<Reply, { op: "hello" }>, "op" | "id" | "protocol">;
 
 export interface StructuredLink {
@@ -50,7 +53,8 @@ export class StructuredMode {
 
   /** Output of manhole code: tied to the running request, or `id: null` between requests. */
   output(text: string, evaluation: number): void {
-    const id = this.running && this.running.evaluation === evaluation ? this.running.request : null;
+    const run = this.running;
+    const id = run && (run.evaluation === evaluation || run.evaluation === PENDING) ? run.request : null;
     this.send({ op: "out", id, text });
   }
 
@@ -137,6 +141,8 @@ export class StructuredMode {
   /** Evaluations run one at a time, in the order they came. */
   private async drain(): Promise<void> {
     for (let r = this.evals.shift(); r; r = this.evals.shift()) {
+      // Without a worker the evaluation runs inside evaluate(): its output arrives before the id.
+      this.running = { request: r.id, evaluation: PENDING };
       const { id, done } = this.link.channel.evaluate(this.link.session, r.code, true);
       this.running = { request: r.id, evaluation: id };
       const stopWatching = this.link.supervisor.watch(id);
