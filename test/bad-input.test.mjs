@@ -3,33 +3,9 @@
 // connection churn. None of it may wedge a session, grow the app's memory, or leak.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { connect, httpGet, MODES, nc, startApp } from "./helpers.mjs";
+import { connect, evalNumber, httpGet, MODES, nc, openSession as open, PROMPT, startApp, sync } from "./helpers.mjs";
 
-const PROMPT = ">>> ";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Opens a session and consumes its first prompt (apps here run with banner: null). */
-async function open(app) {
-  const c = await connect(app.path);
-  assert.equal(await c.until(PROMPT), PROMPT);
-  return c;
-}
-
-let marks = 0;
-/** Sends a unique marker expression and returns everything the server said before its answer. */
-async function sync(c) {
-  const tag = `sync${++marks}`;
-  c.send(`'${tag}'\n`);
-  const out = await c.until(`'${tag}'\n${PROMPT}`, 15_000);
-  return out.slice(0, -`'${tag}'\n${PROMPT}`.length);
-}
-
-/** Evaluates `code` in a session and returns the printed value as a number. */
-async function evalNumber(c, code) {
-  const out = await c.eval(code);
-  assert.match(out, /^\d+\n$/, `expected a number from ${code}, got ${JSON.stringify(out)}`);
-  return Number(out);
-}
 
 const tooLong = (n) => `\nmanhole: input line longer than maxLineBytes (${n} bytes); closing the connection\n`;
 

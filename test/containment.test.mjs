@@ -5,32 +5,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { test } from "node:test";
-import { connect, httpGet, MODES, ROOT, startApp, tempDir } from "./helpers.mjs";
+import { connect, evalNumber, httpGet, MODES, openSession as open, PROMPT, ROOT, startApp, sync, tempDir } from "./helpers.mjs";
 
-const PROMPT = ">>> ";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const REJECTION_APP = path.join(ROOT, "test", "fixtures", "app-rejection.cjs");
-
-async function open(app) {
-  const c = await connect(app.path);
-  assert.equal(await c.until(PROMPT), PROMPT);
-  return c;
-}
-
-let marks = 0;
-/** Sends a unique marker expression and returns everything the server said before its answer. */
-async function sync(c) {
-  const tag = `sync${++marks}`;
-  c.send(`'${tag}'\n`);
-  const out = await c.until(`'${tag}'\n${PROMPT}`, 15_000);
-  return out.slice(0, -`'${tag}'\n${PROMPT}`.length);
-}
-
-async function evalNumber(c, code) {
-  const out = await c.eval(code);
-  assert.match(out, /^\d+\n$/, `expected a number from ${code}, got ${JSON.stringify(out)}`);
-  return Number(out);
-}
 
 const count = (text, needle) => text.split(needle).length - 1;
 

@@ -1,4 +1,5 @@
 // Shared test helpers: real child processes, real sockets, real nc/socat clients.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -12,10 +13,15 @@ export const FIXTURE = path.join(ROOT, "test", "fixtures", "app.cjs");
 export const MODES = (process.env.MANHOLE_TEST_MODES ?? "threaded,inline").split(",");
 
 /** A fresh private directory for sockets (removed at exit). */
+const tempDirs = new Set();
+process.on("exit", () => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = "mh-test-") {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   fs.chmodSync(dir, 0o700);
-  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  tempDirs.add(dir);
   return dir;
 }
 
@@ -169,4 +175,30 @@ export function httpGet(port) {
     req.on("end", () => resolve(data));
     req.on("error", reject);
   });
+}
+
+/** The default prompt. */
+export const PROMPT = ">>> ";
+
+/** Opens a session and consumes its first prompt (for apps started with banner: null). */
+export async function openSession(app) {
+  const c = await connect(app.path);
+  assert.equal(await c.until(PROMPT), PROMPT);
+  return c;
+}
+
+let marks = 0;
+/** Sends a unique marker expression and returns everything the server said before its answer. */
+export async function sync(c) {
+  const tag = `sync${++marks}`;
+  c.send(`'${tag}'\n`);
+  const out = await c.until(`'${tag}'\n${PROMPT}`, 15_000);
+  return out.slice(0, -`'${tag}'\n${PROMPT}`.length);
+}
+
+/** Evaluates `code` in a session and returns the printed value as a number. */
+export async function evalNumber(c, code) {
+  const out = await c.eval(code);
+  assert.match(out, /^\d+\n$/, `expected a number from ${code}, got ${JSON.stringify(out)}`);
+  return Number(out);
 }
