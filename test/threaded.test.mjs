@@ -5,11 +5,19 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { connect, httpGet, nc, ROOT, startApp } from "./helpers.mjs";
+import { connect, nc, ROOT, httpGet as rawHttpGet, startApp } from "./helpers.mjs";
 
 const BLOCKER = path.join(ROOT, "test", "fixtures", "blocker.cjs");
 const SHORT_LIVED = path.join(ROOT, "test", "fixtures", "short-lived.cjs");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** The app's HTTP answer; fails instead of hanging when its event loop stays blocked. */
+const httpGet = (port, ms = 10_000) =>
+  Promise.race([
+    rawHttpGet(port),
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`no HTTP answer within ${ms} ms`)), ms).unref()),
+  ]);
+/** Each test fails rather than hangs. */
+const T = { timeout: 30_000 };
 
 /** Resolves once `read()` matches `pattern`, or rejects after `ms`. */
 async function waitFor(read, pattern, ms = 10_000) {
@@ -47,7 +55,7 @@ function ncProcess(socketPath) {
   };
 }
 
-test("blocked in app code: banner warns, .stack shows the blocking function and its locals, the app carries on", async () => {
+test("blocked in app code: banner warns, .stack shows the blocking function and its locals, the app carries on", T, async () => {
   const app = await startBlocked("spin", 3000);
   try {
     const c = await connect(app.path);
@@ -72,7 +80,7 @@ test("blocked in app code: banner warns, .stack shows the blocking function and 
   }
 });
 
-test("blocked in execSync: .stack answers plainly that the main thread is outside JavaScript", async () => {
+test("blocked in execSync: .stack answers plainly that the main thread is outside JavaScript", T, async () => {
   const app = await startBlocked("exec", 3000);
   try {
     const c = await connect(app.path);
@@ -90,7 +98,7 @@ test("blocked in execSync: .stack answers plainly that the main thread is outsid
   }
 });
 
-test("blocked in Atomics.wait: .stack answers promptly and the wait runs to its end", async () => {
+test("blocked in Atomics.wait: .stack answers promptly and the wait runs to its end", T, async () => {
   const app = await startBlocked("atomics", 3000);
   try {
     const c = await connect(app.path);
@@ -108,7 +116,7 @@ test("blocked in Atomics.wait: .stack answers promptly and the wait runs to its 
   }
 });
 
-test("runaway evaluations are terminated after the timeout; the app and the session carry on", async () => {
+test("runaway evaluations are terminated after the timeout; the app and the session carry on", T, async () => {
   const app = await startApp({ options: { timeout: 1000 } });
   try {
     const c = await connect(app.path);
@@ -130,7 +138,7 @@ for (const [name, interrupt] of [
   ["a line holding only Ctrl-C", "\x03\n"],
   ["telnet IAC IP", Buffer.from([0xff, 0xf4])],
 ]) {
-  test(`interrupting a runaway evaluation from nc with ${name}`, async () => {
+  test(`interrupting a runaway evaluation from nc with ${name}`, T, async () => {
     const app = await startApp({ options: { timeout: 60_000 } });
     const client = ncProcess(app.path);
     try {
@@ -151,7 +159,7 @@ for (const [name, interrupt] of [
   });
 }
 
-test("one input at a time per session; another session reads the stack meanwhile", async () => {
+test("one input at a time per session; another session reads the stack meanwhile", T, async () => {
   const app = await startApp({ options: { timeout: 60_000 } });
   try {
     const { stdout } = await nc(app.path, "await new Promise(r => setTimeout(r, 300)); 'A'\n'B'\n");
@@ -176,9 +184,9 @@ test("one input at a time per session; another session reads the stack meanwhile
   }
 });
 
-test("an app with only a short timer exits by itself with code 0", async () => {
+test("an app with only a short timer exits by itself with code 0", T, async () => {
   const app = await startApp({ script: SHORT_LIVED });
-  const result = await Promise.race([app.exit, sleep(10_000).then(() => "still running")]);
+  const result = await Promise.race([app.exit, new Promise((r) => setTimeout(r, 10_000, "still running").unref())]);
   try {
     assert.match(app.stdout(), /^TIMER$/m);
     assert.deepEqual(result, { code: 0, signal: null });
@@ -188,12 +196,12 @@ test("an app with only a short timer exits by itself with code 0", async () => {
   }
 });
 
-test("process.exit(3) from a session ends the app with code 3 and removes the socket", async () => {
+test("process.exit(3) from a session ends the app with code 3 and removes the socket", T, async () => {
   const app = await startApp();
   try {
     assert.ok(fs.existsSync(app.path));
     await nc(app.path, "process.exit(3)\n");
-    const result = await Promise.race([app.exit, sleep(10_000).then(() => "still running")]);
+    const result = await Promise.race([app.exit, new Promise((r) => setTimeout(r, 10_000, "still running").unref())]);
     assert.deepEqual(result, { code: 3, signal: null });
     assert.equal(fs.existsSync(app.path), false);
   } finally {
@@ -201,7 +209,7 @@ test("process.exit(3) from a session ends the app with code 3 and removes the so
   }
 });
 
-test("threaded: false: .stack says it needs threaded mode; the basic transcript works", async () => {
+test("threaded: false: .stack says it needs threaded mode; the basic transcript works", T, async () => {
   const app = await startApp({ mode: "inline", options: { banner: "inline here" } });
   try {
     const { stdout } = await nc(app.path, "x = 6 * 7\nx + 1\n.stack\n'done'\n");
