@@ -155,7 +155,6 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     threaded: opts.threaded,
     version: packageVersion(),
   };
-  const containment = installContainment(formatThrown);
   const makeEvaluator = (emit: (m: FromEvaluator) => void, interruptFlag?: Int32Array) =>
     new Evaluator({
       timeout: opts.timeout,
@@ -167,27 +166,58 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
       asyncTimeout: opts.threaded ? 0 : opts.timeout,
       emit,
     });
-  let serving: Serving;
-  try {
-    serving = opts.threaded
-      ? await serveThreaded(config, opts.timeout, makeEvaluator)
-      : await serveInline(config, opts.timeout, makeEvaluator);
-  } catch (err) {
-    containment.close();
-    throw err;
-  }
-
   const descFile = descriptorPath(dir, socketPath, ++descriptorCount);
-  writeDescriptor(descFile, buildDescriptor(socketPath, app, opts.threaded));
-  const removeFiles = () => {
-    serving.removeSocket();
+
+  /** Listens, writes the descriptor; resolves to the function that undoes it all. */
+  const open = async (): Promise<() => Promise<void>> => {
+    const containment = installContainment(formatThrown);
+    let serving: Serving;
     try {
-      fs.unlinkSync(descFile);
-    } catch {
-      // already gone
+      serving = opts.threaded
+        ? await serveThreaded(config, opts.timeout, makeEvaluator)
+        : await serveInline(config, opts.timeout, makeEvaluator);
+    } catch (err) {
+      containment.close();
+      throw err;
     }
+    writeDescriptor(descFile, buildDescriptor(socketPath, app, opts.threaded));
+    const removeFiles = () => {
+      serving.removeSocket();
+      try {
+        fs.unlinkSync(descFile);
+      } catch {
+        // already gone
+      }
+    };
+    process.once("exit", removeFiles);
+    return () =>
+      serving.close().finally(() => {
+        process.off("exit", removeFiles);
+        removeFiles();
+        containment.close();
+      });
   };
-  process.once("exit", removeFiles);
+
+  let opened: Promise<(() => Promise<void>) | undefined>;
+  const signal = opts.activateOn;
+  let onSignal: (() => void) | undefined;
+  if (signal === undefined) {
+    opened = Promise.resolve(await open());
+  } else {
+    // Nothing listens until the signal: a once-listener (signal listeners keep no process alive).
+    let activate: (v: (() => Promise<void>) | undefined) => void = () => {};
+    opened = new Promise((resolve) => {
+      activate = resolve;
+    });
+    onSignal = () => {
+      onSignal = undefined;
+      open().then(activate, (err: unknown) => {
+        process.emitWarning(`manhole: could not listen after ${signal}: ${err instanceof Error ? err.message : String(err)}`);
+        activate(undefined);
+      });
+    };
+    process.once(signal, onSignal);
+  }
 
   let closing: Promise<void> | undefined;
   return {
@@ -195,11 +225,14 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     descriptorPath: descFile,
     threaded: opts.threaded,
     close() {
-      closing ??= serving.close().finally(() => {
-        process.off("exit", removeFiles);
-        removeFiles();
-        containment.close();
-      });
+      if (closing) return closing;
+      if (signal !== undefined && onSignal) {
+        process.off(signal, onSignal); // never activated: nothing else to undo
+        onSignal = undefined;
+        closing = Promise.resolve();
+        return closing;
+      }
+      closing = opened.then((undo) => undo?.());
       return closing;
     },
   };

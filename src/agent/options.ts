@@ -1,4 +1,5 @@
 /** The options of startManhole(), their defaults, and their validation. */
+import os from "node:os";
 
 export interface ManholeOptions {
   /** Socket path. Default: `<runtime dir>/<pid>.sock` (see runtime-dir.ts). */
@@ -26,6 +27,11 @@ export interface ManholeOptions {
    * loop is blocked and can stop runaway code. `false` keeps everything on the main thread.
    */
   threaded?: boolean;
+  /**
+   * Listen only once this signal arrives (e.g. `"SIGUSR2"`): startManhole resolves at once with
+   * the handle, and the socket and descriptor appear on the first such signal (`manhole exec --signal`).
+   */
+  activateOn?: NodeJS.Signals;
 }
 
 export interface ResolvedOptions {
@@ -40,6 +46,7 @@ export interface ResolvedOptions {
   maxConnections: number;
   maxOutputBytes: number;
   threaded: boolean;
+  activateOn: NodeJS.Signals | undefined;
 }
 
 export const DEFAULTS = {
@@ -63,6 +70,16 @@ function optionalString(name: string, value: unknown, fallback: string): string 
   if (value === undefined) return fallback;
   if (typeof value !== "string") throw new TypeError(`manhole: option "${name}" must be a string`);
   return value;
+}
+
+function signalName(value: unknown): NodeJS.Signals | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !(value in os.constants.signals) || value === "SIGKILL" || value === "SIGSTOP") {
+    throw new TypeError(
+      `manhole: option "activateOn" must be the name of a signal a process can catch (e.g. "SIGUSR2"), got ${String(value)}`,
+    );
+  }
+  return value as NodeJS.Signals;
 }
 
 export function resolveOptions(options: ManholeOptions = {}): ResolvedOptions {
@@ -89,5 +106,6 @@ export function resolveOptions(options: ManholeOptions = {}): ResolvedOptions {
     maxConnections: positiveInt("maxConnections", options.maxConnections, DEFAULTS.maxConnections),
     maxOutputBytes: positiveInt("maxOutputBytes", options.maxOutputBytes, DEFAULTS.maxOutputBytes),
     threaded: options.threaded !== false,
+    activateOn: signalName(options.activateOn),
   };
 }

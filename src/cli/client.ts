@@ -21,7 +21,8 @@ export interface EvalOutcome {
 type Waiter = { resolve(reply: Reply): void; onOutput?: (text: string) => void };
 type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
-const HELLO_MARK = '{"op":"hello"';
+/** The answer to our hello: a hello, or an error (e.g. ProtocolVersionMismatch). */
+const HELLO_MARK = /\{"op":"(?:hello|error)"/;
 
 export class ManholeClient {
   private buffer = "";
@@ -69,7 +70,7 @@ export class ManholeClient {
           } else {
             socket.destroy();
             const name = reply.op === "error" ? reply.error?.name : undefined;
-            const message = reply.op === "error" ? reply.text : `unexpected reply ${reply.op}`;
+            const message = reply.op === "error" ? (reply.text ?? reply.error?.message) : `unexpected reply ${reply.op}`;
             reject(new CliError(name === "ProtocolVersionMismatch" ? EXIT.protocol : EXIT.failure, `${socketPath}: ${message}`));
           }
         }, reject);
@@ -81,7 +82,7 @@ export class ManholeClient {
     this.buffer += text;
     if (!this.greeted) {
       // Skip the human banner and prompt that precede our hello's answer.
-      const at = this.buffer.indexOf(HELLO_MARK);
+      const at = this.buffer.search(HELLO_MARK);
       if (at < 0) return;
       this.buffer = this.buffer.slice(at);
       this.greeted = true;

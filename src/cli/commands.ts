@@ -1,5 +1,7 @@
 /** Every subcommand of the CLI: one module each. */
 import { demoCommand } from "./demo.js";
+import { execCommand } from "./exec.js";
+import { lsCommand } from "./ls.js";
 
 export interface CliCommand {
   name: string;
@@ -11,4 +13,4 @@ export interface CliCommand {
   run(args: string[]): Promise<number>;
 }
 
-export const COMMANDS: CliCommand[] = [demoCommand];
+export const COMMANDS: CliCommand[] = [demoCommand, lsCommand, execCommand];

@@ -1,0 +1,209 @@
+/**
+ * Discovery: the live manholes in the runtime directory, from their `<pid>.json` descriptors.
+ * Each is checked (pid alive, same process as the one that wrote it, socket answering a hello);
+ * stale entries — dead pid, pid reused by another process, socket nobody listens on — are removed.
+ */
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { type Descriptor, processStartTicks } from "../agent/descriptor.js";
+import { runtimeDir } from "../agent/runtime-dir.js";
+import { ManholeClient } from "./client.js";
+import { CliError, EXIT } from "./errors.js";
+import { processExists } from "./target.js";
+
+export type ManholeState = "responsive" | "blocked" | "unresponsive" | "denied" | "incompatible";
+
+export interface ManholeEntry {
+  pid: number;
+  /** What to show for the app: `name@version` from its package.json, else its command line. */
+  app: string;
+  node: string;
+  socket: string;
+  /** The descriptor file it was found by. */
+  descriptorFile: string;
+  descriptor: Descriptor;
+  /** From the hello when it answered, else from the descriptor's start time. */
+  uptimeMs: number | null;
+  state: ManholeState;
+  /** How long the event loop has been blocked (state "blocked"). */
+  blockedMs?: number;
+  /** Why it is unresponsive/denied/incompatible. */
+  reason?: string;
+}
+
+export interface DiscoveryResult {
+  dir: string;
+  live: ManholeEntry[];
+  /** Files removed as stale. */
+  removed: string[];
+}
+
+export interface DiscoveryOptions {
+  dir?: string;
+  /** How long to wait for each hello before calling the manhole unresponsive. Default 1000 ms. */
+  helloTimeoutMs?: number;
+  /** Remove stale descriptors and sockets (default true). */
+  clean?: boolean;
+}
+
+export function appName(d: Pick<Descriptor, "app" | "argv">): string {
+  if (d.app) return d.app.version ? `${d.app.name}@${d.app.version}` : d.app.name;
+  const argv = Array.isArray(d.argv) ? d.argv : [];
+  if (argv.length === 0) return "node";
+  return [path.basename(String(argv[0])), ...argv.slice(1).map(String)].join(" ");
+}
+
+function isDescriptor(value: unknown): value is Descriptor {
+  const d = value as Descriptor;
+  return typeof d === "object" && d !== null && Number.isInteger(d.pid) && d.pid > 0 && typeof d.socket === "string" && d.socket !== "";
+}
+
+/** Why the descriptor's process is gone, or undefined when it is (as far as we can tell) alive. */
+function deadReason(d: Descriptor): string | undefined {
+  if (!processExists(d.pid)) return "dead";
+  if (typeof d.startTicks === "number") {
+    const now = processStartTicks(d.pid);
+    if (now !== null && now !== d.startTicks) return "pid reused";
+  }
+  return undefined;
+}
+
+/** Resolves true when nothing listens on `socket` (connection refused, or no such file). */
+export function nobodyListens(socket: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(socket);
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, timeoutMs);
+    s.once("connect", () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(false);
+    });
+    s.once("error", (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(err.code === "ECONNREFUSED" || err.code === "ENOENT");
+    });
+  });
+}
+
+function unlink(file: string, removed: string[]): void {
+  try {
+    fs.unlinkSync(file);
+    removed.push(file);
+  } catch {
+    // already gone, or not ours to remove
+  }
+}
+
+/** Removes a socket file only when it is a socket nobody listens on (never another process's live socket). */
+async function removeDeadSocket(socket: string, removed: string[]): Promise<void> {
+  try {
+    if (!fs.lstatSync(socket).isSocket()) return;
+  } catch {
+    return;
+  }
+  if (await nobodyListens(socket)) unlink(socket, removed);
+}
+
+async function probe(file: string, d: Descriptor, timeoutMs: number, clean: boolean, removed: string[]): Promise<ManholeEntry | null> {
+  const base = { pid: d.pid, app: appName(d), node: String(d.node ?? "?"), socket: d.socket, descriptorFile: file, descriptor: d };
+  const started = Date.parse(d.startTime);
+  const uptimeFromDescriptor = Number.isFinite(started) ? Math.max(0, Date.now() - started) : null;
+  if (deadReason(d)) {
+    if (clean) {
+      unlink(file, removed);
+      await removeDeadSocket(d.socket, removed);
+    }
+    return null;
+  }
+  try {
+    const client = await ManholeClient.connect(d.socket, { timeoutMs });
+    const info = client.info;
+    client.destroy();
+    const entry: ManholeEntry = { ...base, node: info.node, uptimeMs: info.uptimeMs, state: "responsive" };
+    if (info.loop?.blocked) {
+      entry.state = "blocked";
+      entry.blockedMs = info.loop.sinceMs;
+    }
+    return entry;
+  } catch (err) {
+    const cli = err instanceof CliError ? err : new CliError(EXIT.failure, String(err));
+    if (cli.exitCode === EXIT.noManhole) {
+      // The process lives but nothing listens on its socket (e.g. closed without cleanup).
+      if (clean) {
+        unlink(file, removed);
+        await removeDeadSocket(d.socket, removed);
+      }
+      return null;
+    }
+    const state: ManholeState =
+      cli.exitCode === EXIT.permission ? "denied" : cli.exitCode === EXIT.protocol ? "incompatible" : "unresponsive";
+    return { ...base, uptimeMs: uptimeFromDescriptor, state, reason: cli.message };
+  }
+}
+
+/** Every live manhole in `dir` (default: the runtime directory), sorted by pid. */
+export async function discover({
+  dir = runtimeDir(),
+  helloTimeoutMs = 1000,
+  clean = true,
+}: DiscoveryOptions = {}): Promise<DiscoveryResult> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { dir, live: [], removed };
+    if ((err as NodeJS.ErrnoException).code === "EACCES") throw new CliError(EXIT.permission, `${dir}: permission denied`);
+    throw err;
+  }
+  const described = new Set<string>();
+  const probes: Promise<ManholeEntry | null>[] = [];
+  for (const name of names) {
+    if (!/^\d+(-\d+)?\.json$/.test(name)) continue;
+    const file = path.join(dir, name);
+    let d: unknown;
+    try {
+      d = JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch {
+      continue; // unreadable: leave it alone
+    }
+    if (!isDescriptor(d)) continue;
+    described.add(path.resolve(d.socket));
+    probes.push(probe(file, d, helloTimeoutMs, clean, removed));
+  }
+  // Sockets of dead processes left without a descriptor.
+  if (clean) {
+    for (const name of names) {
+      const m = /^(\d+)\.sock$/.exec(name);
+      if (!m) continue;
+      const socket = path.join(dir, name);
+      if (described.has(socket) || processExists(Number(m[1]))) continue;
+      probes.push(removeDeadSocket(socket, removed).then(() => null));
+    }
+  }
+  const live = (await Promise.all(probes)).filter((e): e is ManholeEntry => e !== null);
+  live.sort((a, b) => a.pid - b.pid || a.socket.localeCompare(b.socket));
+  return { dir, live, removed };
+}
+
+/** `1h02m`, `3m12s`, `45s`, `850ms`. */
+export function formatDuration(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms)) return "?";
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, "0")}h`;
+}
+
+/** The state column: `responsive`, `blocked 1200 ms`, `unresponsive`, ... */
+export function stateText(e: Pick<ManholeEntry, "state" | "blockedMs">): string {
+  return e.state === "blocked" ? `blocked ${Math.round(e.blockedMs ?? 0)} ms` : e.state;
+}

@@ -1,0 +1,210 @@
+/** `manhole exec <pid|path> <code>` and `manhole exec --all <code>`: evaluate code in live processes. */
+import { runtimeDir } from "../agent/runtime-dir.js";
+import { parseArgs, UsageError } from "./args.js";
+import { type EvalOutcome, ManholeClient } from "./client.js";
+import type { CliCommand } from "./commands.js";
+import { discover, type ManholeEntry } from "./discovery.js";
+import { CliError, EXIT } from "./errors.js";
+import { table } from "./ls.js";
+import { parseSignal, waitForSocket } from "./signal.js";
+import { resolveTarget } from "./target.js";
+
+export const execHelp = `Usage: manhole exec [options] <pid|socket> <code>
+       manhole exec [options] --all <code>
+
+Evaluates <code> in the process (as typed in a session) and prints the output it
+streamed, then the result; exit 0. When the code throws, the error goes to stderr
+and the exit code is 1. <code> "-" reads the code from stdin.
+
+With --all, runs the code in every live manhole of the runtime directory at once
+and prints one row per process: <pid> <app> <first line of the result>; the exit
+code is 1 if any failed, 4 if there is no live manhole.
+
+Options:
+  --json            print JSON: {pid, ok, value, text, error?, output}
+                    (with --all: an array of them, each with "app" too)
+  --timeout <ms>    give up after <ms> (connecting and evaluating); exit 7
+  --signal <SIG>    send SIG to the pid first and wait for its socket to appear
+                    (for apps started with startManhole({ activateOn: SIG }))
+  --all             every live manhole (see manhole ls)
+  -h, --help        show this help
+
+Examples:
+  manhole exec 4242 'process.memoryUsage().rss'
+  echo 'app.cache.size' | manhole exec 4242 -
+  manhole exec --signal SIGUSR2 4242 'app.config'
+  manhole exec --all --json 'process.uptime()'
+
+Exit codes: 0 ok, 1 the code threw, 2 usage, 3 no such process, 4 no manhole there,
+5 permission denied, 6 protocol version mismatch, 7 timeout.
+`;
+
+export interface ExecResult {
+  pid: number;
+  outcome: EvalOutcome;
+  output: string;
+}
+
+function timeoutError(what: string, ms: number): CliError {
+  return new CliError(EXIT.timeout, `${what}: timed out after ${ms} ms`);
+}
+
+/** Connects, evaluates, closes; everything within `timeoutMs` when given. */
+export async function execOn(
+  socket: string,
+  code: string,
+  { timeoutMs, onOutput }: { timeoutMs?: number; onOutput?: (text: string) => void } = {},
+): Promise<ExecResult> {
+  const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+  let client: ManholeClient;
+  try {
+    client = await ManholeClient.connect(socket, { timeoutMs: timeoutMs ?? 5000 });
+  } catch (err) {
+    if (timeoutMs !== undefined && err instanceof CliError && err.exitCode === EXIT.timeout) throw timeoutError(socket, timeoutMs);
+    throw err;
+  }
+  let output = "";
+  const evaluation = client.eval(code, (text) => {
+    output += text;
+    onOutput?.(text);
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const outcome =
+      deadline === undefined
+        ? await evaluation
+        : await Promise.race([
+            evaluation,
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(timeoutError(socket, timeoutMs as number)), Math.max(0, deadline - Date.now()));
+            }),
+          ]);
+    client.close();
+    return { pid: client.info.pid, outcome, output };
+  } catch (err) {
+    // Ask the agent to stop the evaluation, then hang up.
+    client.interrupt().catch(() => {});
+    client.close();
+    setTimeout(() => client.destroy(), 200);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    process.stdin.setEncoding("utf8");
+    process.stdin.on("data", (d: string) => {
+      text += d;
+    });
+    process.stdin.on("end", () => resolve(text));
+    process.stdin.on("error", reject);
+  });
+}
+
+function resultJson(r: ExecResult): Record<string, unknown> {
+  return {
+    pid: r.pid,
+    ok: r.outcome.ok,
+    value: r.outcome.json === undefined ? null : r.outcome.json,
+    text: r.outcome.text,
+    ...(r.outcome.error ? { error: r.outcome.error } : {}),
+    output: r.output,
+  };
+}
+
+function firstLine(text: string): string {
+  const line = text.split("\n", 1)[0];
+  return text.includes("\n") ? `${line} …` : line;
+}
+
+async function execAll(code: string, json: boolean, timeoutMs: number | undefined): Promise<number> {
+  const { live, dir } = await discover({ dir: runtimeDir() });
+  if (live.length === 0) throw new CliError(EXIT.noManhole, `no live manholes in ${dir}`);
+  type Row = { entry: ManholeEntry; result?: ExecResult; error?: string };
+  const rows: Row[] = await Promise.all(
+    live.map(async (entry): Promise<Row> => {
+      if (entry.state !== "responsive" && entry.state !== "blocked") return { entry, error: entry.reason ?? entry.state };
+      try {
+        return { entry, result: await execOn(entry.socket, code, { timeoutMs }) };
+      } catch (err) {
+        return { entry, error: err instanceof Error ? err.message : String(err) };
+      }
+    }),
+  );
+  const failed = rows.some((r) => r.error !== undefined || !r.result?.outcome.ok);
+  if (json) {
+    const out = rows.map((r) =>
+      r.result
+        ? { ...resultJson(r.result), app: r.entry.app }
+        : {
+            pid: r.entry.pid,
+            app: r.entry.app,
+            ok: false,
+            value: null,
+            text: r.error,
+            error: { name: "CliError", message: r.error },
+            output: "",
+          },
+    );
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } else {
+    const cells = rows.map((r) => [String(r.entry.pid), r.entry.app, firstLine(r.result ? r.result.outcome.text : `manhole: ${r.error}`)]);
+    process.stdout.write(`${table(cells)}\n`);
+  }
+  return failed ? EXIT.failure : EXIT.ok;
+}
+
+export async function exec(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ["timeout", "signal"]);
+  const unknown = [...args.flags].find((f) => f !== "json" && f !== "all");
+  if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole exec --help)`);
+  const json = args.flags.has("json");
+  const all = args.flags.has("all");
+  let timeoutMs: number | undefined;
+  if (args.options.timeout !== undefined) {
+    timeoutMs = Number(args.options.timeout);
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError("--timeout needs a positive number of milliseconds");
+  }
+  const signal = args.options.signal === undefined ? undefined : parseSignal(args.options.signal);
+
+  const [first, ...rest] = args.positionals;
+  const target = all ? undefined : first;
+  const codeArgs = all ? args.positionals : rest;
+  if (!all && target === undefined) throw new UsageError("exec needs a <pid|socket> and the <code> (see manhole exec --help)");
+  if (codeArgs.length === 0) throw new UsageError("exec needs the <code> to evaluate (or - to read it from stdin)");
+  if (all && signal) throw new UsageError("--signal needs one pid; it cannot be combined with --all");
+  const code = codeArgs.length === 1 && codeArgs[0] === "-" ? await readStdin() : codeArgs.join(" ");
+
+  if (all) return execAll(code, json, timeoutMs);
+
+  const spec = target as string;
+  let socket: string;
+  if (signal) {
+    if (!/^\d+$/.test(spec)) throw new UsageError("--signal needs a pid, not a socket path");
+    socket = await waitForSocket(Number(spec), signal, timeoutMs ?? 5000);
+  } else {
+    socket = resolveTarget(spec).socket;
+  }
+  const result = await execOn(socket, code, {
+    timeoutMs,
+    onOutput: json ? undefined : (text) => process.stdout.write(text),
+  });
+  if (json) {
+    process.stdout.write(`${JSON.stringify(resultJson(result))}\n`);
+  } else if (result.outcome.ok) {
+    process.stdout.write(`${result.outcome.text}\n`);
+  } else {
+    process.stderr.write(`${result.outcome.text}\n`);
+  }
+  return result.outcome.ok ? EXIT.ok : EXIT.failure;
+}
+
+export const execCommand: CliCommand = {
+  name: "exec",
+  summary: "evaluate code in a process (or --all of them) and print the result",
+  help: execHelp,
+  run: exec,
+};

@@ -1,0 +1,105 @@
+/** `manhole ls`: every live manhole in the runtime directory; stale entries are removed. */
+import { runtimeDir } from "../agent/runtime-dir.js";
+import { parseArgs, UsageError } from "./args.js";
+import type { CliCommand } from "./commands.js";
+import { discover, formatDuration, type ManholeEntry, stateText } from "./discovery.js";
+
+export const lsHelp = `Usage: manhole ls [--json] [--timeout <ms>]
+
+Lists every live manhole in the runtime directory ($MANHOLE_DIR, else
+$XDG_RUNTIME_DIR/manhole, else <tmpdir>/manhole-<uid>): pid, uptime, Node version,
+app (package name@version, else its command line), state and socket.
+
+State is "responsive", "blocked <N> ms" (threaded manholes tell how long the event
+loop has been blocked), or "unresponsive" (no answer within the timeout).
+
+Stale entries are removed: descriptors (and their sockets) of dead processes, of
+processes whose pid was reused by another process, and of sockets nobody listens on.
+
+Options:
+  --json           print a JSON array of objects instead of a table
+  --timeout <ms>   how long to wait for each manhole's hello (default 1000)
+  -h, --help       show this help
+`;
+
+/** Aligned columns separated by two spaces; the last column is not padded. */
+export function table(rows: string[][], decorate?: (padded: string, row: number, col: number) => string): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows
+    .map((r, row) =>
+      r
+        .map((cell, col) => {
+          const padded = col === r.length - 1 ? cell : cell.padEnd(widths[col]);
+          return decorate ? decorate(padded, row, col) : padded;
+        })
+        .join("  "),
+    )
+    .join("\n");
+}
+
+/** Colours only for a terminal, and never with NO_COLOR set. */
+export function useColour(stream: NodeJS.WriteStream): boolean {
+  return stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+export function entryJson(e: ManholeEntry): Record<string, unknown> {
+  return {
+    pid: e.pid,
+    ppid: e.descriptor.ppid ?? null,
+    uptimeMs: e.uptimeMs === null ? null : Math.round(e.uptimeMs),
+    node: e.node,
+    app: e.app,
+    argv: e.descriptor.argv ?? [],
+    cwd: e.descriptor.cwd ?? null,
+    socket: e.socket,
+    state: e.state,
+    blockedMs: e.blockedMs === undefined ? null : Math.round(e.blockedMs),
+    threaded: e.descriptor.threaded ?? null,
+    protocol: e.descriptor.protocol ?? null,
+    descriptor: e.descriptorFile,
+    ...(e.reason ? { reason: e.reason } : {}),
+  };
+}
+
+export async function ls(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ["timeout"]);
+  if (args.positionals.length > 0) throw new UsageError(`ls takes no arguments (got "${args.positionals[0]}")`);
+  const unknown = [...args.flags].find((f) => f !== "json");
+  if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole ls --help)`);
+  const timeout = args.options.timeout === undefined ? 1000 : Number(args.options.timeout);
+  if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError("--timeout needs a positive number of milliseconds");
+
+  const { live } = await discover({ dir: runtimeDir(), helloTimeoutMs: timeout });
+  if (args.flags.has("json")) {
+    process.stdout.write(`${JSON.stringify(live.map(entryJson), null, 2)}\n`);
+    return 0;
+  }
+  if (live.length === 0) {
+    if (process.stderr.isTTY) process.stderr.write(`no manholes in ${runtimeDir()}\n`);
+    return 0;
+  }
+  const rows = [
+    ["PID", "UPTIME", "NODE", "APP", "STATE", "SOCKET"],
+    ...live.map((e) => [String(e.pid), formatDuration(e.uptimeMs), e.node, truncate(e.app, 40), stateText(e), e.socket]),
+  ];
+  const STATE = 4;
+  const colour = (padded: string, row: number, col: number): string => {
+    if (row === 0) return `\x1b[1m${padded}\x1b[0m`;
+    if (col !== STATE) return padded;
+    const state = live[row - 1].state;
+    return `\x1b[${state === "responsive" ? "32" : state === "blocked" ? "33" : "31"}m${padded}\x1b[0m`;
+  };
+  process.stdout.write(`${table(rows, useColour(process.stdout) ? colour : undefined)}\n`);
+  return 0;
+}
+
+export const lsCommand: CliCommand = {
+  name: "ls",
+  summary: "list the live manholes (removes stale entries)",
+  help: lsHelp,
+  run: ls,
+};
