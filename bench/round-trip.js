@@ -1,7 +1,9 @@
 // Round-trip time of evaluating `1+1` over a Unix socket: send "1+1\n", wait for the answer
-// and the next prompt. The client (this process) is a raw net client; every server runs in
-// its own child process. Targets are measured interleaved, in rounds, so that a noisy
-// neighbour on a shared machine hurts all of them alike.
+// and the next prompt (human line mode), or send `{"op":"eval","id":N,"code":"1+1"}\n` and
+// wait for the `{"op":"value","id":N,...}\n` line (structured mode, after a hello). The
+// client (this process) is a raw net client; every server runs in its own child process.
+// Targets are measured interleaved, in rounds, so that a noisy neighbour on a shared
+// machine hurts all of them alike.
 //
 //   node bench/round-trip.js            (after `npm run build`)
 //   BENCH_N=10000 BENCH_WARMUP=500 BENCH_ROUNDS=20 node bench/round-trip.js
@@ -16,6 +18,8 @@ const N = Number(process.env.BENCH_N || 10000); // measured round trips per targ
 const WARMUP = Number(process.env.BENCH_WARMUP || 500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 20);
 const RELAY_TARGET_US = 100;
+// Structured mode: p50 at most this many times the raw echo's p50, and below Node's REPL.
+const STRUCTURED_VS_ECHO = 2;
 
 const SERVERS = path.join(__dirname, "servers");
 const TARGETS = [
@@ -23,10 +27,31 @@ const TARGETS = [
   { key: "repl", label: "(b) node:repl", file: "node-repl.js", args: [], greeting: "> ", reply: "2\n> " },
   { key: "threaded", label: "(c) manhole threaded", file: "manhole.js", args: ["threaded"], greeting: ">>> ", reply: "2\n>>> " },
   { key: "inline", label: "(d) manhole threaded:false", file: "manhole.js", args: ["inline"], greeting: ">>> ", reply: "2\n>>> " },
+  { key: "s-threaded", label: "(e) manhole structured", file: "manhole.js", args: ["threaded"], structured: true },
+  { key: "s-inline", label: "(f) structured threaded:false", file: "manhole.js", args: ["inline"], structured: true },
 ];
 
-/** Connects and consumes the greeting (prompt); resolves to a client that can time round trips. */
-function connect(socketPath, greeting) {
+const HELLO = `${JSON.stringify({ op: "hello", id: 1, protocol: [1], client: "bench" })}\n`;
+
+/** What one round trip sends and the exact bytes it waits for. */
+function exchange(target) {
+  if (!target.structured) return { request: () => "1+1\n", expected: () => target.reply };
+  // Request ids go on from the hello's id 1: 2, 3, ...
+  return {
+    request: (id) => `{"op":"eval","id":${id},"code":"1+1"}\n`,
+    expected: (id) => `{"op":"value","id":${id},"text":"2","json":2}\n`,
+  };
+}
+
+/**
+ * Connects and consumes the greeting (prompt); resolves to a client that can time round trips.
+ * Structured: sends the hello at once, then skips everything up to and including the hello
+ * reply line (the agent's human banner and prompt come first).
+ */
+function connect(socketPath, target) {
+  const { greeting = "", structured = false } = target;
+  const { request, expected } = exchange(target);
+  let nextId = 2;
   return new Promise((resolve, reject) => {
     const socket = net.createConnection(socketPath);
     socket.setEncoding("utf8");
@@ -38,33 +63,57 @@ function connect(socketPath, greeting) {
       if (onReply) onReply();
     });
     const ready = () => {
-      if (buf !== greeting) return false;
+      if (structured) {
+        const at = buf.indexOf('{"op":"hello"');
+        const nl = at === -1 ? -1 : buf.indexOf("\n", at);
+        if (nl === -1) {
+          if (buf.includes('"op":"error"') && buf.endsWith("\n")) reject(new Error(`hello refused: ${buf}`));
+          return false;
+        }
+        const line = buf.slice(at, nl);
+        buf = buf.slice(nl + 1);
+        if (JSON.parse(line).protocol !== 1) {
+          reject(new Error(`unexpected hello reply ${line}`));
+          return false;
+        }
+        if (buf !== "") {
+          reject(new Error(`unexpected bytes after the hello reply: ${JSON.stringify(buf)}`));
+          return false;
+        }
+      } else if (buf !== greeting) return false;
       buf = "";
       onReply = null;
       resolve({ socket, roundTrips });
       return true;
     };
     socket.on("connect", () => {
-      if (greeting === "") ready();
+      if (structured) {
+        onReply = ready;
+        socket.write(HELLO);
+      } else if (greeting === "") ready();
       else onReply = ready;
     });
 
     /** `count` sequential round trips; resolves to their durations in µs. */
-    function roundTrips(count, expected) {
+    function roundTrips(count) {
       return new Promise((done, fail) => {
         const times = new Float64Array(count);
         let i = 0;
         let t0 = 0n;
+        let want = "";
         const send = () => {
+          const id = nextId++;
+          const line = request(id);
+          want = expected(id);
           t0 = process.hrtime.bigint();
-          socket.write("1+1\n");
+          socket.write(line);
         };
         onReply = () => {
-          if (buf.length < expected.length) return;
+          if (buf.length < want.length) return;
           const t1 = process.hrtime.bigint();
-          if (buf !== expected) {
+          if (buf !== want) {
             onReply = null;
-            fail(new Error(`unexpected reply ${JSON.stringify(buf)} (wanted ${JSON.stringify(expected)})`));
+            fail(new Error(`unexpected reply ${JSON.stringify(buf)} (wanted ${JSON.stringify(want)})`));
             return;
           }
           buf = "";
@@ -117,16 +166,16 @@ async function main() {
   for (const t of TARGETS) {
     t.path = path.join(dir, `${t.key}.sock`);
     await startChild(path.join(SERVERS, t.file), [t.path, ...t.args], { env });
-    t.client = await connect(t.path, t.greeting);
+    t.client = await connect(t.path, t);
     t.samples = [];
   }
-  for (const t of TARGETS) await t.client.roundTrips(WARMUP, t.reply);
+  for (const t of TARGETS) await t.client.roundTrips(WARMUP);
 
   const per = Math.ceil(N / ROUNDS);
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < TARGETS.length; k++) {
       const t = TARGETS[(k + r) % TARGETS.length]; // rotate the order every round
-      const times = await t.client.roundTrips(per, t.reply);
+      const times = await t.client.roundTrips(per);
       for (const x of times) t.samples.push(x);
     }
   }
@@ -138,9 +187,11 @@ async function main() {
     t.p99 = percentile(s, 99);
     t.mean = s.reduce((a, b) => a + b, 0) / s.length;
   }
-  const [echo, repl, threaded, inline] = TARGETS;
+  const [echo, repl, threaded, inline, structured, structuredInline] = TARGETS;
 
-  console.log(`Round trip of "1+1\\n" -> "2\\n<prompt>" over a Unix socket`);
+  console.log("Round trip of evaluating 1+1 over a Unix socket");
+  console.log(`  (a)-(d) human line mode: "1+1\\n" -> "2\\n<prompt>" ((a) echoes "1+1\\n")`);
+  console.log(`  (e)-(f) structured mode: {"op":"eval","id":N,"code":"1+1"} -> {"op":"value","id":N,"text":"2","json":2}`);
   console.log(`${machine()}`);
   console.log(`${per * ROUNDS} round trips per target (after ${WARMUP} warm-up), ${ROUNDS} interleaved rounds; ratios are p50 / p99\n`);
   table(
@@ -166,6 +217,20 @@ async function main() {
     `Caveat: (d) evaluates with vm's timeout watchdog (measured here: +${fmtUs(wd)} µs per evaluation) and (c) does not,` +
       `\nso c - d understates the relay by about that much: relay alone ≈ p50 ${d50 + wd >= 0 ? "+" : ""}${fmtUs(d50 + wd)} µs` +
       ` -> ${d50 + wd <= RELAY_TARGET_US ? "still MET" : "NOT MET"} on that reading.`,
+  );
+
+  const echoMet = structured.p50 <= STRUCTURED_VS_ECHO * echo.p50;
+  const replMet = structured.p50 < repl.p50;
+  console.log(
+    `\nStructured mode (e): p50 ${fmtUs(structured.p50)} µs = ${ratio(structured.p50, echo.p50)} the raw echo's ${fmtUs(echo.p50)} µs` +
+      ` -> target "at most ${STRUCTURED_VS_ECHO}× raw echo": ${echoMet ? "MET" : "NOT MET"}` +
+      `\n                     p50 ${fmtUs(structured.p50)} µs = ${ratio(structured.p50, repl.p50)} node:repl's ${fmtUs(repl.p50)} µs` +
+      ` -> target "faster than Node's REPL": ${replMet ? "MET" : "NOT MET"}`,
+  );
+  const sign = (x) => `${x >= 0 ? "+" : ""}${fmtUs(x)}`;
+  console.log(
+    `Structured vs human line mode on the same agent, p50: threaded ${sign(structured.p50 - threaded.p50)} µs (e - c),` +
+      ` threaded:false ${sign(structuredInline.p50 - inline.p50)} µs (f - d)`,
   );
 }
 

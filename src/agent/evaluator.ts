@@ -303,7 +303,14 @@ export class Evaluator {
   /** Structured requests get the error's parts too. */
   private thrown(req: EvalRequest, err: unknown): { error?: ErrorInfo } {
     if (!req.structured) return {};
-    if (isInterruptSignal(err)) return { error: { name: "Interrupted", message: interruptedText(err.reason, this.options.timeout) } };
+    if (isInterruptSignal(err)) {
+      return {
+        error: {
+          name: "Interrupted",
+          message: interruptedText(err.reason, this.options.timeout).replace(/^Interrupted(: )?/, "") || "interrupted",
+        },
+      };
+    }
     return { error: errorInfo(err) };
   }
 

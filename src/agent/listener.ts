@@ -74,7 +74,7 @@ export class Listener {
           pid: config.info.pid,
           node: config.info.node,
           app: config.info.app,
-          uptimeMs: Date.now() - config.info.startedAt,
+          uptimeMs: Math.round(Date.now() - config.info.startedAt),
           threaded: config.threaded,
           ...(this.supervisor.loopState() ? { loop: this.supervisor.loopState() } : {}),
         }),

@@ -74,7 +74,8 @@ export class Session {
   /** Says `text` (if any) and closes, e.g. when the manhole shuts down. */
   goodbye(text: string): void {
     if (this.closed) return;
-    this.write(text);
+    if (this.structured) this.structured.goodbye();
+    else this.write(text);
     this.socket.end();
     this.teardown();
   }

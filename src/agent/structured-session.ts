@@ -109,9 +109,14 @@ export class StructuredMode {
         return;
       }
       case "interrupt": {
-        const target = this.running && (r.target === undefined || r.target === this.running.request) ? this.running.evaluation : 0;
-        const note = await this.link.supervisor.interrupt(target);
-        this.send({ op: "result", id: r.id, text: note ?? (target ? "interrupt sent" : "nothing to interrupt") });
+        // Only this session's running evaluation (the target, if named); never another session's.
+        const run = this.running;
+        if (!run || run.evaluation === PENDING || (r.target !== undefined && r.target !== run.request)) {
+          this.send({ op: "result", id: r.id, text: "nothing to interrupt" });
+          return;
+        }
+        await this.link.supervisor.interrupt(run.evaluation);
+        this.send({ op: "result", id: r.id, text: "interrupted" });
         return;
       }
       case "command":
@@ -131,6 +136,11 @@ export class StructuredMode {
       default:
         this.fail((r as { id: number }).id, PROTOCOL_ERRORS.unknownOp, `unknown op "${(r as { op: string }).op}" (see describe)`);
     }
+  }
+
+  /** The agent is closing: the last line this session gets. */
+  goodbye(): void {
+    this.send({ op: "bye", id: null, reason: "the manhole is closing" });
   }
 
   /** Resolves once every evaluation asked for so far has been answered. */
