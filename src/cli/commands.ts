@@ -1,4 +1,5 @@
 /** Every subcommand of the CLI: one module each. */
+import { connectCommand } from "./connect.js";
 import { demoCommand } from "./demo.js";
 import { execCommand } from "./exec.js";
 import { lsCommand } from "./ls.js";
@@ -13,4 +14,4 @@ export interface CliCommand {
   run(args: string[]): Promise<number>;
 }
 
-export const COMMANDS: CliCommand[] = [demoCommand, lsCommand, execCommand];
+export const COMMANDS: CliCommand[] = [demoCommand, lsCommand, execCommand, connectCommand];
