@@ -19,6 +19,7 @@ const running: (Reporter | undefined)[] = [];
 let stopHook: (() => void) | undefined;
 let users = 0;
 let idleTimer: NodeJS.Timeout | undefined;
+let lastRun = 0;
 /** How long the hook stays on after manhole code last ran, to tag promises its continuations create. */
 const TAIL_MS = 10_000;
 let formatError: (err: unknown) => string = String;
@@ -28,10 +29,6 @@ function current(): Reporter | undefined {
 }
 
 function enableHook(): void {
-  if (idleTimer) {
-    clearTimeout(idleTimer);
-    idleTimer = undefined;
-  }
   if (stopHook) return;
   stopHook = <() => void>v8.promiseHooks.createHook({
     init(promise, parent) {
@@ -47,16 +44,21 @@ function enableHook(): void {
   });
 }
 
+/** Turns the hook off once no manhole code has run for TAIL_MS (one timer, re-armed as needed, not one per run). */
 function scheduleDisable(): void {
-  if (idleTimer) clearTimeout(idleTimer);
-  idleTimer = setTimeout(() => {
-    idleTimer = undefined;
-    if (running.length === 0 && stopHook) {
-      stopHook();
-      stopHook = undefined;
+  lastRun = Date.now();
+  if (idleTimer) return;
+  const check = () => {
+    const quiet = Date.now() - lastRun;
+    if (running.length > 0 || quiet < TAIL_MS) {
+      idleTimer = setTimeout(check, Math.max(TAIL_MS - quiet, 100)).unref();
+      return;
     }
-  }, TAIL_MS);
-  idleTimer.unref();
+    idleTimer = undefined;
+    stopHook?.();
+    stopHook = undefined;
+  };
+  idleTimer = setTimeout(check, TAIL_MS).unref();
 }
 
 /** Runs `fn` as manhole code of the session that `report` writes to. */

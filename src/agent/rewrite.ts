@@ -100,7 +100,14 @@ function parseInput(code: string): { ast: AnyNode; source: string } {
   return { ast: acornParser().parse(code, PARSE_OPTIONS) as unknown as AnyNode, source: code };
 }
 
+/**
+ * Inputs without any of these need no rewriting (no declaration, loop, function, await,
+ * import() or typeof), so they skip the parse: most inputs, like `app.orders.length`.
+ */
+const NEEDS_REWRITE = /\b(?:let|const|var|class|function|await|import|typeof|for|while|do)\b|=>|\{/;
+
 export function rewrite(code: string): Rewritten {
+  if (!NEEDS_REWRITE.test(code)) return { code, declared: [], awaited: false, position: (line, column) => [line, column] };
   let parsed: { ast: AnyNode; source: string };
   try {
     parsed = parseInput(code);
