@@ -76,8 +76,7 @@ export class Session {
     if (this.closed) return;
     if (this.structured) this.structured.goodbye();
     else this.write(text);
-    this.socket.end();
-    this.teardown();
+    this.leave();
   }
 
   private write(text: string): void {
@@ -148,8 +147,7 @@ export class Session {
     const ev = this.queue.shift();
     if (!ev) {
       if (this.inputEnded) {
-        this.socket.end();
-        this.teardown();
+        this.leave();
       }
       return;
     }
@@ -232,8 +230,7 @@ export class Session {
       text = `.${name} failed: ${err instanceof Error ? err.message : String(err)}`;
     }
     if (left) {
-      this.socket.end();
-      this.teardown();
+      this.leave();
       return;
     }
     this.write(`${text ? `${text.replace(/\n?$/, "\n")}` : ""}${this.prompt()}`);
