@@ -116,7 +116,6 @@ async function serveThreaded(
     close: () =>
       new Promise<void>((resolve) => {
         worker.ref(); // an app awaiting close() must see it finish, not exit halfway
-
         onStatus = (s) => {
           if (s.type === "closed") void worker.terminate().then(() => resolve());
         };
