@@ -5,6 +5,15 @@
  */
 import type { FromEvaluator, ToEvaluator } from "../protocol/relay.js";
 import type { ErrorInfo } from "../protocol/structured.js";
+import type { Auditor } from "./audit.js";
+
+/** What every session on a channel must respect; set by whoever owns the sockets. */
+export interface SessionPolicy {
+  /** Evaluation and completion are refused; diagnostics still work (observe-only.ts). */
+  observeOnly: boolean;
+  /** Where sessions record what they do (audit.ts), if anywhere. */
+  audit: Auditor | undefined;
+}
 
 export interface SessionSink {
   /** Output printed by manhole code; `requestId` is 0 between evaluations. */
@@ -29,7 +38,10 @@ export class EvalChannel {
   private readonly pending = new Map<number, Pending>();
   private readonly completing = new Map<number, (r: { items: string[]; prefix: string }) => void>();
 
-  constructor(private readonly send: (message: ToEvaluator) => void) {}
+  constructor(
+    private readonly send: (message: ToEvaluator) => void,
+    readonly policy: SessionPolicy = { observeOnly: false, audit: undefined },
+  ) {}
 
   open(session: number, sink: SessionSink): void {
     this.sinks.set(session, sink);

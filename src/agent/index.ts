@@ -9,7 +9,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import type { FromEvaluator, ToEvaluator, WorkerClose, WorkerStatus } from "../protocol/relay.js";
+import type { AuditMessage, FromEvaluator, ToEvaluator, WorkerClose, WorkerStatus } from "../protocol/relay.js";
+import { type AuditOption, type Auditor, auditTarget, FileAuditor, FunctionAuditor } from "./audit.js";
 import type { AgentInfo } from "./banner.js";
 import { installContainment } from "./containment.js";
 import { appLabel, buildDescriptor, descriptorPath, findAppPackage, writeDescriptor } from "./descriptor.js";
@@ -25,6 +26,7 @@ import { InlineSupervisor } from "./supervisor.js";
 import type { WorkerData } from "./worker.js";
 
 export { PROTOCOL_VERSION } from "../protocol/version.js";
+export type { AuditEvent, AuditOutcome, AuditPeer } from "./audit.js";
 export type { ManholeOptions } from "./options.js";
 export { UnsafeDirectoryError } from "./runtime-dir.js";
 export { SocketInUseError } from "./socket-bind.js";
@@ -50,6 +52,12 @@ function packageVersion(): string {
   }
 }
 
+/** What every session must respect: observe-only, and the audit option (a file path made absolute). */
+interface Access {
+  observeOnly: boolean;
+  audit: AuditOption | undefined;
+}
+
 interface Serving {
   close(): Promise<void>;
   /** Synchronous cleanup for process exit. */
@@ -60,23 +68,43 @@ async function serveInline(
   config: ListenerConfig,
   timeout: number,
   evaluator: (emit: (m: FromEvaluator) => void) => Evaluator,
+  access: Access,
 ): Promise<Serving> {
   let ev: Evaluator | undefined;
-  const channel = new EvalChannel((m) => ev?.handle(m));
+  const { audit } = access;
+  const auditor: Auditor | undefined =
+    audit === undefined ? undefined : typeof audit === "string" ? new FileAuditor(audit) : new FunctionAuditor(audit);
+  const channel = new EvalChannel((m) => ev?.handle(m), { observeOnly: access.observeOnly, audit: auditor });
   ev = evaluator((m) => channel.receive(m));
   const listener = new Listener(config, channel, new InlineSupervisor(channel, timeout));
-  const ino = await listener.listen(false);
-  return { close: () => listener.close(), removeSocket: () => unlinkIfOurs(config.path, ino) };
+  let ino: number;
+  try {
+    ino = await listener.listen(false);
+  } catch (err) {
+    await auditor?.close();
+    throw err;
+  }
+  return { close: () => listener.close().then(() => auditor?.close()), removeSocket: () => unlinkIfOurs(config.path, ino) };
 }
 
 async function serveThreaded(
   config: ListenerConfig,
   timeout: number,
   evaluator: (emit: (m: FromEvaluator) => void, interruptFlag?: Int32Array) => Evaluator,
+  access: Access,
 ): Promise<Serving> {
   const heartbeat = startHeartbeat();
   const interrupt = new SharedArrayBuffer(4);
-  const data: WorkerData = { listener: config, timeout, heartbeat: heartbeat.buffer, interrupt };
+  const data: WorkerData = {
+    listener: config,
+    timeout,
+    heartbeat: heartbeat.buffer,
+    interrupt,
+    observeOnly: access.observeOnly,
+    audit: auditTarget(access.audit),
+  };
+  // A file is written by the worker itself; a function is called here with the events it relays.
+  const relayed = typeof access.audit === "function" ? new FunctionAuditor(access.audit) : undefined;
   const worker = new Worker(path.join(__dirname, "worker.js"), {
     workerData: data,
     execArgv: [], // never inherit --import/--require of the app (they could start a manhole in the worker)
@@ -86,8 +114,9 @@ async function serveThreaded(
   const ev = evaluator((m) => worker.postMessage(m), new Int32Array(interrupt));
   let ino = -1;
   let onStatus: ((s: WorkerStatus) => void) | undefined;
-  worker.on("message", (m: ToEvaluator | WorkerStatus) => {
+  worker.on("message", (m: ToEvaluator | WorkerStatus | AuditMessage) => {
     if (m.type === "ready" || m.type === "failed" || m.type === "closed") onStatus?.(m);
+    else if (m.type === "audit") relayed?.record(m.event);
     else ev.handle(m);
   });
   const ready = new Promise<void>((resolve, reject) => {
@@ -166,6 +195,10 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
       emit,
     });
   const descFile = descriptorPath(dir, socketPath, ++descriptorCount);
+  const access: Access = {
+    observeOnly: opts.observeOnly,
+    audit: typeof opts.audit === "string" ? path.resolve(opts.audit) : opts.audit,
+  };
 
   /** Listens, writes the descriptor; resolves to the function that undoes it all. */
   const open = async (): Promise<() => Promise<void>> => {
@@ -173,8 +206,8 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     let serving: Serving;
     try {
       serving = opts.threaded
-        ? await serveThreaded(config, opts.timeout, makeEvaluator)
-        : await serveInline(config, opts.timeout, makeEvaluator);
+        ? await serveThreaded(config, opts.timeout, makeEvaluator, access)
+        : await serveInline(config, opts.timeout, makeEvaluator, access);
     } catch (err) {
       containment.close();
       throw err;

@@ -6,6 +6,7 @@ import net from "node:net";
 import { AGENT_NAME } from "../protocol/version.js";
 import { type AgentInfo, bannerFor } from "./banner.js";
 import type { EvalChannel } from "./eval-channel.js";
+import { peerCredentials, refusePeer } from "./peer-credentials.js";
 import { Session } from "./session.js";
 import { bindPrivately, unlinkIfOurs } from "./socket-bind.js";
 import type { Supervisor } from "./supervisor.js";
@@ -53,6 +54,8 @@ export class Listener {
 
   private accept(socket: net.Socket): void {
     socket.on("error", () => {});
+    const peer = peerCredentials(socket);
+    if (refusePeer(socket, peer)) return;
     if (this.closed || this.sessions.size >= this.config.maxConnections) {
       socket.end(`manhole: too many connections (maxConnections is ${this.config.maxConnections}); try again later\n`);
       return;
@@ -81,6 +84,7 @@ export class Listener {
       },
       (s) => this.sessions.delete(s),
     );
+    if (peer) session.peer = { pid: peer.pid, uid: peer.uid };
     this.sessions.add(session);
     session.start();
   }

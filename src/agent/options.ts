@@ -1,5 +1,6 @@
 /** The options of startManhole(), their defaults, and their validation. */
 import os from "node:os";
+import { type AuditOption, auditOption } from "./audit.js";
 
 export interface ManholeOptions {
   /** Socket path. Default: `<runtime dir>/<pid>.sock` (see runtime-dir.ts). */
@@ -32,6 +33,14 @@ export interface ManholeOptions {
    * the handle, and the socket and descriptor appear on the first such signal (`manhole exec --signal`).
    */
   activateOn?: NodeJS.Signals;
+  /**
+   * Record every session opened or closed and every evaluation and dot-command: a file path
+   * (one JSON line per event, appended, created 0600) or a function called with each event
+   * on the main thread. See audit.ts for the event's fields.
+   */
+  audit?: AuditOption;
+  /** Refuse evaluation and completion; only the diagnostics (.stack, .help, .exit) work. Default false. */
+  observeOnly?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -47,6 +56,8 @@ export interface ResolvedOptions {
   maxOutputBytes: number;
   threaded: boolean;
   activateOn: NodeJS.Signals | undefined;
+  audit: AuditOption | undefined;
+  observeOnly: boolean;
 }
 
 export const DEFAULTS = {
@@ -107,5 +118,7 @@ export function resolveOptions(options: ManholeOptions = {}): ResolvedOptions {
     maxOutputBytes: positiveInt("maxOutputBytes", options.maxOutputBytes, DEFAULTS.maxOutputBytes),
     threaded: options.threaded !== false,
     activateOn: signalName(options.activateOn),
+    audit: auditOption(options.audit),
+    observeOnly: options.observeOnly === true,
   };
 }

@@ -4,10 +4,12 @@
  * and an orderly end on EOF that still delivers the last answer.
  */
 import type net from "node:net";
+import { type AuditPeer, evalOutcome, SessionAudit } from "./audit.js";
 import { COMMANDS, type CommandContext } from "./commands/index.js";
 import type { EvalChannel } from "./eval-channel.js";
 import { needsMoreInput } from "./input-complete.js";
 import { type LineEvent, LineReader } from "./line-reader.js";
+import { allowedWhenObserving, OBSERVE_ONLY_BANNER, REFUSED_TEXT } from "./observe-only.js";
 import { type HelloInfo, isHello, StructuredMode } from "./structured-session.js";
 import type { Supervisor } from "./supervisor.js";
 
@@ -36,6 +38,9 @@ export class Session {
   /** Set once the client said hello: the session speaks JSON lines from then on. */
   private structured: StructuredMode | undefined;
   private sawLine = false;
+  /** The connecting process, for the audit log; filled in (before start) when the agent can tell. */
+  peer: AuditPeer = {};
+  private readonly audit: SessionAudit;
 
   constructor(
     readonly id: number,
@@ -46,6 +51,7 @@ export class Session {
     private readonly onClose: (session: Session) => void,
   ) {
     this.reader = new LineReader(config.maxLineBytes);
+    this.audit = new SessionAudit(channel.policy.audit, id, () => this.peer);
   }
 
   start(): void {
@@ -68,7 +74,9 @@ export class Session {
     this.channel.open(this.id, {
       output: (text, requestId) => (this.structured ? this.structured.output(text, requestId) : this.write(text)),
     });
-    this.write(this.config.banner() + this.config.prompt);
+    this.audit.opened();
+    const banner = this.config.banner();
+    this.write(banner + (banner && this.channel.policy.observeOnly ? OBSERVE_ONLY_BANNER : "") + this.config.prompt);
   }
 
   /** Says `text` (if any) and closes, e.g. when the manhole shuts down. */
@@ -118,6 +126,7 @@ export class Session {
       session: this.id,
       channel: this.channel,
       supervisor: this.supervisor,
+      audit: this.audit,
       hello: () => this.config.hello(),
       write: (line) => this.write(line),
       leave: () => this.leave(),
@@ -192,12 +201,19 @@ export class Session {
       this.write(this.config.prompt);
       return;
     }
+    const audited = this.audit.begin("eval", code);
+    if (this.channel.policy.observeOnly) {
+      audited("refused");
+      this.write(`${REFUSED_TEXT}\n${this.config.prompt}`);
+      return;
+    }
     const { id, done } = this.channel.evaluate(this.id, code);
     this.running = id;
     const stopWatching = this.supervisor.watch(id);
     const outcome = await done;
     stopWatching();
     this.running = 0;
+    audited(evalOutcome(outcome));
     this.write(`${outcome.text}\n${this.config.prompt}`);
   }
 
@@ -207,8 +223,15 @@ export class Session {
 
   private async runCommand(name: string, args: string): Promise<void> {
     const command = COMMANDS.get(name);
+    const audited = this.audit.begin("command", args ? `.${name} ${args}` : `.${name}`);
     if (!command) {
+      audited("error");
       this.write(`Unknown command: .${name} (type .help for the list)\n${this.prompt()}`);
+      return;
+    }
+    if (this.channel.policy.observeOnly && !allowedWhenObserving(name)) {
+      audited("refused");
+      this.write(`${REFUSED_TEXT}\n${this.prompt()}`);
       return;
     }
     let left = false;
@@ -226,7 +249,9 @@ export class Session {
     let text: string | undefined;
     try {
       text = await command.run(ctx);
+      audited("ok");
     } catch (err) {
+      audited("error");
       text = `.${name} failed: ${err instanceof Error ? err.message : String(err)}`;
     }
     if (left) {
@@ -241,6 +266,7 @@ export class Session {
     this.closed = true;
     this.queue.length = 0;
     this.channel.close(this.id);
+    this.audit.closed();
     this.onClose(this);
   }
 }

@@ -6,8 +6,10 @@
 import type { Reply, Request } from "../protocol/structured.js";
 import { OPERATIONS, PROTOCOL_ERRORS } from "../protocol/structured.js";
 import { PROTOCOL_VERSION } from "../protocol/version.js";
+import { evalOutcome, type SessionAudit } from "./audit.js";
 import { COMMANDS, type CommandContext } from "./commands/index.js";
 import type { EvalChannel } from "./eval-channel.js";
+import { allowedWhenObserving, REFUSED_MESSAGE } from "./observe-only.js";
 import type { Supervisor } from "./supervisor.js";
 
 /** The evaluation id of a request whose evaluation has started but not yet been numbered. */
@@ -19,6 +21,7 @@ export interface StructuredLink {
   session: number;
   channel: EvalChannel;
   supervisor: Supervisor;
+  audit: SessionAudit;
   hello(): HelloInfo;
   write(line: string): void;
   leave(): void;
@@ -49,6 +52,13 @@ export class StructuredMode {
 
   private fail(id: number | null, name: string, message: string): void {
     this.send({ op: "error", id: id ?? 0, text: `${name}: ${message}`, error: { name, message } });
+  }
+
+  /** observeOnly: is this refused? Then it has been answered so. */
+  private refused(id: number): boolean {
+    if (!this.link.channel.policy.observeOnly) return false;
+    this.fail(id, PROTOCOL_ERRORS.observeOnly, REFUSED_MESSAGE);
+    return true;
   }
 
   /** Output of manhole code: tied to the running request, or `id: null` between requests. */
@@ -96,6 +106,11 @@ export class StructuredMode {
       }
       case "eval":
         if (typeof r.code !== "string") return this.fail(r.id, PROTOCOL_ERRORS.badRequest, '"code" must be a string');
+        if (this.link.channel.policy.observeOnly) {
+          this.link.audit.begin("eval", r.code)("refused");
+          this.refused(r.id);
+          return;
+        }
         this.evals.push(r);
         if (!this.running) {
           this.drained = this.drain();
@@ -104,6 +119,7 @@ export class StructuredMode {
         return;
       case "complete": {
         if (typeof r.text !== "string") return this.fail(r.id, PROTOCOL_ERRORS.badRequest, '"text" must be a string');
+        if (this.refused(r.id)) return;
         const { items, prefix } = await this.link.channel.complete(this.link.session, r.text);
         this.send({ op: "completions", id: r.id, items, prefix });
         return;
@@ -153,12 +169,14 @@ export class StructuredMode {
     for (let r = this.evals.shift(); r; r = this.evals.shift()) {
       // Without a worker the evaluation runs inside evaluate(): its output arrives before the id.
       this.running = { request: r.id, evaluation: PENDING };
+      const audited = this.link.audit.begin("eval", r.code);
       const { id, done } = this.link.channel.evaluate(this.link.session, r.code, true);
       this.running = { request: r.id, evaluation: id };
       const stopWatching = this.link.supervisor.watch(id);
       const outcome = await done;
       stopWatching();
       this.running = undefined;
+      audited(evalOutcome(outcome));
       if (outcome.ok) {
         let json: unknown;
         if (outcome.json !== undefined) json = JSON.parse(outcome.json);
@@ -170,11 +188,22 @@ export class StructuredMode {
   }
 
   private async command(r: Extract<Request, { op: "command" }>): Promise<void> {
-    const command = typeof r.name === "string" ? COMMANDS.get(r.name.replace(/^\./, "")) : undefined;
-    if (!command) return this.fail(r.id, PROTOCOL_ERRORS.unknownOp, `unknown command "${String(r.name)}"`);
+    const name = typeof r.name === "string" ? r.name.replace(/^\./, "") : undefined;
+    const command = name === undefined ? undefined : COMMANDS.get(name);
+    const args = typeof r.args === "string" ? r.args : "";
+    const audited = this.link.audit.begin("command", `.${name ?? String(r.name)}${args ? ` ${args}` : ""}`);
+    if (!command) {
+      audited("error");
+      return this.fail(r.id, PROTOCOL_ERRORS.unknownOp, `unknown command "${String(r.name)}"`);
+    }
+    if (this.link.channel.policy.observeOnly && !allowedWhenObserving(command.name)) {
+      audited("refused");
+      this.refused(r.id);
+      return;
+    }
     let leave = false;
     const ctx: CommandContext = {
-      args: typeof r.args === "string" ? r.args : "",
+      args,
       supervisor: this.link.supervisor,
       commands: COMMANDS,
       clearInput: () => {},
@@ -182,7 +211,14 @@ export class StructuredMode {
         leave = true;
       },
     };
-    const text = (await command.run(ctx)) ?? "";
+    let text: string;
+    try {
+      text = (await command.run(ctx)) ?? "";
+    } catch (err) {
+      audited("error");
+      throw err; // answered as InternalError by line()
+    }
+    audited("ok");
     this.send({ op: "result", id: r.id, text });
     if (leave) this.link.leave();
   }

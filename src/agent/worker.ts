@@ -4,7 +4,8 @@
  * the main thread's is blocked, so it can always answer.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import type { FromEvaluator, WorkerClose, WorkerStatus } from "../protocol/relay.js";
+import type { AuditMessage, FromEvaluator, WorkerClose, WorkerStatus } from "../protocol/relay.js";
+import { type Auditor, type AuditTarget, FileAuditor, RelayAuditor } from "./audit.js";
 import { EvalChannel } from "./eval-channel.js";
 import { Listener, type ListenerConfig } from "./listener.js";
 import { ThreadSupervisor } from "./watchdog.js";
@@ -15,6 +16,9 @@ export interface WorkerData {
   heartbeat: SharedArrayBuffer;
   /** One Int32 cell: the interrupt flag that manhole code checks in its loops (supervisor.ts INTERRUPT). */
   interrupt: SharedArrayBuffer;
+  observeOnly: boolean;
+  /** A file this worker appends to, or "relay" each event to the main thread's audit function. */
+  audit: AuditTarget | undefined;
 }
 
 const port = parentPort;
@@ -22,16 +26,25 @@ if (!port) throw new Error("manhole: worker.js runs only as a worker thread");
 const data = workerData as WorkerData;
 const status = (s: WorkerStatus) => port.postMessage(s);
 
-const channel = new EvalChannel((m) => port.postMessage(m));
+const audit: Auditor | undefined =
+  data.audit?.kind === "file"
+    ? new FileAuditor(data.audit.path)
+    : data.audit?.kind === "relay"
+      ? new RelayAuditor((event) => port.postMessage({ type: "audit", event } satisfies AuditMessage))
+      : undefined;
+const channel = new EvalChannel((m) => port.postMessage(m), { observeOnly: data.observeOnly, audit });
 const supervisor = new ThreadSupervisor(channel, data.heartbeat, new Int32Array(data.interrupt), data.timeout);
 const listener = new Listener(data.listener, channel, supervisor);
 
 port.on("message", (m: FromEvaluator | WorkerClose) => {
   if (m.type === "close") {
-    void listener.close().then(() => {
-      supervisor.close();
-      status({ type: "closed" });
-    });
+    void listener
+      .close()
+      .then(() => audit?.close())
+      .then(() => {
+        supervisor.close();
+        status({ type: "closed" });
+      });
     return;
   }
   channel.receive(m);

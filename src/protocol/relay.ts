@@ -1,3 +1,4 @@
+import type { AuditEvent } from "../agent/audit.js";
 import type { ErrorInfo } from "./structured.js";
 
 /**
@@ -79,6 +80,12 @@ export interface CompleteResult {
 }
 
 export type FromEvaluator = OutputMessage | EvalResult | CompleteResult;
+
+/** Worker → main, when `audit` is a function: an event for it (functions stay on the main thread). */
+export interface AuditMessage {
+  type: "audit";
+  event: AuditEvent;
+}
 
 /** Worker lifecycle, worker → main. */
 export type WorkerStatus = { type: "ready"; ino: number } | { type: "failed"; name: string; message: string } | { type: "closed" };

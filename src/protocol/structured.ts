@@ -74,4 +74,6 @@ export const PROTOCOL_ERRORS = {
   unknownOp: "UnknownOperation",
   version: "ProtocolVersionMismatch",
   busy: "Busy",
+  /** `observeOnly: true`: evaluation and completion are disabled. */
+  observeOnly: "ObserveOnly",
 } as const;

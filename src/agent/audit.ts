@@ -1,0 +1,260 @@
+/**
+ * The audit log: one event per session opened or closed and per evaluation or dot-command,
+ * recorded by whichever thread owns the sessions.
+ *
+ * - A file (`audit: "/var/log/app/manhole.jsonl"`): one JSON line per event, appended (flags "a",
+ *   mode 0600 when created) through one fd, asynchronously and in order, so that recording never
+ *   blocks an evaluation. A failure to open or write is reported once on the app's stderr and is
+ *   never thrown into the app.
+ * - A function (`audit: (event) => ...`): called on the main thread with each event, inside
+ *   try/catch. In threaded mode the worker relays the events to the main thread (relay.ts
+ *   AuditMessage), since a function cannot be cloned into the worker.
+ */
+import fs from "node:fs";
+import type { Outcome } from "./eval-channel.js";
+
+/** Longest input recorded, in UTF-16 code units; longer inputs are cut and flagged `truncated`. */
+export const MAX_AUDIT_INPUT = 4096;
+
+/** Who is on the other end of the socket, when the agent can tell (peer credentials). */
+export interface AuditPeer {
+  pid?: number;
+  uid?: number;
+}
+
+export type AuditOutcome = "ok" | "error" | "interrupted" | "refused";
+
+export interface AuditEvent {
+  /** When it happened (for an evaluation or command: when it started), ISO 8601. */
+  time: string;
+  event: "session-open" | "session-close" | "eval" | "command";
+  /** The session's id, unique within this manhole. */
+  session: number;
+  /** The connecting process, as far as known; members absent when unknown. */
+  peer: AuditPeer;
+  /** eval: the code; command: the command line (`.stack`). */
+  input?: string;
+  /** Present (true) when `input` was cut at MAX_AUDIT_INPUT characters. */
+  truncated?: true;
+  /** eval and command only. */
+  outcome?: AuditOutcome;
+  /** eval and command: how long it took; session-close: how long the session lasted. */
+  durationMs?: number;
+}
+
+/** What the app passes as the `audit` option. */
+export type AuditOption = string | ((event: AuditEvent) => void);
+
+/** The cloneable form handed to the thread that owns the sessions. */
+export type AuditTarget = { kind: "file"; path: string } | { kind: "relay" };
+
+/** Where the socket side records events. */
+export interface Auditor {
+  record(event: AuditEvent): void;
+  /** Writes what is still queued, then releases the file. */
+  close(): Promise<void>;
+}
+
+function report(text: string): void {
+  try {
+    fs.writeSync(2, `manhole: ${text}\n`);
+  } catch {
+    // stderr is gone: nothing left to tell
+  }
+}
+
+/** Most lines kept waiting for the disk; beyond this new events are dropped (and said so, once). */
+const MAX_QUEUED = 10_000;
+
+/** Appends JSON lines to a file: opened once, written asynchronously and in order. */
+export class FileAuditor implements Auditor {
+  private fd: number | undefined;
+  private opening: Promise<void>;
+  private queue: string[] = [];
+  private writing = false;
+  private failed = false;
+  private closed = false;
+  private idle: (() => void)[] = [];
+
+  constructor(private readonly file: string) {
+    this.opening = new Promise((resolve) => {
+      fs.open(file, "a", 0o600, (err, fd) => {
+        if (err) this.fail(err);
+        else this.fd = fd;
+        resolve();
+        this.flush();
+      });
+    });
+  }
+
+  private fail(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    const why = err instanceof Error ? err.message : String(err);
+    report(`cannot write the audit log ${this.file} (${why}); audit events are being lost`);
+  }
+
+  record(event: AuditEvent): void {
+    if (this.closed) return;
+    if (this.queue.length >= MAX_QUEUED) {
+      this.fail(new Error(`more than ${MAX_QUEUED} events waiting for the disk`));
+      return;
+    }
+    this.queue.push(`${JSON.stringify(event)}\n`);
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.writing) return; // its callback flushes again
+    if (this.fd === undefined) {
+      if (!this.failed) return; // still opening: the open callback flushes
+      this.queue = []; // could not open: nothing will be written
+    }
+    if (this.fd === undefined || this.queue.length === 0) {
+      for (const resolve of this.idle.splice(0)) resolve();
+      return;
+    }
+    const fd = this.fd;
+    const data = Buffer.from(this.queue.join(""));
+    this.queue = [];
+    this.writing = true;
+    const write = (offset: number) => {
+      fs.write(fd, data, offset, data.length - offset, null, (err, written) => {
+        if (!err && offset + written < data.length) {
+          write(offset + written);
+          return;
+        }
+        if (err) this.fail(err); // these lines are lost; later ones are still tried (a full disk may recover)
+        this.writing = false;
+        this.flush();
+      });
+    };
+    write(0);
+  }
+
+  async close(): Promise<void> {
+    await this.opening;
+    if (!this.closed) {
+      this.closed = true;
+      await new Promise<void>((resolve) => {
+        this.idle.push(resolve);
+        this.flush();
+      });
+      const fd = this.fd;
+      this.fd = undefined;
+      if (fd !== undefined) await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+    }
+  }
+}
+
+/** Calls the app's function, on the main thread; whatever it does stays inside it. */
+export class FunctionAuditor implements Auditor {
+  private complained = false;
+
+  constructor(private readonly fn: (event: AuditEvent) => void) {}
+
+  private complain(err: unknown): void {
+    if (this.complained) return;
+    this.complained = true;
+    let why: string;
+    try {
+      why = err instanceof Error ? err.message : String(err);
+    } catch {
+      why = "a value that cannot be shown";
+    }
+    report(`the audit function threw (${why}); later failures are not reported`);
+  }
+
+  record(event: AuditEvent): void {
+    try {
+      const result: unknown = this.fn(event);
+      if (result instanceof Promise) result.catch((err: unknown) => this.complain(err));
+    } catch (err) {
+      this.complain(err);
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The worker's side of a function audit: each event goes to the main thread. */
+export class RelayAuditor implements Auditor {
+  constructor(private readonly post: (event: AuditEvent) => void) {}
+
+  record(event: AuditEvent): void {
+    this.post(event);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Validates the option; undefined means no audit. */
+export function auditOption(value: unknown): AuditOption | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === "function") return value as (event: AuditEvent) => void;
+  if (typeof value === "string" && value !== "") return value;
+  throw new TypeError('manhole: option "audit" must be a file path (a non-empty string) or a function');
+}
+
+/** What the thread owning the sessions needs to know (a function stays on the main thread). */
+export function auditTarget(option: AuditOption | undefined): AuditTarget | undefined {
+  if (option === undefined) return undefined;
+  return typeof option === "string" ? { kind: "file", path: option } : { kind: "relay" };
+}
+
+/** How an evaluation ended, for the log. */
+export function evalOutcome(outcome: Outcome): AuditOutcome {
+  if (outcome.ok) return "ok";
+  // Failures of the code itself always read "Uncaught ..."; the manhole's own stops read so.
+  return /^(Interrupted|Timed out after )/.test(outcome.text) ? "interrupted" : "error";
+}
+
+/** One session's view of the audit log: fills in time, session, peer and duration. */
+export class SessionAudit {
+  private readonly openedAt = performance.now();
+
+  constructor(
+    private readonly auditor: Auditor | undefined,
+    private readonly session: number,
+    private readonly peer: () => AuditPeer,
+  ) {}
+
+  private record(event: Omit<AuditEvent, "session" | "peer">): void {
+    if (!this.auditor) return;
+    const { pid, uid } = this.peer();
+    const peer: AuditPeer = {};
+    if (pid !== undefined) peer.pid = pid;
+    if (uid !== undefined) peer.uid = uid;
+    const { time, event: kind, ...rest } = event;
+    this.auditor.record({ time, event: kind, session: this.session, peer, ...rest });
+  }
+
+  opened(): void {
+    this.record({ time: new Date().toISOString(), event: "session-open" });
+  }
+
+  closed(): void {
+    this.record({ time: new Date().toISOString(), event: "session-close", durationMs: elapsed(this.openedAt) });
+  }
+
+  /** An evaluation or command starts; call the result with how it ended. */
+  begin(kind: "eval" | "command", input: string): (outcome: AuditOutcome) => void {
+    if (!this.auditor) return () => {};
+    const time = new Date().toISOString();
+    const started = performance.now();
+    const cut = input.length > MAX_AUDIT_INPUT;
+    return (outcome) =>
+      this.record({
+        time,
+        event: kind,
+        input: cut ? input.slice(0, MAX_AUDIT_INPUT) : input,
+        ...(cut ? { truncated: true as const } : {}),
+        outcome,
+        durationMs: elapsed(started),
+      });
+  }
+}
+
+function elapsed(since: number): number {
+  return Math.round((performance.now() - since) * 1000) / 1000;
+}
