@@ -133,6 +133,31 @@ for (const mode of MODES) {
     }
   });
 
+  test(`${mode}: a file at the socket path that is not a socket is refused and left alone`, async () => {
+    const socketPath = path.join(tempDir(), "app.sock");
+    fs.writeFileSync(socketPath, "precious");
+    await assert.rejects(startApp({ mode, options: { path: socketPath } }), (err) => {
+      assert.match(err.message, new RegExp(`^FAILED .*refusing ${socketPath}: it exists and is not a socket`));
+      return true;
+    });
+    assert.equal(fs.readFileSync(socketPath, "utf8"), "precious");
+  });
+
+  test(`${mode}: a socket at the path owned by someone else is refused and left alone`, {
+    skip: uid !== 0 && "needs root to chown",
+  }, async () => {
+    const socketPath = path.join(tempDir(), "app.sock");
+    const first = await startApp({ mode, options: { path: socketPath } });
+    first.child.kill("SIGKILL");
+    await first.exit;
+    fs.lchownSync(socketPath, 65534, 65534);
+    await assert.rejects(startApp({ mode, options: { path: socketPath } }), (err) => {
+      assert.match(err.message, new RegExp(`^FAILED .*refusing ${socketPath}: the socket there belongs to uid 65534`));
+      return true;
+    });
+    assert.equal(fs.lstatSync(socketPath).uid, 65534);
+  });
+
   test(`${mode}: a stale socket left by a killed process is replaced`, async () => {
     const socketPath = path.join(tempDir(), "app.sock");
     const first = await startApp({ mode, options: { path: socketPath } });
