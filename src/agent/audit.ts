@@ -16,10 +16,12 @@ import type { Outcome } from "./eval-channel.js";
 /** Longest input recorded, in UTF-16 code units; longer inputs are cut and flagged `truncated`. */
 export const MAX_AUDIT_INPUT = 4096;
 
-/** Who is on the other end of the socket, when the agent can tell (peer credentials). */
+/** Who is on the other end of the socket, when the agent can tell (peer credentials; a TCP peer's address). */
 export interface AuditPeer {
   pid?: number;
   uid?: number;
+  /** A TCP peer's address. */
+  address?: string;
 }
 
 export type AuditOutcome = "ok" | "error" | "interrupted" | "refused";
@@ -221,10 +223,11 @@ export class SessionAudit {
 
   private record(event: Omit<AuditEvent, "session" | "peer">): void {
     if (!this.auditor) return;
-    const { pid, uid } = this.peer();
+    const { pid, uid, address } = this.peer();
     const peer: AuditPeer = {};
     if (pid !== undefined) peer.pid = pid;
     if (uid !== undefined) peer.uid = uid;
+    if (address !== undefined) peer.address = address;
     const { time, event: kind, ...rest } = event;
     this.auditor.record({ time, event: kind, session: this.session, peer, ...rest });
   }

@@ -20,6 +20,8 @@ export interface Descriptor {
   socket: string;
   protocol: number;
   threaded: boolean;
+  /** The TCP listener, when the tcp option is given (its token is in `<socket without .sock>.token`). */
+  tcp?: { host: string; port: number };
 }
 
 export interface AppPackage {
@@ -60,7 +62,12 @@ export function appLabel(app: AppPackage | null): string {
   return process.argv[1] ? path.basename(process.argv[1]) : "node";
 }
 
-export function buildDescriptor(socket: string, app: AppPackage | null, threaded: boolean): Descriptor {
+export function buildDescriptor(
+  socket: string,
+  app: AppPackage | null,
+  threaded: boolean,
+  tcp?: { host: string; port: number },
+): Descriptor {
   return {
     pid: process.pid,
     ppid: process.ppid,
@@ -73,6 +80,7 @@ export function buildDescriptor(socket: string, app: AppPackage | null, threaded
     socket,
     protocol: PROTOCOL_VERSION,
     threaded,
+    ...(tcp ? { tcp } : {}),
   };
 }
 

@@ -23,6 +23,7 @@ import { type ManholeOptions, resolveOptions } from "./options.js";
 import { checkSocketParent, ensurePrivateDir, runtimeDir } from "./runtime-dir.js";
 import { SocketInUseError, unlinkIfOurs } from "./socket-bind.js";
 import { InlineSupervisor } from "./supervisor.js";
+import { generateToken, removeTokenFile, tokenPathFor, writeTokenFile } from "./token.js";
 import type { WorkerData } from "./worker.js";
 
 export { PROTOCOL_VERSION } from "../protocol/version.js";
@@ -38,6 +39,8 @@ export interface ManholeHandle {
   readonly descriptorPath: string;
   /** Whether the socket is served from a worker thread. */
   readonly threaded: boolean;
+  /** The TCP listener, when the tcp option is given (once listening; port resolved when 0 was asked for). */
+  readonly tcp?: { host: string; port: number; tokenPath: string };
   /** Stops listening, says goodbye to open sessions, removes the socket and descriptor. */
   close(): Promise<void>;
 }
@@ -62,6 +65,7 @@ interface Serving {
   close(): Promise<void>;
   /** Synchronous cleanup for process exit. */
   removeSocket(): void;
+  tcpPort?: number;
 }
 
 async function serveInline(
@@ -84,7 +88,11 @@ async function serveInline(
     await auditor?.close();
     throw err;
   }
-  return { close: () => listener.close().then(() => auditor?.close()), removeSocket: () => unlinkIfOurs(config.path, ino) };
+  return {
+    close: () => listener.close().then(() => auditor?.close()),
+    removeSocket: () => unlinkIfOurs(config.path, ino),
+    tcpPort: listener.tcpPort,
+  };
 }
 
 async function serveThreaded(
@@ -113,6 +121,7 @@ async function serveThreaded(
   });
   const ev = evaluator((m) => worker.postMessage(m), new Int32Array(interrupt));
   let ino = -1;
+  let tcpPort: number | undefined;
   let onStatus: ((s: WorkerStatus) => void) | undefined;
   worker.on("message", (m: ToEvaluator | WorkerStatus | AuditMessage) => {
     if (m.type === "ready" || m.type === "failed" || m.type === "closed") onStatus?.(m);
@@ -123,6 +132,7 @@ async function serveThreaded(
     onStatus = (s) => {
       if (s.type === "ready") {
         ino = s.ino;
+        tcpPort = s.tcpPort;
         resolve();
       } else if (s.type === "failed") {
         const err = s.name === "SocketInUseError" ? new SocketInUseError(s.message) : new Error(s.message);
@@ -155,6 +165,7 @@ async function serveThreaded(
         unlinkIfOurs(config.path, ino);
       }),
     removeSocket: () => unlinkIfOurs(config.path, ino),
+    tcpPort,
   };
 }
 
@@ -183,6 +194,16 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     threaded: opts.threaded,
     version: packageVersion(),
   };
+  const tokenPath = tokenPathFor(socketPath);
+  if (opts.tcp) {
+    config.tcp = {
+      host: opts.tcp.host,
+      port: opts.tcp.port,
+      token: opts.tcp.token ?? generateToken(),
+      ...(opts.tls ? { tls: opts.tls } : {}),
+    };
+  }
+  let tcpInfo: { host: string; port: number; tokenPath: string } | undefined;
   const makeEvaluator = (emit: (m: FromEvaluator) => void, interruptFlag?: Int32Array) =>
     new Evaluator({
       timeout: opts.timeout,
@@ -212,9 +233,23 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
       containment.close();
       throw err;
     }
-    writeDescriptor(descFile, buildDescriptor(socketPath, app, opts.threaded));
+    if (config.tcp && serving.tcpPort !== undefined) {
+      try {
+        writeTokenFile(tokenPath, config.tcp.token);
+      } catch (err) {
+        await serving.close();
+        containment.close();
+        throw err;
+      }
+      tcpInfo = { host: config.tcp.host, port: serving.tcpPort, tokenPath };
+    }
+    writeDescriptor(
+      descFile,
+      buildDescriptor(socketPath, app, opts.threaded, tcpInfo ? { host: tcpInfo.host, port: tcpInfo.port } : undefined),
+    );
     const removeFiles = () => {
       serving.removeSocket();
+      if (tcpInfo) removeTokenFile(tokenPath);
       try {
         fs.unlinkSync(descFile);
       } catch {
@@ -256,6 +291,9 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     path: socketPath,
     descriptorPath: descFile,
     threaded: opts.threaded,
+    get tcp() {
+      return tcpInfo;
+    },
     close() {
       if (closing) return closing;
       if (signal !== undefined && onSignal) {

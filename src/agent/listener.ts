@@ -10,6 +10,7 @@ import { peerCredentials, refusePeer } from "./peer-credentials.js";
 import { Session } from "./session.js";
 import { bindPrivately, unlinkIfOurs } from "./socket-bind.js";
 import type { Supervisor } from "./supervisor.js";
+import { type TcpConfig, TcpListener } from "./tcp-listener.js";
 
 export interface ListenerConfig {
   path: string;
@@ -22,6 +23,8 @@ export interface ListenerConfig {
   threaded: boolean;
   /** This package's version, for the structured hello. */
   version: string;
+  /** Also listen on TCP (token required); see tcp-listener.ts. */
+  tcp?: TcpConfig;
 }
 
 export class Listener {
@@ -30,6 +33,9 @@ export class Listener {
   private nextSession = 1;
   private closed = false;
   private ino = -1;
+  private tcp: TcpListener | undefined;
+  /** The TCP port listened on, when the tcp option is given. */
+  tcpPort: number | undefined;
 
   constructor(
     private readonly config: ListenerConfig,
@@ -42,7 +48,16 @@ export class Listener {
 
   /** Binds the socket; resolves to its inode. */
   async listen(keepAlive: boolean): Promise<number> {
-    this.ino = await bindPrivately(this.server, this.config.path);
+    if (this.config.tcp) {
+      this.tcp = new TcpListener(this.config.tcp, (socket, address) => this.accept(socket, address));
+      this.tcpPort = await this.tcp.listen(keepAlive);
+    }
+    try {
+      this.ino = await bindPrivately(this.server, this.config.path);
+    } catch (err) {
+      await this.tcp?.close();
+      throw err;
+    }
     // On the main thread the manhole must never keep the app alive; a worker needs its server ref'd.
     if (!keepAlive) this.server.unref();
     return this.ino;
@@ -52,9 +67,10 @@ export class Listener {
     return this.sessions.size;
   }
 
-  private accept(socket: net.Socket): void {
+  /** `address`: a TCP peer that already presented the token (no peer credentials there). */
+  private accept(socket: net.Socket, address?: string): void {
     socket.on("error", () => {});
-    const peer = peerCredentials(socket);
+    const peer = address === undefined ? peerCredentials(socket) : undefined;
     if (refusePeer(socket, peer)) return;
     if (this.closed || this.sessions.size >= this.config.maxConnections) {
       socket.end(`manhole: too many connections (maxConnections is ${this.config.maxConnections}); try again later\n`);
@@ -85,6 +101,7 @@ export class Listener {
       (s) => this.sessions.delete(s),
     );
     if (peer) session.peer = { pid: peer.pid, uid: peer.uid };
+    if (address !== undefined) session.peer = { address };
     this.sessions.add(session);
     session.start();
   }
@@ -95,6 +112,7 @@ export class Listener {
     this.closed = true;
     for (const s of [...this.sessions]) s.goodbye("\nmanhole: closing, goodbye\n");
     unlinkIfOurs(this.config.path, this.ino);
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    const tcp = this.tcp?.close();
+    return new Promise<void>((resolve) => this.server.close(() => resolve())).then(() => tcp);
   }
 }

@@ -1,6 +1,16 @@
 /** The options of startManhole(), their defaults, and their validation. */
 import os from "node:os";
 import { type AuditOption, auditOption } from "./audit.js";
+import { isLoopback } from "./tcp-listener.js";
+
+export interface TcpOption {
+  /** TCP port; 0 lets the system choose (see handle.tcp.port). */
+  port: number;
+  /** A loopback address. Default "127.0.0.1". */
+  host?: string;
+  /** The token clients must present. Default: 32 random bytes (base64url), written to `<socket without .sock>.token`. */
+  token?: string;
+}
 
 export interface ManholeOptions {
   /** Socket path. Default: `<runtime dir>/<pid>.sock` (see runtime-dir.ts). */
@@ -41,6 +51,10 @@ export interface ManholeOptions {
   audit?: AuditOption;
   /** Refuse evaluation and completion; only the diagnostics (.stack, .help, .exit) work. Default false. */
   observeOnly?: boolean;
+  /** Also listen on TCP (loopback only), in addition to the Unix socket; every connection must present the token. */
+  tcp?: TcpOption;
+  /** Serve the TCP listener over TLS with this key and certificate (PEM strings). Needs `tcp`. */
+  tls?: { key: string; cert: string };
 }
 
 export interface ResolvedOptions {
@@ -58,6 +72,8 @@ export interface ResolvedOptions {
   activateOn: NodeJS.Signals | undefined;
   audit: AuditOption | undefined;
   observeOnly: boolean;
+  tcp: { port: number; host: string; token: string | undefined } | undefined;
+  tls: { key: string; cert: string } | undefined;
 }
 
 export const DEFAULTS = {
@@ -93,6 +109,32 @@ function signalName(value: unknown): NodeJS.Signals | undefined {
   return value as NodeJS.Signals;
 }
 
+function tcpOption(value: unknown): ResolvedOptions["tcp"] {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== "object") throw new TypeError('manhole: option "tcp" must be an object { port, host?, token? }');
+  const { port, host = "127.0.0.1", token } = value as { port?: unknown; host?: unknown; token?: unknown };
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`manhole: option "tcp.port" must be an integer from 0 to 65535, got ${String(port)}`);
+  }
+  if (typeof host !== "string" || !isLoopback(host)) {
+    throw new TypeError(`manhole: option "tcp.host" must be a loopback address (127.0.0.1, ::1, localhost), got ${String(host)}`);
+  }
+  if (token !== undefined && (typeof token !== "string" || token === "" || /[\r\n]/.test(token))) {
+    throw new TypeError('manhole: option "tcp.token" must be a non-empty string without line breaks');
+  }
+  return { port, host, token };
+}
+
+function tlsOption(value: unknown, tcp: ResolvedOptions["tcp"]): ResolvedOptions["tls"] {
+  if (value === undefined) return undefined;
+  const { key, cert } = (value ?? {}) as { key?: unknown; cert?: unknown };
+  if (typeof key !== "string" || typeof cert !== "string") {
+    throw new TypeError('manhole: option "tls" must be { key, cert } (PEM strings)');
+  }
+  if (!tcp) throw new TypeError('manhole: option "tls" needs the "tcp" option');
+  return { key, cert };
+}
+
 export function resolveOptions(options: ManholeOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== "object") throw new TypeError("manhole: options must be an object");
   const { namespace = {}, banner } = options;
@@ -105,7 +147,10 @@ export function resolveOptions(options: ManholeOptions = {}): ResolvedOptions {
   if (options.path !== undefined && (typeof options.path !== "string" || options.path === "")) {
     throw new TypeError('manhole: option "path" must be a non-empty string');
   }
+  const tcp = tcpOption(options.tcp);
   return {
+    tcp,
+    tls: tlsOption(options.tls, tcp),
     path: options.path,
     namespace,
     shared: options.shared === true,

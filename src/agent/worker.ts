@@ -51,6 +51,6 @@ port.on("message", (m: FromEvaluator | WorkerClose) => {
 });
 
 listener.listen(true).then(
-  (ino) => status({ type: "ready", ino }),
+  (ino) => status({ type: "ready", ino, ...(listener.tcpPort === undefined ? {} : { tcpPort: listener.tcpPort }) }),
   (err: Error) => status({ type: "failed", name: err.name, message: err.message }),
 );

@@ -2,7 +2,9 @@
  * A client of the structured protocol (src/protocol/structured.ts), used by every CLI command:
  * connects to a socket, says hello past the human banner, and turns requests into promises.
  */
+import fs from "node:fs";
 import net from "node:net";
+import tls from "node:tls";
 import type { ErrorInfo, Reply, Request } from "../protocol/structured.js";
 import { PROTOCOL_VERSION } from "../protocol/version.js";
 import { CliError, EXIT } from "./errors.js";
@@ -18,6 +20,33 @@ export interface EvalOutcome {
   error?: ErrorInfo;
 }
 
+/** A manhole's TCP listener (see the agent's tcp option): where, the token, and TLS settings. */
+export interface TcpEndpoint {
+  host: string;
+  port: number;
+  token: string;
+  /** Connect with TLS; `insecure` skips certificate verification, `ca` is a PEM file to trust. */
+  tls?: { insecure: boolean; ca?: string };
+}
+
+/** `127.0.0.1:4000`, `[::1]:4000`. */
+export function endpointLabel(e: { host: string; port: number }): string {
+  return net.isIPv6(e.host) ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+}
+
+function openSocket(socketPath: string, tcp: TcpEndpoint | undefined): { socket: net.Socket; connectEvent: string } {
+  if (!tcp) return { socket: net.connect(socketPath), connectEvent: "connect" };
+  if (!tcp.tls) return { socket: net.connect({ host: tcp.host, port: tcp.port }), connectEvent: "connect" };
+  const socket = tls.connect({
+    host: tcp.host,
+    port: tcp.port,
+    rejectUnauthorized: !tcp.tls.insecure,
+    ...(tcp.tls.ca ? { ca: fs.readFileSync(tcp.tls.ca, "utf8") } : {}),
+    ...(net.isIP(tcp.host) ? {} : { servername: tcp.host }),
+  });
+  return { socket, connectEvent: "secureConnect" };
+}
+
 type Waiter = { resolve(reply: Reply): void; onOutput?: (text: string) => void };
 type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
@@ -27,6 +56,8 @@ const HELLO_MARK = /\{"op":"(?:hello|error)"/;
 export class ManholeClient {
   private buffer = "";
   private greeted = false;
+  /** What the agent said before our hello's answer (a refusal such as a wrong token is there). */
+  private preamble = "";
   private nextId = 1;
   private readonly waiters = new Map<number, Waiter>();
   private closedError: Error | undefined;
@@ -42,9 +73,10 @@ export class ManholeClient {
   ) {}
 
   /** Connects to `socketPath` and negotiates the protocol; errors are CliErrors with exit codes. */
-  static connect(socketPath: string, { timeoutMs = 5000 }: { timeoutMs?: number } = {}): Promise<ManholeClient> {
+  /** With `tcp`, connects to that TCP listener instead (`socketPath` is then only its label) and sends the token. */
+  static connect(socketPath: string, { timeoutMs = 5000, tcp }: { timeoutMs?: number; tcp?: TcpEndpoint } = {}): Promise<ManholeClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect(socketPath);
+      const { socket, connectEvent } = openSocket(socketPath, tcp);
       const client = new ManholeClient(socket, socketPath);
       const timer = setTimeout(() => {
         socket.destroy();
@@ -57,18 +89,25 @@ export class ManholeClient {
       }, timeoutMs);
       socket.once("error", (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(connectError(socketPath, err));
+        reject(connectError(socketPath, err, tcp !== undefined));
       });
-      socket.once("connect", () => {
+      socket.once(connectEvent, () => {
         socket.on("data", (d: Buffer) => client.onData(d.toString("utf8")));
         socket.on("close", () => client.closed());
-        client.request({ op: "hello", protocol: [PROTOCOL_VERSION], client: "manhole-cli" }).then((reply) => {
+        const token = tcp ? { token: tcp.token } : {};
+        client.request({ op: "hello", protocol: [PROTOCOL_VERSION], client: "manhole-cli", ...token }).then((reply) => {
           clearTimeout(timer);
           if (reply.op === "hello") {
             client.info = reply;
             resolve(client);
           } else {
             socket.destroy();
+            const refusal = /manhole: (.*)/.exec(client.preamble + client.buffer);
+            if (reply.op === "bye" && refusal) {
+              const denied = /wrong token|failed attempts|permission denied/.test(refusal[1]);
+              reject(new CliError(denied ? EXIT.permission : EXIT.failure, `${socketPath}: ${refusal[1]}`));
+              return;
+            }
             const name = reply.op === "error" ? reply.error?.name : undefined;
             const message = reply.op === "error" ? (reply.text ?? reply.error?.message) : `unexpected reply ${reply.op}`;
             reject(new CliError(name === "ProtocolVersionMismatch" ? EXIT.protocol : EXIT.failure, `${socketPath}: ${message}`));
@@ -84,6 +123,7 @@ export class ManholeClient {
       // Skip the human banner and prompt that precede our hello's answer.
       const at = this.buffer.search(HELLO_MARK);
       if (at < 0) return;
+      this.preamble = this.buffer.slice(0, at);
       this.buffer = this.buffer.slice(at);
       this.greeted = true;
     }
@@ -171,7 +211,8 @@ export class ManholeClient {
   }
 }
 
-function connectError(socketPath: string, err: NodeJS.ErrnoException): CliError {
+function connectError(socketPath: string, err: NodeJS.ErrnoException, tcp: boolean): CliError {
+  if (tcp && err.code === "ECONNREFUSED") return new CliError(EXIT.noManhole, `${socketPath}: no manhole listening there`);
   switch (err.code) {
     case "ENOENT":
       return new CliError(EXIT.noManhole, `${socketPath}: no manhole there (no such socket)`);

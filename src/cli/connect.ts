@@ -8,15 +8,16 @@ import readline from "node:readline";
 import { formatDuration } from "../agent/banner.js";
 import { needsMoreInput } from "../agent/input-complete.js";
 import { parseArgs, UsageError } from "./args.js";
-import { ManholeClient } from "./client.js";
+import { endpointLabel, ManholeClient } from "./client.js";
 import { colorEnabled, type Palette, palette } from "./colors.js";
 import type { CliCommand } from "./commands.js";
 import { EXIT } from "./errors.js";
 import { HISTORY_SIZE, History, historyPath } from "./history.js";
 import { parseSignal, waitForSocket } from "./signal.js";
-import { resolveTarget } from "./target.js";
+import { resolveTarget, TCP_FLAGS, TCP_VALUED, tcpTarget } from "./target.js";
 
 export const connectHelp = `Usage: manhole connect [options] <pid|socket>
+       manhole connect [options] <host:port>
        manhole <pid>
 
 Opens an interactive session in the process: line editing, history, Tab completion of
@@ -33,9 +34,15 @@ Options:
   --timeout <ms>    give up connecting after <ms> (default 5000); exit 7
   --signal <SIG>    send SIG to the pid first and wait for its socket to appear
                     (for apps started with startManhole({ activateOn: SIG }))
+  --token <t>       the token of a TCP manhole (host:port); default $MANHOLE_TOKEN,
+                    or the token file of the local manhole listening on that port
+  --tls             connect to host:port with TLS (verifying its certificate)
+  --insecure        TLS without verifying the certificate (self-signed certs)
+  --ca <file>       TLS, trusting the CA certificate(s) in <file> (PEM)
   -h, --help        show this help
 
 Environment:
+  MANHOLE_TOKEN     the token for host:port targets (when --token is not given)
   NO_COLOR          no colours (neither are there when stdout is not a terminal)
   XDG_STATE_HOME    the history is in $XDG_STATE_HOME/manhole/history
                     (default ~/.local/state/manhole/history)
@@ -355,8 +362,8 @@ export class InteractiveSession {
 }
 
 export async function connect(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["timeout", "signal"]);
-  const unknown = [...args.flags][0];
+  const args = parseArgs(argv, ["timeout", "signal", ...TCP_VALUED]);
+  const unknown = [...args.flags].find((f) => !(TCP_FLAGS as readonly string[]).includes(f));
   if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole connect --help)`);
   if (args.positionals.length !== 1) throw new UsageError("connect needs one <pid|socket> (see manhole connect --help)");
   let timeoutMs = 5000;
@@ -366,7 +373,11 @@ export async function connect(argv: string[]): Promise<number> {
   }
   const spec = args.positionals[0];
   let socket: string;
-  if (args.options.signal !== undefined) {
+  const tcp = tcpTarget(spec, args.options, args.flags);
+  if (tcp) {
+    if (args.options.signal !== undefined) throw new UsageError("--signal needs a pid, not host:port");
+    socket = endpointLabel(tcp);
+  } else if (args.options.signal !== undefined) {
     const signal = parseSignal(args.options.signal);
     if (!/^\d+$/.test(spec)) throw new UsageError("--signal needs a pid, not a socket path");
     socket = await waitForSocket(Number(spec), signal, timeoutMs);
@@ -374,7 +385,7 @@ export async function connect(argv: string[]): Promise<number> {
     socket = resolveTarget(spec).socket;
   }
 
-  const client = await ManholeClient.connect(socket, { timeoutMs });
+  const client = await ManholeClient.connect(socket, { timeoutMs, tcp });
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const session = new InteractiveSession(
     client,

@@ -1,15 +1,16 @@
 /** `manhole exec <pid|path> <code>` and `manhole exec --all <code>`: evaluate code in live processes. */
 import { runtimeDir } from "../agent/runtime-dir.js";
 import { parseArgs, UsageError } from "./args.js";
-import { type EvalOutcome, ManholeClient } from "./client.js";
+import { type EvalOutcome, endpointLabel, ManholeClient, type TcpEndpoint } from "./client.js";
 import type { CliCommand } from "./commands.js";
 import { discover, type ManholeEntry } from "./discovery.js";
 import { CliError, EXIT } from "./errors.js";
 import { table } from "./ls.js";
 import { parseSignal, waitForSocket } from "./signal.js";
-import { resolveTarget } from "./target.js";
+import { resolveTarget, TCP_FLAGS, TCP_VALUED, tcpTarget } from "./target.js";
 
 export const execHelp = `Usage: manhole exec [options] <pid|socket> <code>
+       manhole exec [options] <host:port> <code>
        manhole exec [options] --all <code>
 
 Evaluates <code> in the process (as typed in a session) and prints the output it
@@ -27,6 +28,11 @@ Options:
   --signal <SIG>    send SIG to the pid first and wait for its socket to appear
                     (for apps started with startManhole({ activateOn: SIG }))
   --all             every live manhole (see manhole ls)
+  --token <t>       the token of a TCP manhole (host:port); default $MANHOLE_TOKEN,
+                    or the token file of the local manhole listening on that port
+  --tls             connect to host:port with TLS (verifying its certificate)
+  --insecure        TLS without verifying the certificate (self-signed certs)
+  --ca <file>       TLS, trusting the CA certificate(s) in <file> (PEM)
   -h, --help        show this help
 
 Examples:
@@ -53,12 +59,12 @@ function timeoutError(what: string, ms: number): CliError {
 export async function execOn(
   socket: string,
   code: string,
-  { timeoutMs, onOutput }: { timeoutMs?: number; onOutput?: (text: string) => void } = {},
+  { timeoutMs, onOutput, tcp }: { timeoutMs?: number; onOutput?: (text: string) => void; tcp?: TcpEndpoint } = {},
 ): Promise<ExecResult> {
   const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   let client: ManholeClient;
   try {
-    client = await ManholeClient.connect(socket, { timeoutMs: timeoutMs ?? 5000 });
+    client = await ManholeClient.connect(socket, { timeoutMs: timeoutMs ?? 5000, tcp });
   } catch (err) {
     if (timeoutMs !== undefined && err instanceof CliError && err.exitCode === EXIT.timeout) throw timeoutError(socket, timeoutMs);
     throw err;
@@ -158,8 +164,8 @@ async function execAll(code: string, json: boolean, timeoutMs: number | undefine
 }
 
 export async function exec(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["timeout", "signal"]);
-  const unknown = [...args.flags].find((f) => f !== "json" && f !== "all");
+  const args = parseArgs(argv, ["timeout", "signal", ...TCP_VALUED]);
+  const unknown = [...args.flags].find((f) => f !== "json" && f !== "all" && !(TCP_FLAGS as readonly string[]).includes(f));
   if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole exec --help)`);
   const json = args.flags.has("json");
   const all = args.flags.has("all");
@@ -182,7 +188,11 @@ export async function exec(argv: string[]): Promise<number> {
 
   const spec = target as string;
   let socket: string;
-  if (signal) {
+  const tcp = tcpTarget(spec, args.options, args.flags);
+  if (tcp) {
+    if (signal) throw new UsageError("--signal needs a pid, not host:port");
+    socket = endpointLabel(tcp);
+  } else if (signal) {
     if (!/^\d+$/.test(spec)) throw new UsageError("--signal needs a pid, not a socket path");
     socket = await waitForSocket(Number(spec), signal, timeoutMs ?? 5000);
   } else {
@@ -190,6 +200,7 @@ export async function exec(argv: string[]): Promise<number> {
   }
   const result = await execOn(socket, code, {
     timeoutMs,
+    tcp,
     onOutput: json ? undefined : (text) => process.stdout.write(text),
   });
   if (json) {

@@ -5,6 +5,7 @@ import path from "node:path";
 import { UsageError } from "./args.js";
 import { COMMANDS } from "./commands.js";
 import { CliError, EXIT } from "./errors.js";
+import { parseHostPort } from "./target.js";
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string };
@@ -39,7 +40,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version()}\n`);
     return EXIT.ok;
   }
-  const command = COMMANDS.find((c) => c.name === name) ?? (/^\d+$/.test(name) ? COMMANDS.find((c) => c.name === "connect") : undefined);
+  const command =
+    COMMANDS.find((c) => c.name === name) ??
+    (/^\d+$/.test(name) || parseHostPort(name) ? COMMANDS.find((c) => c.name === "connect") : undefined);
   if (!command) throw new UsageError(`unknown command "${name}" (see manhole --help)`);
   const args = command.name === name ? rest : argv; // `manhole <pid>` is `manhole connect <pid>`
   if (args.includes("--help") || args.includes("-h")) {

@@ -54,3 +54,61 @@ export function resolveTarget(spec: string): Target {
   }
   return { socket: path.resolve(spec) };
 }
+
+/** `host:port` or `[v6]:port` → where to connect over TCP; undefined for anything else. */
+export function parseHostPort(spec: string): { host: string; port: number } | undefined {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(spec) ?? /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(spec);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: m[1], port };
+}
+
+/** The token of a local manhole listening on TCP `port`: from the token file beside its socket. */
+export function tokenForPort(port: number, dir = runtimeDir()): string | undefined {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    if (!name.endsWith(".json")) continue;
+    try {
+      const d = JSON.parse(fs.readFileSync(path.join(dir, name), "utf8")) as { socket?: unknown; tcp?: { port?: unknown } };
+      if (typeof d.socket !== "string" || d.tcp?.port !== port) continue;
+      const file = d.socket.endsWith(".sock") ? `${d.socket.slice(0, -".sock".length)}.token` : `${d.socket}.token`;
+      return fs.readFileSync(file, "utf8").trim();
+    } catch {
+      // unreadable descriptor or token: try the next
+    }
+  }
+  return undefined;
+}
+
+/** The TCP options shared by connect and exec. */
+export const TCP_VALUED = ["token", "ca"] as const;
+export const TCP_FLAGS = ["tls", "insecure"] as const;
+
+/**
+ * `host:port` with --token / MANHOLE_TOKEN / the local token file, and --tls, --insecure,
+ * --ca → a TCP endpoint; undefined when `spec` is not `host:port`.
+ */
+export function tcpTarget(
+  spec: string,
+  options: Record<string, string>,
+  flags: ReadonlySet<string>,
+): { host: string; port: number; token: string; tls?: { insecure: boolean; ca?: string } } | undefined {
+  const where = parseHostPort(spec);
+  if (!where) return undefined;
+  const token = options.token ?? (process.env.MANHOLE_TOKEN || undefined) ?? tokenForPort(where.port);
+  if (token === undefined || token === "") {
+    throw new CliError(EXIT.permission, `${spec}: no token (give --token, set MANHOLE_TOKEN, or run where its token file is)`);
+  }
+  const useTls = flags.has("tls") || flags.has("insecure") || options.ca !== undefined;
+  return {
+    ...where,
+    token,
+    ...(useTls ? { tls: { insecure: flags.has("insecure"), ...(options.ca ? { ca: options.ca } : {}) } } : {}),
+  };
+}

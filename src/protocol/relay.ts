@@ -88,7 +88,10 @@ export interface AuditMessage {
 }
 
 /** Worker lifecycle, worker → main. */
-export type WorkerStatus = { type: "ready"; ino: number } | { type: "failed"; name: string; message: string } | { type: "closed" };
+export type WorkerStatus =
+  | { type: "ready"; ino: number; tcpPort?: number }
+  | { type: "failed"; name: string; message: string }
+  | { type: "closed" };
 
 /** Main → worker: stop serving. */
 export interface WorkerClose {

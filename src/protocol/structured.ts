@@ -9,7 +9,7 @@
 
 /** Client → agent. */
 export type Request =
-  | { op: "hello"; id: number; protocol: number[]; client?: string }
+  | { op: "hello"; id: number; protocol: number[]; client?: string; token?: string }
   | { op: "eval"; id: number; code: string }
   | { op: "complete"; id: number; text: string }
   | { op: "interrupt"; id: number; target?: number }

@@ -1,0 +1,302 @@
+// The opt-in TCP listener: token required (human `token: ` prompt or the token in the hello),
+// the token file, rate limiting of repeated failures, TLS, `manhole exec host:port`, and no TCP
+// listener at all without the option. Real child apps, real nc / node:tls / CLI clients.
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { test } from "node:test";
+import tls from "node:tls";
+import { connect, MODES, ROOT, runClient, startApp, tempDir } from "./helpers.mjs";
+
+const CLI = path.join(ROOT, "dist", "cli", "main.js");
+const WRONG = "manhole: wrong token\n";
+const TOO_MANY = "manhole: too many failed attempts; try later\n";
+
+/** The app's descriptor (`<dir>/<pid>.json`) and token file (`<dir>/<pid>.token`). */
+const descriptorOf = (app) => JSON.parse(fs.readFileSync(path.join(app.dir, `${app.child.pid}.json`), "utf8"));
+const tokenFileOf = (app) => path.join(app.dir, `${app.child.pid}.token`);
+const tokenOf = (app) => fs.readFileSync(tokenFileOf(app), "utf8").trim();
+const tcpPortOf = (app) => descriptorOf(app).tcp.port;
+
+/** `nc -N 127.0.0.1 port`: sends `input`, half-closes, returns all the server said. */
+const ncTcp = (port, input) => runClient("nc", ["-N", "127.0.0.1", String(port)], input);
+
+/** Runs the CLI; resolves to { stdout, stderr, code }. */
+function cli(args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`manhole ${args.join(" ")} timed out: ${stdout} ${stderr}`));
+    }, 15_000);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, code });
+    });
+  });
+}
+
+/** Polls until `check()` is true (the test runner's timeout bounds the wait). */
+async function until(check) {
+  while (!check()) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** A step-by-step client over TCP or TLS: `until(text)` resolves with everything up to it. */
+function talk(socket) {
+  let buf = "";
+  let closed = false;
+  socket.setEncoding("utf8");
+  socket.on("data", (d) => (buf += d));
+  socket.on("error", () => {});
+  const closedP = new Promise((r) =>
+    socket.once("close", () => {
+      closed = true;
+      r();
+    }),
+  );
+  return {
+    socket,
+    async until(text) {
+      await until(() => buf.includes(text) || closed);
+      const i = buf.indexOf(text);
+      assert.ok(i >= 0, `closed before ${JSON.stringify(text)}; got ${JSON.stringify(buf)}`);
+      const out = buf.slice(0, i + text.length);
+      buf = buf.slice(i + text.length);
+      return out;
+    },
+    closed: () => closedP.then(() => buf),
+  };
+}
+
+/** TCP ports the process listens on (Linux: its socket fds matched against /proc/net/tcp{,6}). */
+function listeningPorts(pid) {
+  const inodes = new Set();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {}
+  }
+  const ports = [];
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let lines = [];
+    try {
+      lines = fs.readFileSync(table, "utf8").trim().split("\n").slice(1);
+    } catch {}
+    for (const line of lines) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[3] === "0A" && inodes.has(cols[9])) ports.push(Number.parseInt(cols[1].split(":")[1], 16));
+    }
+  }
+  return ports.sort((a, b) => a - b);
+}
+
+for (const mode of MODES) {
+  test(`${mode}: TCP asks for the token; a wrong one is refused, the right one opens a session`, async () => {
+    const app = await startApp({ mode, options: { tcp: { port: 0 } } });
+    try {
+      const port = tcpPortOf(app);
+      assert.equal(descriptorOf(app).tcp.host, "127.0.0.1");
+      const wrong = await ncTcp(port, "not-the-token\n1+1\n");
+      assert.equal(wrong.stdout, `token: ${WRONG}`);
+      const right = await ncTcp(port, `${tokenOf(app)}\n1+1\n`);
+      assert.match(right.stdout, /^token: manhole: pid \d+, node v[\d.]+/);
+      assert.match(right.stdout, />>> 2\n>>> $/);
+      // Nothing is evaluated before the token: the first line is taken as the token.
+      const early = await ncTcp(port, "1+1\n");
+      assert.equal(early.stdout, `token: ${WRONG}`);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: the token file is 0600, matches the handle, and is removed on close`, async () => {
+    const app = await startApp({ mode, options: { tcp: { port: 0 } } });
+    try {
+      const file = tokenFileOf(app);
+      assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+      assert.match(tokenOf(app), /^[A-Za-z0-9_-]{43}$/); // 32 random bytes, base64url
+      const c = talk(net.connect(tcpPortOf(app), "127.0.0.1"));
+      await c.until("token: ");
+      c.socket.write(`${tokenOf(app)}\n`);
+      await c.until(">>> ");
+      const { host, port, tokenPath } = { host: "127.0.0.1", port: tcpPortOf(app), tokenPath: file };
+      c.socket.write(`JSON.stringify(manholeHandle.tcp) === ${JSON.stringify(JSON.stringify({ host, port, tokenPath }))}\n`);
+      assert.equal(await c.until(">>> "), "true\n>>> ");
+      c.socket.write("void manholeHandle.close()\n");
+      await c.closed();
+      await until(() => !fs.existsSync(file));
+      assert.equal(fs.existsSync(path.join(app.dir, `${app.child.pid}.json`)), false);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: repeated failures from one address are refused at once for a while`, async () => {
+    const app = await startApp({ mode, options: { tcp: { port: 0, token: "s3cret" } } });
+    try {
+      const port = tcpPortOf(app);
+      for (let i = 0; i < 5; i++) assert.equal((await ncTcp(port, "guess\n")).stdout, `token: ${WRONG}`);
+      assert.equal((await ncTcp(port, "guess\n")).stdout, TOO_MANY);
+      // Even the right token, from that address, for now.
+      assert.equal((await ncTcp(port, "s3cret\n1+1\n")).stdout, TOO_MANY);
+    } finally {
+      await app.stop();
+    }
+  });
+}
+
+test("close() ends connections still waiting to present their token", async () => {
+  const app = await startApp({ options: { tcp: { port: 0 }, banner: null } });
+  try {
+    const waiting = talk(net.connect(tcpPortOf(app), "127.0.0.1"));
+    await waiting.until("token: ");
+    const c = await connect(app.path);
+    await c.until(">>> ");
+    c.send("await manholeHandle.close()\n");
+    await c.closed();
+    assert.equal(await waiting.closed(), "");
+  } finally {
+    await app.stop();
+  }
+});
+
+test("audit events of a TCP session carry the peer's address", async () => {
+  const log = path.join(tempDir(), "audit.log");
+  const app = await startApp({ options: { tcp: { port: 0, token: "s3cret" }, audit: log } });
+  try {
+    assert.match((await ncTcp(tcpPortOf(app), "s3cret\n1+1\n")).stdout, />>> 2\n/);
+    await until(() => fs.existsSync(log) && fs.readFileSync(log, "utf8").includes('"session-close"'));
+    const events = fs
+      .readFileSync(log, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      events.map((e) => [e.event, e.peer]),
+      ["session-open", "eval", "session-close"].map((e) => [e, { address: "127.0.0.1" }]),
+    );
+  } finally {
+    await app.stop();
+  }
+});
+
+test("a structured client may send the token in its hello", async () => {
+  const app = await startApp({ options: { tcp: { port: 0, token: "s3cret" }, banner: null } });
+  try {
+    const port = tcpPortOf(app);
+    const ok = talk(net.connect(port, "127.0.0.1"));
+    ok.socket.write(`${JSON.stringify({ op: "hello", id: 1, protocol: [1], token: "s3cret" })}\n`);
+    assert.match(await ok.until("\n"), /"op":"hello","id":1/);
+    ok.socket.write(`${JSON.stringify({ op: "eval", id: 2, code: "1+1" })}\n`);
+    assert.match(await ok.until('"id":2'), /"op":"value"/);
+    ok.socket.end();
+    const bad = talk(net.connect(port, "127.0.0.1"));
+    bad.socket.write(`${JSON.stringify({ op: "hello", id: 1, protocol: [1], token: "nope" })}\n`);
+    assert.equal(await bad.closed(), `token: ${WRONG}`);
+    const none = talk(net.connect(port, "127.0.0.1"));
+    none.socket.write(`${JSON.stringify({ op: "hello", id: 1, protocol: [1] })}\n`);
+    assert.equal(await none.closed(), `token: ${WRONG}`);
+  } finally {
+    await app.stop();
+  }
+});
+
+test("manhole exec host:port: token from the token file, --token, MANHOLE_TOKEN; a wrong one exits 5", async () => {
+  const app = await startApp({ options: { tcp: { port: 0 } } });
+  try {
+    const target = `127.0.0.1:${tcpPortOf(app)}`;
+    const fromFile = await cli(["exec", target, "1+1"], { MANHOLE_DIR: app.dir, MANHOLE_TOKEN: "" });
+    assert.deepEqual(fromFile, { stdout: "2\n", stderr: "", code: 0 });
+    const empty = tempDir();
+    const fromOption = await cli(["exec", "--token", tokenOf(app), target, "6*7"], { MANHOLE_DIR: empty });
+    assert.equal(fromOption.stdout, "42\n");
+    const fromEnv = await cli(["exec", target, "'env'"], { MANHOLE_DIR: empty, MANHOLE_TOKEN: tokenOf(app) });
+    assert.equal(fromEnv.stdout, "'env'\n");
+    const wrong = await cli(["exec", "--token", "wrong", target, "1+1"], { MANHOLE_DIR: empty });
+    assert.equal(wrong.code, 5);
+    assert.match(wrong.stderr, /wrong token/);
+    const piped = await runClient(process.execPath, [CLI, "connect", "--token", tokenOf(app), target], "1+1\n40+2\n");
+    assert.deepEqual([piped.stdout, piped.code], ["2\n42\n", 0]);
+    const none = await cli(["exec", target, "1+1"], { MANHOLE_DIR: empty, MANHOLE_TOKEN: "" });
+    assert.equal(none.code, 5);
+    assert.match(none.stderr, /no token/);
+  } finally {
+    await app.stop();
+  }
+});
+
+const noOpenssl = spawnSync("openssl", ["version"]).error ? "openssl is missing" : false;
+
+for (const mode of MODES) {
+  test(`${mode}: TLS with a self-signed certificate`, { skip: noOpenssl }, async () => {
+    const dir = tempDir();
+    const made = spawnSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem", "-subj", "/CN=localhost", "-days", "1"],
+      { cwd: dir, encoding: "utf8" },
+    );
+    assert.equal(made.status, 0, made.stderr);
+    const key = fs.readFileSync(path.join(dir, "k.pem"), "utf8");
+    const cert = fs.readFileSync(path.join(dir, "c.pem"), "utf8");
+    const app = await startApp({ mode, options: { tcp: { port: 0 }, tls: { key, cert } } });
+    try {
+      const port = tcpPortOf(app);
+      const c = talk(tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false }));
+      await c.until("token: ");
+      c.socket.write(`${tokenOf(app)}\n`);
+      assert.match(await c.until(">>> "), /^manhole: pid \d+/);
+      c.socket.write("1+1\n");
+      assert.equal(await c.until(">>> "), "2\n>>> ");
+      c.socket.end();
+      // The certificate verifies against itself as the CA (its name is localhost).
+      const trusted = talk(
+        tls.connect({ host: "127.0.0.1", port, ca: cert, servername: "localhost", checkServerIdentity: () => undefined }),
+      );
+      await trusted.until("token: ");
+      trusted.socket.destroy();
+      // Plain TCP gets no token prompt from a TLS listener.
+      const plain = await ncTcp(port, `${tokenOf(app)}\n1+1\n`);
+      assert.doesNotMatch(plain.stdout, /token: |2\n/);
+      const env = { MANHOLE_DIR: app.dir, MANHOLE_TOKEN: "" };
+      assert.deepEqual(await cli(["exec", "--insecure", `127.0.0.1:${port}`, "1+1"], env), { stdout: "2\n", stderr: "", code: 0 });
+      const verified = await cli(["exec", "--tls", `127.0.0.1:${port}`, "1+1"], env);
+      assert.notEqual(verified.code, 0, "a self-signed certificate is not trusted without --insecure or --ca");
+    } finally {
+      await app.stop();
+    }
+  });
+}
+
+test("no TCP listener, token file or descriptor entry without the option", {
+  skip: process.platform !== "linux" && "Linux only",
+}, async () => {
+  const app = await startApp();
+  try {
+    assert.deepEqual(listeningPorts(app.child.pid), [app.port]); // the fixture's own HTTP server only
+    assert.equal(descriptorOf(app).tcp, undefined);
+    assert.equal(fs.existsSync(tokenFileOf(app)), false);
+  } finally {
+    await app.stop();
+  }
+  const withTcp = await startApp({ options: { tcp: { port: 0 } } });
+  try {
+    assert.deepEqual(
+      listeningPorts(withTcp.child.pid),
+      [withTcp.port, tcpPortOf(withTcp)].sort((a, b) => a - b),
+    );
+  } finally {
+    await withTcp.stop();
+  }
+});
+
+test("the tcp option accepts only loopback hosts, and tls needs tcp", async () => {
+  await assert.rejects(startApp({ options: { tcp: { port: 0, host: "0.0.0.0" } } }), /must be a loopback address/);
+  await assert.rejects(startApp({ options: { tls: { key: "k", cert: "c" } } }), /needs the "tcp" option/);
+});
