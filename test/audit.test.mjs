@@ -125,6 +125,20 @@ for (const mode of MODES) {
     }
   });
 
+  test(`${mode}: an evaluation that ends the process is audited with outcome "exit"`, async () => {
+    const file = path.join(tempDir(), "exit-audit.jsonl");
+    const app = await startApp({ mode, options: { audit: file, banner: null } });
+    const c = await openSession(app);
+    c.send("process.exit(0)\n");
+    assert.deepEqual(await app.exit, { code: 0, signal: null });
+    const last = fileEvents(file).at(-1);
+    assert.equal(last.event, "eval");
+    assert.equal(last.input, "process.exit(0)");
+    assert.equal(last.outcome, "exit");
+    assert.equal(typeof last.durationMs, "number");
+    checkCommon(last, last.session);
+  });
+
   test(`${mode}: a new audit file is created 0600`, async () => {
     const file = path.join(tempDir(), "new-audit.jsonl");
     const app = await startApp({ mode, options: { audit: file, banner: null } });

@@ -24,7 +24,8 @@ export interface AuditPeer {
   address?: string;
 }
 
-export type AuditOutcome = "ok" | "error" | "interrupted" | "refused";
+/** "exit": the process exited while the evaluation ran (e.g. it called process.exit()). */
+export type AuditOutcome = "ok" | "error" | "interrupted" | "refused" | "exit";
 
 export interface AuditEvent {
   /** When it happened (for an evaluation or command: when it started), ISO 8601. */
@@ -260,4 +261,30 @@ export class SessionAudit {
 
 function elapsed(since: number): number {
   return Math.round((performance.now() - since) * 1000) / 1000;
+}
+
+/**
+ * At process exit, on the main thread: one line (or call) per evaluation still under way,
+ * typically the one that called process.exit(). Written synchronously: nothing runs later.
+ */
+export function auditAtExit(option: AuditOption, running: { session: number; code: string; time: string; started: number }[]): void {
+  for (const r of running) {
+    const cut = r.code.length > MAX_AUDIT_INPUT;
+    const event: AuditEvent = {
+      time: r.time,
+      event: "eval",
+      session: r.session,
+      peer: {},
+      input: cut ? r.code.slice(0, MAX_AUDIT_INPUT) : r.code,
+      ...(cut ? { truncated: true as const } : {}),
+      outcome: "exit",
+      durationMs: elapsed(r.started),
+    };
+    try {
+      if (typeof option === "string") fs.appendFileSync(option, `${JSON.stringify(event)}\n`, { mode: 0o600 });
+      else option(event);
+    } catch {
+      // exiting: nowhere left to report to
+    }
+  }
 }

@@ -45,6 +45,15 @@ interface SessionState {
   write(text: string): void;
 }
 
+export interface InFlight {
+  session: number;
+  code: string;
+  /** ISO time it started. */
+  time: string;
+  /** performance.now() when it started. */
+  started: number;
+}
+
 type Runner = (
   scope: object,
   code: string,
@@ -88,6 +97,13 @@ export class Evaluator {
    * the checks compare the clock with the earliest deadline of the running evaluations instead.
    */
   private readonly deadlines = new Map<number, number>();
+  /** Evaluations not yet answered, for the audit log when the process exits during one. */
+  private readonly running = new Map<number, InFlight>();
+
+  /** Evaluations under way right now (e.g. the one calling process.exit()). */
+  inFlight(): InFlight[] {
+    return [...this.running.values()];
+  }
   private earliest = Number.POSITIVE_INFINITY;
 
   /** The check at the top of every loop and function body of manhole code. */
@@ -152,6 +168,7 @@ export class Evaluator {
         if (this.options.interruptFlag) Atomics.store(this.options.interruptFlag, 0, INTERRUPT.none);
         break;
       case "eval-abandoned":
+        this.running.delete(message.id);
         // A terminated evaluation never unwound its bookkeeping: nothing of ours runs now.
         resetRunning();
         this.setDeadline(message.id, undefined);
@@ -202,6 +219,7 @@ export class Evaluator {
   }
 
   private finish(s: SessionState, id: number, ok: boolean, text: string, extra: { json?: string; error?: ErrorInfo } = {}): void {
+    this.running.delete(id);
     this.setDeadline(id, undefined);
     if (s.current !== id) return; // abandoned meanwhile
     s.current = 0;
@@ -237,6 +255,7 @@ export class Evaluator {
     if (this.options.interruptFlag) Atomics.store(this.options.interruptFlag, 0, INTERRUPT.none);
     const s = this.session(req.session);
     s.current = req.id;
+    this.running.set(req.id, { session: req.session, code: req.code, time: new Date().toISOString(), started: performance.now() });
     if (!this.options.interruptFlag) this.setDeadline(req.id, performance.now() + this.options.timeout);
     s.budget = this.options.maxOutputBytes;
     s.cut = false;

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { AuditMessage, FromEvaluator, ToEvaluator, WorkerClose, WorkerStatus } from "../protocol/relay.js";
-import { type AuditOption, type Auditor, auditTarget, FileAuditor, FunctionAuditor } from "./audit.js";
+import { type AuditOption, type Auditor, auditAtExit, auditTarget, FileAuditor, FunctionAuditor } from "./audit.js";
 import type { AgentInfo } from "./banner.js";
 import { installContainment } from "./containment.js";
 import { appLabel, buildDescriptor, descriptorPath, findAppPackage, writeDescriptor } from "./descriptor.js";
@@ -204,8 +204,9 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     };
   }
   let tcpInfo: { host: string; port: number; tokenPath: string } | undefined;
+  let evaluator: Evaluator | undefined;
   const makeEvaluator = (emit: (m: FromEvaluator) => void, interruptFlag?: Int32Array) =>
-    new Evaluator({
+    (evaluator = new Evaluator({
       timeout: opts.timeout,
       interruptFlag,
       namespace: opts.namespace,
@@ -214,7 +215,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
       syncTimeout: opts.threaded ? 0 : opts.timeout,
       asyncTimeout: opts.threaded ? 0 : opts.timeout,
       emit,
-    });
+    }));
   const descFile = descriptorPath(dir, socketPath, ++descriptorCount);
   const access: Access = {
     observeOnly: opts.observeOnly,
@@ -256,10 +257,15 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
         // already gone
       }
     };
-    process.once("exit", removeFiles);
+    const onExit = () => {
+      // An evaluation under way at exit (say, the one that called process.exit()) is audited now.
+      if (access.audit !== undefined && evaluator) auditAtExit(access.audit, evaluator.inFlight());
+      removeFiles();
+    };
+    process.once("exit", onExit);
     return () =>
       serving.close().finally(() => {
-        process.off("exit", removeFiles);
+        process.off("exit", onExit);
         removeFiles();
         containment.close();
       });
