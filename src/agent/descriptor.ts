@@ -96,3 +96,19 @@ export function descriptorPath(dir: string, socket: string, index: number): stri
   if (socket === path.join(dir, `${process.pid}.sock`)) return path.join(dir, `${process.pid}.json`);
   return path.join(dir, `${process.pid}-${index}.json`);
 }
+
+/** The descriptors in `dir` (`<pid>.json`, `<pid>-<n>.json`) with their files; unreadable ones are skipped. Throws if `dir` cannot be read. */
+export function readDescriptors(dir: string): { file: string; data: Partial<Descriptor> }[] {
+  const out: { file: string; data: Partial<Descriptor> }[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    if (!/^\d+(-\d+)?\.json$/.test(name)) continue;
+    const file = path.join(dir, name);
+    try {
+      const data: unknown = JSON.parse(fs.readFileSync(file, "utf8"));
+      if (data && typeof data === "object") out.push({ file, data: data as Partial<Descriptor> });
+    } catch {
+      // unreadable or half-written: skip it
+    }
+  }
+  return out;
+}

@@ -4,7 +4,9 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { readDescriptors } from "../agent/descriptor.js";
 import { runtimeDir } from "../agent/runtime-dir.js";
+import { tokenPathFor } from "../agent/token.js";
 import { CliError, EXIT } from "./errors.js";
 
 export interface Target {
@@ -21,26 +23,21 @@ export function processExists(pid: number): boolean {
   }
 }
 
-/** A pid's manhole socket: `<runtime dir>/<pid>.sock`, or the socket named in a `<pid>*.json` descriptor. */
+/** The descriptors of the runtime dir, or none when it cannot be read. */
+function descriptors(dir: string): ReturnType<typeof readDescriptors> {
+  try {
+    return readDescriptors(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** A pid's manhole socket: `<runtime dir>/<pid>.sock`, or the socket named in one of its descriptors. */
 export function socketForPid(pid: number, dir = runtimeDir()): string | undefined {
   const direct = path.join(dir, `${pid}.sock`);
   if (fs.existsSync(direct)) return direct;
-  let names: string[] = [];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return undefined;
-  }
-  for (const name of names) {
-    if (name !== `${pid}.json` && !(name.startsWith(`${pid}-`) && name.endsWith(".json"))) continue;
-    try {
-      const d = JSON.parse(fs.readFileSync(path.join(dir, name), "utf8")) as { socket?: unknown };
-      if (typeof d.socket === "string") return d.socket;
-    } catch {
-      // unreadable descriptor: try the next
-    }
-  }
-  return undefined;
+  const found = descriptors(dir).find(({ data }) => data.pid === pid && typeof data.socket === "string");
+  return found?.data.socket;
 }
 
 /** `4242` or `/path/to.sock` (anything with a slash, or an existing file, is a path). */
@@ -66,21 +63,12 @@ export function parseHostPort(spec: string): { host: string; port: number } | un
 
 /** The token of a local manhole listening on TCP `port`: from the token file beside its socket. */
 export function tokenForPort(port: number, dir = runtimeDir()): string | undefined {
-  let names: string[] = [];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return undefined;
-  }
-  for (const name of names) {
-    if (!name.endsWith(".json")) continue;
+  for (const { data } of descriptors(dir)) {
+    if (typeof data.socket !== "string" || data.tcp?.port !== port) continue;
     try {
-      const d = JSON.parse(fs.readFileSync(path.join(dir, name), "utf8")) as { socket?: unknown; tcp?: { port?: unknown } };
-      if (typeof d.socket !== "string" || d.tcp?.port !== port) continue;
-      const file = d.socket.endsWith(".sock") ? `${d.socket.slice(0, -".sock".length)}.token` : `${d.socket}.token`;
-      return fs.readFileSync(file, "utf8").trim();
+      return fs.readFileSync(tokenPathFor(data.socket), "utf8").trim();
     } catch {
-      // unreadable descriptor or token: try the next
+      // no token file there: try the next
     }
   }
   return undefined;
