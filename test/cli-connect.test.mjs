@@ -68,8 +68,16 @@ describe("manhole connect in a terminal", () => {
   let app;
   before(async () => {
     app = await startApp({ options: { timeout: 60_000 } });
+    // A tmux server exits with its last session; a new session racing that exit fails
+    // ("server exited unexpectedly"). One idle session keeps the server up between tests.
+    tmux("new-session", "-d", "-s", "keeper", "sleep 3600");
   });
   after(async () => {
+    try {
+      tmux("kill-server");
+    } catch {
+      // already gone
+    }
     await app?.stop();
   });
   const open = (opts = {}) => terminal(app.path, { ...opts, env: { XDG_STATE_HOME: tempDir(), MANHOLE_DIR: app.dir, ...opts.env } });
