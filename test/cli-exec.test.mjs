@@ -6,35 +6,19 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { MODES, ROOT, startApp, tempDir } from "./helpers.mjs";
+import { MODES, ROOT, runClient, startApp, tempDir } from "./helpers.mjs";
 
 const CLI = path.join(ROOT, "dist", "cli", "main.js");
 
 /** Runs `manhole <args>` with MANHOLE_DIR=`dir` (and `input` on stdin); resolves to { stdout, stderr, code }. */
 function cli(args, { dir, input = "", prefix = [] } = {}) {
-  return new Promise((resolve, reject) => {
-    const [cmd, ...pre] = prefix.length ? prefix : [process.execPath];
-    const env = { ...process.env, NO_COLOR: "1" };
-    if (dir) env.MANHOLE_DIR = dir;
-    const child = spawn(cmd, [...pre, ...(prefix.length ? [process.execPath] : []), CLI, ...args], {
-      env,
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`manhole ${args.join(" ")} did not finish; so far: ${stdout} ${stderr}`));
-    }, 20_000);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, code });
-    });
-    child.stdin.on("error", () => {});
-    child.stdin.end(input);
-  });
+  const [cmd, ...pre] = prefix.length ? [...prefix, process.execPath] : [process.execPath];
+  const env = { NO_COLOR: "1", ...(dir ? { MANHOLE_DIR: dir } : {}) };
+  return runClient(cmd, [...pre, CLI, ...args], input, { timeout: 20_000, env }).then(({ stdout, stderr, code }) => ({
+    stdout,
+    stderr,
+    code,
+  }));
 }
 
 /** A process that listens on `socket`, then is killed: leaves the socket file behind, and a dead pid. */

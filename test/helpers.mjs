@@ -78,10 +78,10 @@ export function startApp({ mode = "threaded", options = {}, env = {}, script = F
   });
 }
 
-/** Runs a client command with `input` on stdin; resolves to { stdout, stderr, code } when it exits. */
-export function runClient(cmd, args, input, { timeout = 15_000 } = {}) {
+/** Runs a client command with `input` on stdin (`env` added to ours); resolves to { stdout, stderr, code } when it exits. */
+export function runClient(cmd, args, input, { timeout = 15_000, env = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...env } });
     let stdout = Buffer.alloc(0);
     let stderr = "";
     child.stdout.on("data", (d) => (stdout = Buffer.concat([stdout, d])));

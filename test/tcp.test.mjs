@@ -2,7 +2,7 @@
 // the token file, rate limiting of repeated failures, TLS, `manhole exec host:port`, and no TCP
 // listener at all without the option. Real child apps, real nc / node:tls / CLI clients.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -24,23 +24,8 @@ const tcpPortOf = (app) => descriptorOf(app).tcp.port;
 const ncTcp = (port, input) => runClient("nc", ["-N", "127.0.0.1", String(port)], input);
 
 /** Runs the CLI; resolves to { stdout, stderr, code }. */
-function cli(args, env = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`manhole ${args.join(" ")} timed out: ${stdout} ${stderr}`));
-    }, 15_000);
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ stdout, stderr, code });
-    });
-  });
-}
+const cli = (args, env = {}) =>
+  runClient(process.execPath, [CLI, ...args], "", { env }).then(({ stdout, stderr, code }) => ({ stdout, stderr, code }));
 
 /** Polls until `check()` is true (the test runner's timeout bounds the wait). */
 async function until(check) {

@@ -14,7 +14,7 @@ import type { CliCommand } from "./commands.js";
 import { EXIT } from "./errors.js";
 import { HISTORY_SIZE, History, historyPath } from "./history.js";
 import { parseSignal, waitForSocket } from "./signal.js";
-import { resolveTarget, TCP_FLAGS, TCP_VALUED, tcpTarget } from "./target.js";
+import { resolveTarget, TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED, tcpTarget } from "./target.js";
 
 export const connectHelp = `Usage: manhole connect [options] <pid|socket>
        manhole connect [options] <host:port>
@@ -34,11 +34,7 @@ Options:
   --timeout <ms>    give up connecting after <ms> (default 5000); exit 7
   --signal <SIG>    send SIG to the pid first and wait for its socket to appear
                     (for apps started with startManhole({ activateOn: SIG }))
-  --token <t>       the token of a TCP manhole (host:port); default $MANHOLE_TOKEN,
-                    or the token file of the local manhole listening on that port
-  --tls             connect to host:port with TLS (verifying its certificate)
-  --insecure        TLS without verifying the certificate (self-signed certs)
-  --ca <file>       TLS, trusting the CA certificate(s) in <file> (PEM)
+${TCP_OPTIONS_HELP}
   -h, --help        show this help
 
 Environment:

@@ -7,7 +7,7 @@ import { discover, type ManholeEntry } from "./discovery.js";
 import { CliError, EXIT } from "./errors.js";
 import { table } from "./ls.js";
 import { parseSignal, waitForSocket } from "./signal.js";
-import { resolveTarget, TCP_FLAGS, TCP_VALUED, tcpTarget } from "./target.js";
+import { resolveTarget, TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED, tcpTarget } from "./target.js";
 
 export const execHelp = `Usage: manhole exec [options] <pid|socket> <code>
        manhole exec [options] <host:port> <code>
@@ -28,11 +28,7 @@ Options:
   --signal <SIG>    send SIG to the pid first and wait for its socket to appear
                     (for apps started with startManhole({ activateOn: SIG }))
   --all             every live manhole (see manhole ls)
-  --token <t>       the token of a TCP manhole (host:port); default $MANHOLE_TOKEN,
-                    or the token file of the local manhole listening on that port
-  --tls             connect to host:port with TLS (verifying its certificate)
-  --insecure        TLS without verifying the certificate (self-signed certs)
-  --ca <file>       TLS, trusting the CA certificate(s) in <file> (PEM)
+${TCP_OPTIONS_HELP}
   -h, --help        show this help
 
 Examples:

@@ -77,6 +77,12 @@ export function tokenForPort(port: number, dir = runtimeDir()): string | undefin
 /** The TCP options shared by connect and exec. */
 export const TCP_VALUED = ["token", "ca"] as const;
 export const TCP_FLAGS = ["tls", "insecure"] as const;
+/** Their lines in `--help`, shared by connect and exec. */
+export const TCP_OPTIONS_HELP = `  --token <t>       the token of a TCP manhole (host:port); default $MANHOLE_TOKEN,
+                    or the token file of the local manhole listening on that port
+  --tls             connect to host:port with TLS (verifying its certificate)
+  --insecure        TLS without verifying the certificate (self-signed certs)
+  --ca <file>       TLS, trusting the CA certificate(s) in <file> (PEM)`;
 
 /**
  * `host:port` with --token / MANHOLE_TOKEN / the local token file, and --tls, --insecure,
