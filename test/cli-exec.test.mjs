@@ -11,10 +11,10 @@ import { MODES, ROOT, runClient, startApp, tempDir } from "./helpers.mjs";
 const CLI = path.join(ROOT, "dist", "cli", "main.js");
 
 /** Runs `manhole <args>` with MANHOLE_DIR=`dir` (and `input` on stdin); resolves to { stdout, stderr, code }. */
-function cli(args, { dir, input = "", prefix = [] } = {}) {
+function cli(args, { dir, input = "", prefix = [], cliPath = CLI } = {}) {
   const [cmd, ...pre] = prefix.length ? [...prefix, process.execPath] : [process.execPath];
   const env = { NO_COLOR: "1", ...(dir ? { MANHOLE_DIR: dir } : {}) };
-  return runClient(cmd, [...pre, CLI, ...args], input, { timeout: 20_000, env }).then(({ stdout, stderr, code }) => ({
+  return runClient(cmd, [...pre, cliPath, ...args], input, { timeout: 20_000, env }).then(({ stdout, stderr, code }) => ({
     stdout,
     stderr,
     code,
@@ -335,8 +335,14 @@ test("exec error: a socket of another user is permission denied (5)", {
     const server = net.createServer((s) => s.destroy());
     await new Promise((resolve) => server.listen(sock, resolve));
     fs.chmodSync(sock, 0o600);
+    // The other user runs a copy of the CLI: the checkout itself may sit in a directory it cannot enter.
+    fs.cpSync(path.join(ROOT, "dist"), path.join(dir, "dist"), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, "package.json"), path.join(dir, "package.json"));
     try {
-      const r = await cli(["exec", sock, "1+1"], { prefix: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] });
+      const r = await cli(["exec", sock, "1+1"], {
+        prefix: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
+        cliPath: path.join(dir, "dist", "cli", "main.js"),
+      });
       assert.equal(r.code, 5, r.stderr);
       assert.equal(r.stderr, `manhole: ${sock}: permission denied (the manhole belongs to another user)\n`);
     } finally {
