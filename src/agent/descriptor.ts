@@ -97,10 +97,17 @@ export function descriptorPath(dir: string, socket: string, index: number): stri
   return path.join(dir, `${process.pid}-${index}.json`);
 }
 
-/** The descriptors in `dir` (`<pid>.json`, `<pid>-<n>.json`) with their files; unreadable ones are skipped. Throws if `dir` cannot be read. */
-export function readDescriptors(dir: string): { file: string; data: Partial<Descriptor> }[] {
+/**
+ * The descriptors in `dir` (`<pid>.json`, `<pid>-<n>.json`) with their files; unreadable ones are skipped.
+ * `names` is a listing of `dir` the caller already has (discovery also needs it for orphaned sockets);
+ * without it `dir` is listed here, which throws if `dir` cannot be read.
+ */
+export function readDescriptors(
+  dir: string,
+  names: readonly string[] = fs.readdirSync(dir),
+): { file: string; data: Partial<Descriptor> }[] {
   const out: { file: string; data: Partial<Descriptor> }[] = [];
-  for (const name of fs.readdirSync(dir)) {
+  for (const name of names) {
     if (!/^\d+(-\d+)?\.json$/.test(name)) continue;
     const file = path.join(dir, name);
     try {

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { type Descriptor, processStartTicks } from "../agent/descriptor.js";
+import { type Descriptor, processStartTicks, readDescriptors } from "../agent/descriptor.js";
 import { runtimeDir } from "../agent/runtime-dir.js";
 import { ManholeClient } from "./client.js";
 import { CliError, EXIT } from "./errors.js";
@@ -162,15 +162,7 @@ export async function discover({
   }
   const described = new Set<string>();
   const probes: Promise<ManholeEntry | null>[] = [];
-  for (const name of names) {
-    if (!/^\d+(-\d+)?\.json$/.test(name)) continue;
-    const file = path.join(dir, name);
-    let d: unknown;
-    try {
-      d = JSON.parse(fs.readFileSync(file, "utf8"));
-    } catch {
-      continue; // unreadable: leave it alone
-    }
+  for (const { file, data: d } of readDescriptors(dir, names)) {
     if (!isDescriptor(d)) continue;
     described.add(path.resolve(d.socket));
     probes.push(probe(file, d, helloTimeoutMs, clean, removed));
