@@ -1,10 +1,10 @@
-// The `manhole` command as a user runs it: --help, --version, and the demo app.
+// The `manhole` command as a user runs it: --help, --version, the demo app, and the TCP address in ls.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { nc, ROOT, runClient, tempDir } from "./helpers.mjs";
+import { nc, ROOT, runClient, startApp, tempDir } from "./helpers.mjs";
 
 const CLI = path.join(ROOT, "dist", "cli", "main.js");
 const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version;
@@ -60,3 +60,45 @@ for (const threaded of [true, false]) {
     }
   });
 }
+
+test("ls shows the TCP address of a manhole that also listens on TCP (table and --json); exec takes that address", async () => {
+  const dir = tempDir();
+  const env = { MANHOLE_DIR: dir, NO_COLOR: "1" };
+  const manhole = (...args) => runClient(process.execPath, [CLI, ...args], "", { env });
+  const tcpApp = await startApp({ options: { tcp: { port: 0 } }, env: { MANHOLE_DIR: dir } });
+  const plain = await startApp({ env: { MANHOLE_DIR: dir } });
+  try {
+    // The port the agent reports on its handle, not read back from the descriptor ls uses.
+    const asked = await manhole("exec", String(tcpApp.child.pid), "manholeHandle.tcp.port");
+    assert.equal(asked.code, 0, asked.stderr);
+    const port = Number(asked.stdout);
+    assert.ok(Number.isInteger(port) && port > 0, asked.stdout);
+
+    const table = await manhole("ls");
+    assert.equal(table.code, 0, table.stderr);
+    const lines = table.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 3, table.stdout);
+    assert.match(lines[0], /^PID +UPTIME +NODE +APP +STATE +TCP +SOCKET$/);
+    const row = (app) => lines.find((l) => l.startsWith(`${app.child.pid} `)).split(/ {2,}/);
+    assert.deepEqual(row(tcpApp).slice(4), ["responsive", `127.0.0.1:${port}`, tcpApp.path]);
+    assert.deepEqual(row(plain).slice(4), ["responsive", "-", plain.path]);
+
+    const json = await manhole("ls", "--json");
+    assert.equal(json.code, 0, json.stderr);
+    const byPid = new Map(JSON.parse(json.stdout).map((e) => [e.pid, e]));
+    assert.deepEqual(byPid.get(tcpApp.child.pid).tcp, { host: "127.0.0.1", port });
+    assert.equal(byPid.get(tcpApp.child.pid).socket, tcpApp.path);
+    assert.equal("tcp" in byPid.get(plain.child.pid), false, "no tcp field without a TCP listener");
+
+    // The TCP cell as printed is what exec takes (token from the local token file).
+    const viaTcp = await manhole("exec", `127.0.0.1:${port}`, "process.pid");
+    assert.deepEqual({ stdout: viaTcp.stdout, code: viaTcp.code }, { stdout: `${tcpApp.child.pid}\n`, code: 0 });
+
+    const help = await manhole("ls", "--help");
+    assert.match(help.stdout, /state, TCP and socket/);
+    assert.match(help.stdout, /"tcp": \{"host", "port"\}/);
+  } finally {
+    await tcpApp.stop();
+    await plain.stop();
+  }
+});

@@ -1,6 +1,7 @@
 /** `manhole ls`: every live manhole in the runtime directory; stale entries are removed. */
 import { runtimeDir } from "../agent/runtime-dir.js";
 import { parseArgs, UsageError } from "./args.js";
+import { endpointLabel } from "./client.js";
 import type { CliCommand } from "./commands.js";
 import { discover, formatDuration, type ManholeEntry, stateText } from "./discovery.js";
 
@@ -8,7 +9,9 @@ export const lsHelp = `Usage: manhole ls [--json] [--timeout <ms>]
 
 Lists every live manhole in the runtime directory ($MANHOLE_DIR, else
 $XDG_RUNTIME_DIR/manhole, else <tmpdir>/manhole-<uid>): pid, uptime, Node version,
-app (package name@version, else its command line), state and socket.
+app (package name@version, else its command line), state, TCP and socket.
+The TCP column appears only when some manhole also listens on TCP: its host:port
+(as manhole exec and connect take it), "-" for the others.
 
 State is "responsive", "blocked <N> ms" (threaded manholes tell how long the event
 loop has been blocked), or "unresponsive" (no answer within the timeout).
@@ -18,6 +21,7 @@ processes whose pid was reused by another process, and of sockets nobody listens
 
 Options:
   --json           print a JSON array of objects instead of a table
+                   (with "tcp": {"host", "port"} for a manhole that listens on TCP)
   --timeout <ms>   how long to wait for each manhole's hello (default 1000)
   -h, --help       show this help
 `;
@@ -46,7 +50,15 @@ function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+/** The TCP listener recorded in the descriptor, if any (and well-formed). */
+function tcpOf(e: ManholeEntry): { host: string; port: number } | undefined {
+  const tcp = e.descriptor.tcp;
+  if (!tcp || typeof tcp.host !== "string" || !Number.isInteger(tcp.port)) return undefined;
+  return { host: tcp.host, port: tcp.port };
+}
+
 export function entryJson(e: ManholeEntry): Record<string, unknown> {
+  const tcp = tcpOf(e);
   return {
     pid: e.pid,
     ppid: e.descriptor.ppid ?? null,
@@ -56,6 +68,7 @@ export function entryJson(e: ManholeEntry): Record<string, unknown> {
     argv: e.descriptor.argv ?? [],
     cwd: e.descriptor.cwd ?? null,
     socket: e.socket,
+    ...(tcp ? { tcp } : {}),
     state: e.state,
     blockedMs: e.blockedMs === undefined ? null : Math.round(e.blockedMs),
     threaded: e.descriptor.threaded ?? null,
@@ -82,9 +95,16 @@ export async function ls(argv: string[]): Promise<number> {
     if (process.stderr.isTTY) process.stderr.write(`no manholes in ${runtimeDir()}\n`);
     return 0;
   }
+  // No TCP column when nothing listens on TCP, so the usual table stays as it was.
+  const withTcp = live.some((e) => tcpOf(e) !== undefined);
+  const tcpCell = (e: ManholeEntry): string[] => {
+    if (!withTcp) return [];
+    const tcp = tcpOf(e);
+    return [tcp ? endpointLabel(tcp) : "-"];
+  };
   const rows = [
-    ["PID", "UPTIME", "NODE", "APP", "STATE", "SOCKET"],
-    ...live.map((e) => [String(e.pid), formatDuration(e.uptimeMs), e.node, truncate(e.app, 40), stateText(e), e.socket]),
+    ["PID", "UPTIME", "NODE", "APP", "STATE", ...(withTcp ? ["TCP"] : []), "SOCKET"],
+    ...live.map((e) => [String(e.pid), formatDuration(e.uptimeMs), e.node, truncate(e.app, 40), stateText(e), ...tcpCell(e), e.socket]),
   ];
   const STATE = 4;
   const colour = (padded: string, row: number, col: number): string => {
