@@ -184,6 +184,18 @@ for (const mode of MODES) {
     });
   });
 
+  test(`${mode}: a rejected promise or an error as a value prints user frames only; the rejection is still reported`, async () => {
+    await withApp(mode, { banner: null }, async (app) => {
+      const { stdout } = await nc(app.path, "Promise.reject(new Error('boom'))\nnew Error('plain')\n'after'\n");
+      assertNoInternalFrames(stdout);
+      const value = "Promise {\n  <rejected> Error: boom\n      at REPLn:1:16\n}\n";
+      const report = "Uncaught (in promise) Error: boom\n    at REPLn:1:16\n";
+      // A worker relays the result before the report; without one, the report's callback runs first.
+      const first = mode === "threaded" ? `>>> ${value}>>> ${report}` : `>>> ${report}${value}>>> `;
+      assert.equal(maskIds(stdout), `${first}Error: plain\n    at REPLn:1:1\n>>> 'after'\n>>> `);
+    });
+  });
+
   test(`${mode}: top-level await; let, const, class and function persist; bare assignment stays in the session`, async () => {
     await withApp(mode, { banner: null }, async (app) => {
       const input = [

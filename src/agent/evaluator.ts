@@ -12,7 +12,7 @@ import type { ErrorInfo } from "../protocol/structured.js";
 import { COMMANDS } from "./commands/index.js";
 import { complete } from "./completion.js";
 import { resetRunning, runAsManholeCode, tagPromise } from "./containment.js";
-import { errorInfo, formatThrown, inspect, rememberPositions, toJson } from "./format.js";
+import { errorInfo, formatThrown, formatValue, rememberPositions, toJson } from "./format.js";
 import { rewrite } from "./rewrite.js";
 import { createScope, declare } from "./scope.js";
 import { createSessionGlobals } from "./session-globals.js";
@@ -289,7 +289,7 @@ export class Evaluator {
         value.then(undefined, (err: unknown) => s.write(`Uncaught (in promise) ${formatThrown(err)}\n`));
       }
       this.remember(s, value);
-      this.finish(s, req.id, true, inspect(value), this.returned(req, value));
+      this.finish(s, req.id, true, formatValue(value), this.returned(req, value));
       return;
     }
     const promise = value as Promise<unknown>;
@@ -305,7 +305,7 @@ export class Evaluator {
       (v) => {
         clearTimeout(timer);
         this.remember(s, v);
-        this.finish(s, req.id, true, inspect(v), this.returned(req, v));
+        this.finish(s, req.id, true, formatValue(v), this.returned(req, v));
       },
       (err: unknown) => {
         clearTimeout(timer);

@@ -55,29 +55,69 @@ function userPosition(frame: string): string {
   });
 }
 
-/** Cuts a stack to the frames that belong to the user: theirs and the app's, none of ours or what runs us. */
-export function cleanStack(stack: string): string {
-  const lines = stack.split("\n");
-  const firstFrame = lines.findIndex((l) => /^\s+at /.test(l));
-  if (firstFrame < 0) return stack;
-  const head = lines.slice(0, firstFrame);
-  const all = lines.slice(firstFrame);
+const RUNNER_FRAME = /\(?manhole-(runner|timed)[:)]/;
+
+/** Cuts frames to those that belong to the user: theirs and the app's, none of ours or what runs us. */
+function userFrames(all: string[]): string[] {
   // Frames from the runner on are what called the user's code: ours and Node's, never theirs.
-  const runnerAt = all.findIndex((l) => /\(?manhole-(runner|timed)[:)]/.test(l));
-  const frames = (runnerAt >= 0 ? all.slice(0, runnerAt) : all).filter(
-    (l) => !l.includes(OWN_DIR) && !/\(?manhole-(runner|timed)[:)]/.test(l),
-  );
+  const runnerAt = all.findIndex((l) => RUNNER_FRAME.test(l));
+  const frames = (runnerAt >= 0 ? all.slice(0, runnerAt) : all).filter((l) => !l.includes(OWN_DIR) && !RUNNER_FRAME.test(l));
   let lastUser = -1;
   frames.forEach((l, i) => {
     if (USER_FRAME.test(l)) lastUser = i;
   });
-  const kept = (lastUser >= 0 ? frames.slice(0, lastUser + 1) : frames).map((l) =>
+  return (lastUser >= 0 ? frames.slice(0, lastUser + 1) : frames).map((l) =>
     userPosition(l)
       .replace(/^(\s+at (?:async )?)Proxy\./, "$1")
       .replace(/at eval \((REPL\d+:\d+:\d+)\)$/, "at $1")
       .replace(/at (?:async )?eval \(eval at .*?\((REPL\d+:\d+:\d+)\)\)$/, "at $1"),
   );
-  return [...head, ...kept].join("\n");
+}
+
+/** Cuts a stack to the frames that belong to the user (see userFrames). */
+export function cleanStack(stack: string): string {
+  const lines = stack.split("\n");
+  const firstFrame = lines.findIndex((l) => /^\s+at /.test(l));
+  if (firstFrame < 0) return stack;
+  return [...lines.slice(0, firstFrame), ...userFrames(lines.slice(firstFrame))].join("\n");
+}
+
+/** A line of a stack as util.inspect prints it: a frame, or its note on frames shared with the cause. */
+const PRINTED_FRAME = /^\s+(at |\.\.\. \d+ lines? matching cause stack trace \.\.\.)/;
+
+/**
+ * util.inspect output with every error stack in it (an error value, a rejected promise's reason,
+ * an error in an array...) cut as a thrown one is. Done on the text: the error objects stay as
+ * they are, and a promise's reason cannot be read synchronously anyway.
+ */
+function cleanPrintedStacks(text: string): string {
+  if (!text.includes(" at ")) return text;
+  const lines = text.split("\n");
+  const out: string[] = [];
+  let i = 0;
+  while (i < lines.length) {
+    if (!PRINTED_FRAME.test(lines[i])) {
+      out.push(lines[i++]);
+      continue;
+    }
+    const start = i;
+    while (i < lines.length && PRINTED_FRAME.test(lines[i])) i++;
+    const frames = lines.slice(start, i);
+    // inspect ends the last frame with what follows the error: " {" for its properties, "," in a list.
+    const last = frames.length - 1;
+    const tail = /( \{|,)$/.exec(frames[last])?.[1] ?? "";
+    frames[last] = frames[last].slice(0, frames[last].length - tail.length);
+    const kept = userFrames(frames);
+    if (kept.length > 0) kept[kept.length - 1] += tail;
+    else if (out.length > 0) out[out.length - 1] += tail;
+    out.push(...kept);
+  }
+  return out.join("\n");
+}
+
+/** A value as the session prints it: util.inspect, with stacks in it cut to the user's frames. */
+export function formatValue(value: unknown): string {
+  return cleanPrintedStacks(inspect(value));
 }
 
 /** `Error: msg\n    at ...` for errors, util.inspect for anything else thrown. */
@@ -91,14 +131,14 @@ export function formatThrown(err: unknown): string {
         // Errors with extra own properties (code, errno...) show them as Node's REPL does.
         const extra = Object.keys(err).filter((k) => k !== "stack" && k !== "message");
         if (extra.length === 0) return cleaned;
-        const props = inspect(Object.fromEntries(extra.map((k) => [k, (err as Record<string, unknown>)[k]])));
+        const props = formatValue(Object.fromEntries(extra.map((k) => [k, (err as Record<string, unknown>)[k]])));
         return `${cleaned} ${props}`;
       }
     }
   } catch {
     // a throwing getter on the error: fall back to inspect, which does not call getters
   }
-  return inspect(err);
+  return formatValue(err);
 }
 
 /** The value as JSON text for the structured protocol, or undefined when it has none or is too big. */
