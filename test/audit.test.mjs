@@ -174,6 +174,57 @@ for (const mode of MODES) {
     }
   });
 
+  test(`${mode}: evaluations still running at close() are audited with outcome "closed", before their session's close`, async () => {
+    const file = path.join(tempDir(), "audit.jsonl");
+    const script = path.join(ROOT, "test", "fixtures", "close-on-signal.cjs");
+    const app = await startApp({ mode, script, options: { audit: file, banner: null, timeout: 60_000, maxLineBytes: 200 } });
+    try {
+      const forever = "console.log('started'); await new Promise(() => {})";
+      const c = await openSession(app);
+      c.send(`${forever}\n`);
+      await c.until("started\n");
+      const s = await structured(app);
+      s.send({ op: "eval", id: 2, code: forever });
+      assert.deepEqual(await s.next(), { op: "out", id: 2, text: "started\n" });
+      // A session ended (here by a line over maxLineBytes) while its evaluation runs: the
+      // evaluation is still under way at close().
+      const gone = await openSession(app);
+      gone.send(`${forever}\n`);
+      await gone.until("started\n");
+      gone.send(`${"x".repeat(300)}\n`);
+      await gone.closed();
+      await waitFor(() => fileEvents(file).some((e) => e.event === "session-close" && e.session === 3), "session 3 to close");
+      app.child.kill("SIGUSR2");
+      await waitFor(() => app.stdout().includes("CLOSED\n"), "CLOSED");
+      assert.equal(await c.until("manhole: closing, goodbye\n"), "\nmanhole: closing, goodbye\n");
+      const events = fileEvents(file);
+      assert.deepEqual(
+        events.map((e) => [e.event, e.session, e.input, e.outcome]),
+        [
+          ["session-open", 1, undefined, undefined],
+          ["session-open", 2, undefined, undefined],
+          ["session-open", 3, undefined, undefined],
+          ["session-close", 3, undefined, undefined],
+          ["eval", 1, forever, "closed"],
+          ["eval", 2, forever, "closed"],
+          ["eval", 3, forever, "closed"],
+          ["session-close", 1, undefined, undefined],
+          ["session-close", 2, undefined, undefined],
+        ],
+      );
+      for (const e of events) {
+        checkCommon(e, e.session);
+        if (e.event === "eval") {
+          assert.deepEqual(Object.keys(e), ["time", "event", "session", "peer", "input", "outcome", "durationMs"]);
+          assert.ok(e.durationMs >= 0, `durationMs: ${e.durationMs}`);
+        }
+      }
+      assert.equal(app.child.exitCode, null, "the app carries on");
+    } finally {
+      await app.stop();
+    }
+  });
+
   test(`${mode}: long inputs are cut at 4096 characters and flagged; interrupted evaluations say so`, async () => {
     const file = path.join(tempDir(), "audit.jsonl");
     const app = await startApp({ mode, options: { audit: file, banner: null, timeout: 300 } });

@@ -24,8 +24,11 @@ export interface AuditPeer {
   address?: string;
 }
 
-/** "exit": the process exited while the evaluation ran (e.g. it called process.exit()). */
-export type AuditOutcome = "ok" | "error" | "interrupted" | "refused" | "exit";
+/**
+ * "exit": the process exited while the evaluation ran (e.g. it called process.exit()).
+ * "closed": the manhole was closed (handle.close()) while it ran.
+ */
+export type AuditOutcome = "ok" | "error" | "interrupted" | "refused" | "exit" | "closed";
 
 export interface AuditEvent {
   /** When it happened (for an evaluation or command: when it started), ISO 8601. */
@@ -212,6 +215,20 @@ export function evalOutcome(outcome: Outcome): AuditOutcome {
   return /^(Interrupted|Timed out after )/.test(outcome.text) ? "interrupted" : "error";
 }
 
+type Finish = (outcome: AuditOutcome) => void;
+
+/** Per auditor, the evaluations and commands begun and not yet recorded, of every session. */
+const unfinished = new WeakMap<Auditor, Set<Finish>>();
+
+/**
+ * The manhole is closing: records what is still under way with outcome "closed", before the
+ * sessions' close events and before the auditor closes (nothing would record it later).
+ */
+export function recordUnfinished(auditor: Auditor | undefined): void {
+  if (!auditor) return;
+  for (const finish of [...(unfinished.get(auditor) ?? [])]) finish("closed");
+}
+
 /** One session's view of the audit log: fills in time, session, peer and duration. */
 export class SessionAudit {
   private readonly openedAt = performance.now();
@@ -241,13 +258,18 @@ export class SessionAudit {
     this.record({ time: new Date().toISOString(), event: "session-close", durationMs: elapsed(this.openedAt) });
   }
 
-  /** An evaluation or command starts; call the result with how it ended. */
-  begin(kind: "eval" | "command", input: string): (outcome: AuditOutcome) => void {
-    if (!this.auditor) return () => {};
+  /** An evaluation or command starts; call the result with how it ended (only the first call counts). */
+  begin(kind: "eval" | "command", input: string): Finish {
+    const { auditor } = this;
+    if (!auditor) return () => {};
     const time = new Date().toISOString();
     const started = performance.now();
     const cut = input.length > MAX_AUDIT_INPUT;
-    return (outcome) =>
+    const pending = unfinished.get(auditor) ?? new Set<Finish>();
+    unfinished.set(auditor, pending);
+    // Once only: one recorded as "closed" may still end later, after the log has closed.
+    const finish: Finish = (outcome) => {
+      if (!pending.delete(finish)) return;
       this.record({
         time,
         event: kind,
@@ -256,6 +278,9 @@ export class SessionAudit {
         outcome,
         durationMs: elapsed(started),
       });
+    };
+    pending.add(finish);
+    return finish;
   }
 }
 

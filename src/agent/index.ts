@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { AuditMessage, FromEvaluator, ToEvaluator, WorkerClose, WorkerStatus } from "../protocol/relay.js";
-import { type AuditOption, type Auditor, auditAtExit, auditTarget, FileAuditor, FunctionAuditor } from "./audit.js";
+import { type AuditOption, type Auditor, auditAtExit, auditTarget, FileAuditor, FunctionAuditor, recordUnfinished } from "./audit.js";
 import type { AgentInfo } from "./banner.js";
 import { installContainment } from "./containment.js";
 import { appLabel, buildDescriptor, descriptorPath, findAppPackage, writeDescriptor } from "./descriptor.js";
@@ -89,7 +89,10 @@ async function serveInline(
     throw err;
   }
   return {
-    close: () => listener.close().then(() => auditor?.close()),
+    close: () => {
+      recordUnfinished(auditor);
+      return listener.close().then(() => auditor?.close());
+    },
     removeSocket: () => unlinkIfOurs(config.path, ino),
     tcpPort: listener.tcpPort,
   };

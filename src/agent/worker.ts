@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import type { AuditMessage, FromEvaluator, WorkerClose, WorkerStatus } from "../protocol/relay.js";
-import { type Auditor, type AuditTarget, FileAuditor, RelayAuditor } from "./audit.js";
+import { type Auditor, type AuditTarget, FileAuditor, RelayAuditor, recordUnfinished } from "./audit.js";
 import { EvalChannel } from "./eval-channel.js";
 import { Listener, type ListenerConfig } from "./listener.js";
 import { ThreadSupervisor } from "./watchdog.js";
@@ -38,6 +38,7 @@ const listener = new Listener(data.listener, channel, supervisor);
 
 port.on("message", (m: FromEvaluator | WorkerClose) => {
   if (m.type === "close") {
+    recordUnfinished(audit);
     void listener
       .close()
       .then(() => audit?.close())
