@@ -228,6 +228,115 @@ for (const mode of MODES) {
     });
   });
 
+  test(`${mode}: a top-level const cannot be assigned, in the same input, a later one or a function; it keeps its value`, async () => {
+    await withApp(mode, { banner: null }, async (app) => {
+      const input = [
+        "const x = 1",
+        "x = 2",
+        "x++",
+        "x += 1",
+        "[x] = [3]",
+        "({ x } = { x: 4 })",
+        "function bump() { x = 9 }",
+        "bump()",
+        "x",
+        "const y = 'y'; y = 'z'",
+        "y",
+        "const { a, b: [c], ...r } = { a: 1, b: [2], d: 4 }",
+        "a = 0",
+        "c = 0",
+        "r = 0",
+        "[a, c, r]",
+        "const w = await Promise.resolve(5); w = 6",
+        "w",
+        "const named = () => 1; named.name",
+      ].join("\n");
+      const { stdout } = await nc(app.path, `${input}\n`);
+      assertNoInternalFrames(stdout);
+      const thrown = (at) => `>>> Uncaught TypeError: Assignment to constant variable.\n${at.map((f) => `    at ${f}\n`).join("")}`;
+      assert.equal(
+        maskIds(stdout),
+        ">>> undefined\n" +
+          thrown(["REPLn:1:3"]) +
+          thrown(["REPLn:1:2"]) +
+          thrown(["REPLn:1:3"]) +
+          thrown(["REPLn:1:2"]) +
+          thrown(["REPLn:1:4"]) +
+          ">>> undefined\n" +
+          thrown(["bump (REPLn:1:21)", "REPLn:1:1"]) +
+          ">>> 1\n" +
+          thrown(["REPLn:1:18"]) +
+          ">>> 'y'\n" +
+          ">>> undefined\n" +
+          thrown(["REPLn:1:3"]) +
+          thrown(["REPLn:1:3"]) +
+          thrown(["REPLn:1:3"]) +
+          ">>> [ 1, 2, { d: 4 } ]\n" +
+          thrown(["REPLn:1:39"]) +
+          ">>> 5\n" +
+          ">>> 'named'\n>>> ",
+      );
+    });
+  });
+
+  test(`${mode}: a later const, let, class or function redeclares a const; the latest decides; var does not`, async () => {
+    await withApp(mode, { banner: null }, async (app) => {
+      const input = [
+        "const x = 1",
+        "let x = 2",
+        "x = 3",
+        "const x = 'c'",
+        "x = 4",
+        "x",
+        "class x {}",
+        "x = 5",
+        "const x = 6",
+        "function x() { return 7 }",
+        "x = 8",
+        "const x = 9",
+        "var x = 10",
+        "x",
+      ].join("\n");
+      const { stdout } = await nc(app.path, `${input}\n`);
+      const thrown = (column) => `>>> Uncaught TypeError: Assignment to constant variable.\n    at REPLn:1:${column}\n`;
+      assert.equal(
+        maskIds(stdout),
+        ">>> undefined\n>>> undefined\n>>> 3\n>>> undefined\n" +
+          thrown(3) +
+          ">>> 'c'\n>>> undefined\n>>> 5\n>>> undefined\n>>> undefined\n>>> 8\n>>> undefined\n" +
+          thrown(6) +
+          ">>> 9\n>>> ",
+      );
+    });
+  });
+
+  test(`${mode}: a const inside a block, function or loop keeps JavaScript's own rules`, async () => {
+    await withApp(mode, { banner: null }, async (app) => {
+      const input = [
+        "{ const q = 1; q = 2 }",
+        "typeof q",
+        "for (const k of [1]) { k = 2 }",
+        "for (const k of [1, 2]) { let m = k; m = 3 }",
+        "typeof k",
+        "function f() { const v = 1; v = 2 }",
+        "f()",
+        "(() => { const h = 1; let g = h; g = 2; return [h, g] })()",
+      ].join("\n");
+      const { stdout } = await nc(app.path, `${input}\n`);
+      assertNoInternalFrames(stdout);
+      const thrown = (...at) => `>>> Uncaught TypeError: Assignment to constant variable.\n${at.map((f) => `    at ${f}\n`).join("")}`;
+      assert.equal(
+        maskIds(stdout),
+        thrown("REPLn:1:18") +
+          ">>> 'undefined'\n" +
+          thrown("REPLn:1:26") +
+          ">>> 3\n>>> 'undefined'\n>>> undefined\n" +
+          thrown("f (REPLn:1:31)", "REPLn:1:1") +
+          ">>> [ 1, 2 ]\n>>> ",
+      );
+    });
+  });
+
   test(`${mode}: console.log in the manhole prints to the session, not to the app's stdout`, async () => {
     await withApp(mode, { banner: null }, async (app) => {
       const { stdout } = await nc(app.path, "console.log('hello from manhole', { a: 1 })\nconsole.log('x%sy', 1); 7\n");
@@ -327,6 +436,39 @@ for (const mode of MODES) {
       await Promise.all([a.closed(), b.closed()]);
       // Later sessions join the same scope.
       assert.equal((await nc(app.path, "secret\n")).stdout, ">>> 'B'\n>>> ");
+    });
+  });
+
+  test(`${mode}: a const holds in every session of a shared scope and only in its own session otherwise`, async () => {
+    const thrown = "Uncaught TypeError: Assignment to constant variable.\n    at REPLn:1:7\n";
+    await withApp(mode, { banner: null, shared: true }, async (app) => {
+      const a = await connect(app.path);
+      const b = await connect(app.path);
+      await a.until(">>> ");
+      await b.until(">>> ");
+      assert.equal(await a.eval("const limit = 10"), "undefined\n");
+      assert.equal(maskIds(await b.eval("limit = 11")), thrown);
+      assert.equal(await b.eval("limit"), "10\n");
+      assert.equal(await b.eval("let limit = 12"), "undefined\n");
+      assert.equal(await a.eval("limit = 13"), "13\n");
+      assert.equal(await b.eval("limit"), "13\n");
+      a.end();
+      b.end();
+      await Promise.all([a.closed(), b.closed()]);
+    });
+    await withApp(mode, { banner: null }, async (app) => {
+      const a = await connect(app.path);
+      const b = await connect(app.path);
+      await a.until(">>> ");
+      await b.until(">>> ");
+      assert.equal(await a.eval("const limit = 10"), "undefined\n");
+      assert.equal(await b.eval("limit = 11"), "11\n");
+      assert.equal(maskIds(await a.eval("limit = 12")), thrown);
+      assert.equal(await a.eval("limit"), "10\n");
+      assert.equal(await b.eval("limit"), "11\n");
+      a.end();
+      b.end();
+      await Promise.all([a.closed(), b.closed()]);
     });
   });
 

@@ -14,7 +14,7 @@ import { complete } from "./completion.js";
 import { resetRunning, runAsManholeCode, tagPromise } from "./containment.js";
 import { errorInfo, formatThrown, formatValue, rememberPositions, toJson } from "./format.js";
 import { rewrite } from "./rewrite.js";
-import { createScope, declare } from "./scope.js";
+import { constantMarker, createScope, declare } from "./scope.js";
 import { createSessionGlobals } from "./session-globals.js";
 import { awaitAbandoned, INTERRUPT, InterruptSignal, interruptedText, isInterruptSignal } from "./supervisor.js";
 
@@ -36,6 +36,8 @@ export interface EvaluatorOptions {
 interface SessionState {
   id: number;
   own: Record<string, unknown>;
+  constants: Set<string>;
+  markConstant: (...names: string[]) => void;
   builtins: Record<string, unknown>;
   scope: object;
   /** Request being evaluated, or 0. */
@@ -59,6 +61,7 @@ type Runner = (
   code: string,
   importHelper: (specifier: unknown, options?: unknown) => Promise<unknown>,
   tick: () => void,
+  markConstant: (...names: string[]) => void,
 ) => unknown;
 
 let runner: Runner | undefined;
@@ -67,7 +70,7 @@ const CALL_KEY = Symbol.for("manhole.call");
 
 function getRunner(): Runner {
   runner ??= vm.runInThisContext(
-    "(function (__mh_scope, __mh_code, __mh_import, __mh_tick) { with (__mh_scope) { return eval(__mh_code) } })",
+    "(function (__mh_scope, __mh_code, __mh_import, __mh_tick, __mh_const) { with (__mh_scope) { return eval(__mh_code) } })",
     {
       filename: "manhole-runner",
     },
@@ -89,6 +92,7 @@ const encoder = new TextEncoder();
 export class Evaluator {
   private readonly sessions = new Map<number, SessionState>();
   private readonly sharedOwn: Record<string, unknown> = Object.create(null);
+  private readonly sharedConstants = new Set<string>();
 
   constructor(private readonly options: EvaluatorOptions) {}
 
@@ -181,9 +185,12 @@ export class Evaluator {
     let s = this.sessions.get(id);
     if (s) return s;
     const own = this.options.shared ? this.sharedOwn : (Object.create(null) as Record<string, unknown>);
+    const constants = this.options.shared ? this.sharedConstants : new Set<string>();
     const state: SessionState = {
       id,
       own,
+      constants,
+      markConstant: constantMarker(constants),
       builtins: {},
       scope: {},
       current: 0,
@@ -192,7 +199,7 @@ export class Evaluator {
       write: (text) => this.output(state, text),
     };
     state.builtins = createSessionGlobals(state.write);
-    state.scope = createScope({ own, builtins: state.builtins, namespace: this.options.namespace });
+    state.scope = createScope({ own, constants, builtins: state.builtins, namespace: this.options.namespace });
     this.sessions.set(id, state);
     s = state;
     return s;
@@ -240,9 +247,12 @@ export class Evaluator {
 
   private call(s: SessionState, code: string): unknown {
     const run = getRunner();
-    if (this.options.syncTimeout <= 0) return run(s.scope, code, importHelper, this.tick);
+    if (this.options.syncTimeout <= 0) return run(s.scope, code, importHelper, this.tick, s.markConstant);
     timedCall ??= new vm.Script(`globalThis[Symbol.for("manhole.call")]()`, { filename: "manhole-timed" });
-    Object.defineProperty(globalThis, CALL_KEY, { value: () => run(s.scope, code, importHelper, this.tick), configurable: true });
+    Object.defineProperty(globalThis, CALL_KEY, {
+      value: () => run(s.scope, code, importHelper, this.tick, s.markConstant),
+      configurable: true,
+    });
     try {
       return timedCall.runInThisContext({ timeout: this.options.syncTimeout, displayErrors: false });
     } finally {
@@ -260,7 +270,7 @@ export class Evaluator {
     s.budget = this.options.maxOutputBytes;
     s.cut = false;
     const rewritten = rewrite(req.code);
-    declare(s.own, rewritten.declared);
+    declare(s.own, s.constants, rewritten);
     rememberPositions(req.id, rewritten.position);
     const code = `${rewritten.code}\n//# sourceURL=REPL${req.id}`;
     let value: unknown;

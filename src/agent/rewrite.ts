@@ -7,6 +7,7 @@
  * function declarations are hoisted as assignments, top-level `await` wraps the input in an
  * async function that returns its last expression, and `import()` goes through a helper so
  * that it works inside vm-compiled code (Node refuses a dynamic import there otherwise).
+ * A top-level `const` marks its names constant once they are initialised.
  */
 import type { Node } from "acorn";
 import { acornParser } from "./parser.js";
@@ -18,6 +19,8 @@ export const IMPORT_HELPER = "__mh_import";
  * worker asks for an interrupt, so runaway loops (microtask loops included) stop by themselves.
  */
 export const TICK_HELPER = "__mh_tick";
+/** Called with a top-level `const`'s names right after its initialisation: later assignments throw. */
+export const CONST_HELPER = "__mh_const";
 
 const LOOPS = new Set(["WhileStatement", "DoWhileStatement", "ForStatement", "ForInStatement", "ForOfStatement"]);
 
@@ -27,6 +30,12 @@ export interface Rewritten {
   position(line: number, column: number): [number, number];
   /** Names to create on the session scope before running `code`. */
   declared: string[];
+  /**
+   * Names bound anew by a top-level let, const, class or function: they stop being constants
+   * before `code` runs, so a later declaration replaces a `const` (the latest one decides).
+   * `var` is not among them: as in JavaScript, it cannot redeclare a constant.
+   */
+  rebound: string[];
   /** `code` evaluates to a promise of the input's completion value. */
   awaited: boolean;
 }
@@ -107,17 +116,19 @@ function parseInput(code: string): { ast: AnyNode; source: string } {
 const NEEDS_REWRITE = /\b(?:let|const|var|class|function|await|import|typeof|for|while|do)\b|=>|\{/;
 
 export function rewrite(code: string): Rewritten {
-  if (!NEEDS_REWRITE.test(code)) return { code, declared: [], awaited: false, position: (line, column) => [line, column] };
+  const unchanged: Rewritten = { code, declared: [], rebound: [], awaited: false, position: (line, column) => [line, column] };
+  if (!NEEDS_REWRITE.test(code)) return unchanged;
   let parsed: { ast: AnyNode; source: string };
   try {
     parsed = parseInput(code);
   } catch {
     // Let V8 report the syntax error in its own words.
-    return { code, declared: [], awaited: false, position: (line, column) => [line, column] };
+    return unchanged;
   }
   const { ast, source } = parsed;
   const edits: Edit[] = [];
   const declared: string[] = [];
+  const rebound: string[] = [];
   const hoisted: Rope[] = [];
   let awaited = false;
   // A node's source with the edits already made inside it.
@@ -182,16 +193,24 @@ export function rewrite(code: string): Rewritten {
     if (stmt.type === "VariableDeclaration") {
       const kind = stmt.kind as string;
       const list = assignments(stmt, kind !== "var", false);
+      if (kind !== "var") {
+        const names: string[] = [];
+        for (const d of stmt.declarations as AnyNode[]) patternNames(d.id as AnyNode, names);
+        rebound.push(...names);
+        if (kind === "const") list.push(`, ${CONST_HELPER}(${names.map((n) => JSON.stringify(n)).join(", ")})`);
+      }
       edits.push({ start: stmt.start, end: stmt.end, text: ["void (", ...orZero(list), ");"] });
     } else if (stmt.type === "FunctionDeclaration") {
       const name = (stmt.id as AnyNode).name as string;
       declared.push(name);
+      rebound.push(name);
       visit(stmt, ast, false);
       hoisted.push([`void (${name} = (`, ...text(stmt), "));\n"]);
       edits.push({ start: stmt.start, end: stmt.end, text: [] });
     } else if (stmt.type === "ClassDeclaration") {
       const name = (stmt.id as AnyNode).name as string;
       declared.push(name);
+      rebound.push(name);
       visit(stmt, ast, false);
       edits.push({ start: stmt.start, end: stmt.end, text: [`void (${name} = (`, ...text(stmt), "));"] });
     } else {
@@ -216,7 +235,7 @@ export function rewrite(code: string): Rewritten {
     const at = rendered.toSource(offsetOf(rendered.code, line, column));
     return lineColumnOf(code, Math.max(0, at - shift));
   };
-  return { code: rendered.code, declared: [...new Set(declared)], awaited, position };
+  return { code: rendered.code, declared: [...new Set(declared)], rebound: [...new Set(rebound)], awaited, position };
 }
 
 /** Joins a rope into code, remembering where each copied slice of the source landed. */

@@ -5,15 +5,18 @@
  * report throws to the session), then the namespace, then the app's globals. A bare assignment
  * to a name that exists nowhere stays in the session instead of becoming an app global; an
  * assignment to an existing global or namespace name changes it, as the operator meant.
+ * Names of a top-level `const` are constants: assigning to them throws, as in JavaScript.
  */
-import { IMPORT_HELPER, TICK_HELPER } from "./rewrite.js";
+import { CONST_HELPER, IMPORT_HELPER, type Rewritten, TICK_HELPER } from "./rewrite.js";
 
 /** Parameters of the runner function; the proxy must let them through to it. */
-const RUNNER_NAMES = new Set(["__mh_scope", "__mh_code", IMPORT_HELPER, TICK_HELPER]);
+const RUNNER_NAMES = new Set(["__mh_scope", "__mh_code", IMPORT_HELPER, TICK_HELPER, CONST_HELPER]);
 const hasOwn = Object.prototype.hasOwnProperty;
 
 export interface ScopeLayers {
   own: Record<string, unknown>;
+  /** Names of `own` that are constants; shared by the sessions that share `own`. */
+  constants: ReadonlySet<string>;
   builtins: Record<string, unknown>;
   namespace: Record<string, unknown>;
 }
@@ -24,7 +27,13 @@ function notDefined(name: string, trap: (...args: never[]) => unknown): Referenc
   return err;
 }
 
-export function createScope({ own, builtins, namespace }: ScopeLayers): object {
+function constantAssigned(trap: (...args: never[]) => unknown): TypeError {
+  const err = new TypeError("Assignment to constant variable.");
+  Error.captureStackTrace(err, trap);
+  return err;
+}
+
+export function createScope({ own, constants, builtins, namespace }: ScopeLayers): object {
   const handler: ProxyHandler<Record<string, unknown>> = {
     has(_t, key) {
       if (typeof key === "symbol") return false;
@@ -42,6 +51,7 @@ export function createScope({ own, builtins, namespace }: ScopeLayers): object {
     },
     set(_t, key, value) {
       if (typeof key === "symbol") return false;
+      if (constants.has(key)) throw constantAssigned(handler.set as never);
       if (key in own) own[key] = value;
       else if (hasOwn.call(namespace, key)) namespace[key] = value;
       else if (!hasOwn.call(builtins, key) && key in globalThis) (globalThis as Record<string, unknown>)[key] = value;
@@ -52,7 +62,23 @@ export function createScope({ own, builtins, namespace }: ScopeLayers): object {
   return new Proxy(own, handler);
 }
 
-/** Makes `names` own names of the session (undefined until assigned), so declarations land there. */
-export function declare(own: Record<string, unknown>, names: readonly string[]): void {
-  for (const name of names) if (!(name in own)) own[name] = undefined;
+/**
+ * Makes an input's declared names own names of the session (undefined until assigned), so
+ * declarations land there. A name declared anew stops being a constant: redeclaring is a REPL
+ * convenience, and a new `const` marks it again once initialised.
+ */
+export function declare(
+  own: Record<string, unknown>,
+  constants: Set<string>,
+  { declared, rebound }: Pick<Rewritten, "declared" | "rebound">,
+): void {
+  for (const name of declared) if (!(name in own)) own[name] = undefined;
+  for (const name of rebound) constants.delete(name);
+}
+
+/** The runner's CONST_HELPER: a top-level `const` calls it with its names once they hold their values. */
+export function constantMarker(constants: Set<string>): (...names: string[]) => void {
+  return (...names) => {
+    for (const name of names) constants.add(name);
+  };
 }
