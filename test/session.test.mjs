@@ -147,6 +147,21 @@ for (const mode of MODES) {
     });
   });
 
+  test(`${mode}: Ctrl-C drops a half-typed input, also when it comes in the same write`, async () => {
+    await withApp(mode, { banner: null }, async (app) => {
+      const c = await connect(app.path);
+      await c.until(">>> ");
+      c.send("for (;;) {\n");
+      assert.equal(await c.until("... "), "... ");
+      c.send("\x03\n");
+      assert.equal(await c.until(">>> "), "(input cleared)\n>>> ");
+      c.send("for (;;) {\n\x03\n1+1\n");
+      assert.equal(await c.until("2\n>>> "), "... (input cleared)\n>>> 2\n>>> ");
+      c.end();
+      await c.closed();
+    });
+  });
+
   test(`${mode}: syntax and thrown errors print as Uncaught with user frames only; the session goes on`, async () => {
     await withApp(mode, { banner: null }, async (app) => {
       const input = [

@@ -159,6 +159,123 @@ for (const [name, interrupt] of [
   });
 }
 
+// An interrupt in the same write as the input it follows reaches the agent before that
+// evaluation has started on the main thread; it must still stop it, as soon as it starts.
+for (const [name, interrupt] of [
+  ["a line holding only Ctrl-C", "\x03\n"],
+  ["telnet IAC IP", "\xff\xf4"],
+]) {
+  test(`${name} in the same write as a runaway input stops it as soon as it starts`, T, async () => {
+    const app = await startApp({ options: { timeout: 60_000, banner: null } });
+    try {
+      const c = await connect(app.path);
+      assert.equal(await c.until(">>> "), ">>> ");
+      c.send(Buffer.from(`while (true) {}\n${interrupt}`, "latin1"));
+      assert.equal(await c.until(">>> ", 8000), "Interrupted\n>>> ");
+      assert.equal(await c.eval("1+1"), "2\n");
+      assert.match(await httpGet(app.port), /ok \d+/);
+      c.end();
+    } finally {
+      await app.stop();
+    }
+  });
+}
+
+test("Ctrl-C in the same write as app code that blocks without checks: it is terminated as soon as it starts", T, async () => {
+  const app = await startApp({ options: { timeout: 60_000, banner: null } });
+  try {
+    const c = await connect(app.path);
+    await c.until(">>> ");
+    c.send("blockEventLoop(60000)\n\x03\n");
+    assert.equal(await c.until(">>> ", 8000), "Interrupted\n>>> ");
+    assert.equal(await c.eval("1+1"), "2\n");
+    c.end();
+  } finally {
+    await app.stop();
+  }
+});
+
+test("Ctrl-C in the same write as two inputs stops the first; the input queued behind it runs", T, async () => {
+  const app = await startApp({ options: { timeout: 60_000, banner: null } });
+  try {
+    const c = await connect(app.path);
+    await c.until(">>> ");
+    c.send("while (true) {}\n'next'\n\x03\n");
+    assert.equal(await c.until("'next'\n>>> ", 8000), "Interrupted\n>>> 'next'\n>>> ");
+    assert.equal(await c.eval("1+1"), "2\n");
+    c.end();
+  } finally {
+    await app.stop();
+  }
+});
+
+/** Says hello on a raw client; returns it with the hello consumed. */
+async function structuredClient(app) {
+  const c = await connect(app.path);
+  c.send('{"op":"hello","id":1,"protocol":[1]}\n');
+  await c.until(/\{"op":"hello".*\n/);
+  return c;
+}
+
+test("structured: an interrupt in the same write as its eval stops it as soon as it starts", T, async () => {
+  const app = await startApp({ options: { timeout: 60_000, banner: null } });
+  try {
+    const c = await structuredClient(app);
+    c.send('{"op":"eval","id":2,"code":"while (true) {}"}\n{"op":"interrupt","id":3}\n');
+    assert.equal(
+      await c.until(/"id":3.*\n/, 8000),
+      '{"op":"error","id":2,"text":"Interrupted","error":{"name":"Interrupted","message":"interrupted"}}\n' +
+        '{"op":"result","id":3,"text":"interrupted"}\n',
+    );
+    c.send('{"op":"eval","id":4,"code":"1+1"}\n');
+    assert.equal(await c.until("\n"), '{"op":"value","id":4,"text":"2","json":2}\n');
+    c.end();
+  } finally {
+    await app.stop();
+  }
+});
+
+/** Manhole code that checks for an interrupt 100000 times: any flag left raised stops it. */
+const COUNT = "(() => { let n = 0; for (let i = 0; i < 1e5; i++) n++; return n })()";
+
+test("a stray Ctrl-C, or one for an input that has finished, never interrupts a later evaluation", T, async () => {
+  const app = await startApp({ options: { timeout: 60_000, banner: null } });
+  try {
+    const c = await connect(app.path);
+    await c.until(">>> ");
+    // While idle, on its own and then in the same write as the next input.
+    c.send("\x03\n");
+    assert.equal(await c.until(">>> "), "\n>>> ");
+    assert.equal(await c.eval(COUNT), "100000\n");
+    c.send(`\x03\n${COUNT}\n`);
+    assert.equal(await c.until("100000\n>>> "), "\n>>> 100000\n>>> ");
+    // Aimed at an input that ends without a check; the next one runs in full.
+    c.send(`1+1\n\x03\n${COUNT}\n`);
+    assert.equal(await c.until("100000\n>>> "), "2\n>>> 100000\n>>> ");
+    c.end();
+
+    const s = await structuredClient(app);
+    s.send(`{"op":"eval","id":2,"code":"1+1"}\n{"op":"interrupt","id":3}\n${JSON.stringify({ op: "eval", id: 4, code: COUNT })}\n`);
+    const replies = [];
+    for (let i = 0; i < 3; i++) replies.push(JSON.parse(await s.until("\n")));
+    assert.deepEqual(
+      replies.sort((a, b) => a.id - b.id),
+      [
+        { op: "value", id: 2, text: "2", json: 2 },
+        { op: "result", id: 3, text: "interrupted" },
+        { op: "value", id: 4, text: "100000", json: 100000 },
+      ],
+    );
+    s.send('{"op":"interrupt","id":5}\n');
+    assert.equal(await s.until("\n"), '{"op":"result","id":5,"text":"nothing to interrupt"}\n');
+    s.send(`${JSON.stringify({ op: "eval", id: 6, code: COUNT })}\n`);
+    assert.equal(await s.until("\n"), '{"op":"value","id":6,"text":"100000","json":100000}\n');
+    s.end();
+  } finally {
+    await app.stop();
+  }
+});
+
 test("one input at a time per session; another session reads the stack meanwhile", T, async () => {
   const app = await startApp({ options: { timeout: 60_000 } });
   try {

@@ -16,7 +16,7 @@ import { errorInfo, formatThrown, formatValue, rememberPositions, toJson } from 
 import { rewrite } from "./rewrite.js";
 import { constantMarker, createScope, declare } from "./scope.js";
 import { createSessionGlobals } from "./session-globals.js";
-import { awaitAbandoned, INTERRUPT, InterruptSignal, interruptedText, isInterruptSignal } from "./supervisor.js";
+import { awaitAbandoned, CELL, INTERRUPT, InterruptSignal, interruptedText, isInterruptSignal } from "./supervisor.js";
 
 export interface EvaluatorOptions {
   namespace: Record<string, unknown>;
@@ -28,8 +28,8 @@ export interface EvaluatorOptions {
   asyncTimeout: number;
   /** The evaluation timeout, for messages. */
   timeout: number;
-  /** Threaded mode: one Int32 cell the worker sets to ask running manhole code to stop. */
-  interruptFlag?: Int32Array;
+  /** Threaded mode: the cells shared with the worker (supervisor.ts CELL), the interrupt flag among them. */
+  interruptCells?: Int32Array;
   emit(message: FromEvaluator): void;
 }
 
@@ -112,9 +112,9 @@ export class Evaluator {
 
   /** The check at the top of every loop and function body of manhole code. */
   private readonly tick = (): void => {
-    const flag = this.options.interruptFlag;
-    if (flag) {
-      const reason = Atomics.load(flag, 0);
+    const cells = this.options.interruptCells;
+    if (cells) {
+      const reason = Atomics.load(cells, CELL.flag);
       if (reason !== INTERRUPT.none) throw new InterruptSignal(reason);
     } else if (this.earliest !== Number.POSITIVE_INFINITY && performance.now() > this.earliest) {
       throw new InterruptSignal(INTERRUPT.timeout);
@@ -169,12 +169,13 @@ export class Evaluator {
         break;
       }
       case "interrupt-done":
-        if (this.options.interruptFlag) Atomics.store(this.options.interruptFlag, 0, INTERRUPT.none);
+        if (this.options.interruptCells) Atomics.store(this.options.interruptCells, CELL.flag, INTERRUPT.none);
         break;
       case "eval-abandoned":
         this.running.delete(message.id);
         // A terminated evaluation never unwound its bookkeeping: nothing of ours runs now.
         resetRunning();
+        if (this.options.interruptCells) Atomics.compareExchange(this.options.interruptCells, CELL.sync, message.id, 0);
         this.setDeadline(message.id, undefined);
         for (const s of this.sessions.values()) if (s.current === message.id) s.current = 0;
         break;
@@ -261,12 +262,33 @@ export class Evaluator {
   }
 
   private evaluate(req: EvalRequest): void {
-    // This message reached us, so the event loop turns: whatever the flag was raised for is over.
-    if (this.options.interruptFlag) Atomics.store(this.options.interruptFlag, 0, INTERRUPT.none);
+    const cells = this.options.interruptCells;
+    if (!cells) {
+      this.run(req);
+      return;
+    }
+    // `sync` before `started`: a worker that sees this evaluation started also sees it running.
+    Atomics.store(cells, CELL.sync, req.id);
+    Atomics.store(cells, CELL.started, req.id);
+    // Read after `started` is written (the worker writes `target`, then reads `started`), so an
+    // interrupt sent before this evaluation got here is seen by one side or the other. Any other
+    // raised flag is over: this message reached us, so the event loop has turned since.
+    const targeted = Atomics.load(cells, CELL.target) === req.id;
+    Atomics.store(cells, CELL.flag, targeted ? INTERRUPT.request : INTERRUPT.none);
+    try {
+      this.run(req);
+    } finally {
+      Atomics.store(cells, CELL.sync, 0);
+      // Raised for this evaluation alone: the rest of the app's manhole code must not see it.
+      if (targeted) Atomics.store(cells, CELL.flag, INTERRUPT.none);
+    }
+  }
+
+  private run(req: EvalRequest): void {
     const s = this.session(req.session);
     s.current = req.id;
     this.running.set(req.id, { session: req.session, code: req.code, time: new Date().toISOString(), started: performance.now() });
-    if (!this.options.interruptFlag) this.setDeadline(req.id, performance.now() + this.options.timeout);
+    if (!this.options.interruptCells) this.setDeadline(req.id, performance.now() + this.options.timeout);
     s.budget = this.options.maxOutputBytes;
     s.cut = false;
     const rewritten = rewrite(req.code);

@@ -18,8 +18,13 @@ export function startHeartbeat(): { buffer: SharedArrayBuffer; stop(): void } {
   return { buffer, stop: () => clearInterval(timer) };
 }
 
+/** When the event loop last turned (ms since the epoch). */
+export function lastBeat(buffer: SharedArrayBuffer): number {
+  return Number(Atomics.load(new BigInt64Array(buffer), 0));
+}
+
 export function readLoopState(buffer: SharedArrayBuffer): LoopState {
-  const last = Number(Atomics.load(new BigInt64Array(buffer), 0));
+  const last = lastBeat(buffer);
   const sinceMs = Math.max(0, Date.now() - last);
   return { blocked: sinceMs > BLOCKED_AFTER_MS, sinceMs };
 }

@@ -22,7 +22,7 @@ import { Listener, type ListenerConfig } from "./listener.js";
 import { type ManholeOptions, resolveOptions } from "./options.js";
 import { checkSocketParent, ensurePrivateDir, runtimeDir } from "./runtime-dir.js";
 import { SocketInUseError, unlinkIfOurs } from "./socket-bind.js";
-import { InlineSupervisor } from "./supervisor.js";
+import { INTERRUPT_CELLS, InlineSupervisor } from "./supervisor.js";
 import { generateToken, removeTokenFile, tokenPathFor, writeTokenFile } from "./token.js";
 import type { WorkerData } from "./worker.js";
 
@@ -101,11 +101,11 @@ async function serveInline(
 async function serveThreaded(
   config: ListenerConfig,
   timeout: number,
-  evaluator: (emit: (m: FromEvaluator) => void, interruptFlag?: Int32Array) => Evaluator,
+  evaluator: (emit: (m: FromEvaluator) => void, interruptCells?: Int32Array) => Evaluator,
   access: Access,
 ): Promise<Serving> {
   const heartbeat = startHeartbeat();
-  const interrupt = new SharedArrayBuffer(4);
+  const interrupt = new SharedArrayBuffer(4 * INTERRUPT_CELLS);
   const data: WorkerData = {
     listener: config,
     timeout,
@@ -208,10 +208,10 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
   }
   let tcpInfo: { host: string; port: number; tokenPath: string } | undefined;
   let evaluator: Evaluator | undefined;
-  const makeEvaluator = (emit: (m: FromEvaluator) => void, interruptFlag?: Int32Array) =>
+  const makeEvaluator = (emit: (m: FromEvaluator) => void, interruptCells?: Int32Array) =>
     (evaluator = new Evaluator({
       timeout: opts.timeout,
-      interruptFlag,
+      interruptCells,
       namespace: opts.namespace,
       shared: opts.shared,
       maxOutputBytes: opts.maxOutputBytes,

@@ -32,6 +32,8 @@ export class Session {
   private readonly queue: Input[] = [];
   private input: string[] = [];
   private busy = false;
+  /** A dot-command, or a Ctrl-C that found nothing running, is under way: it ends by itself; a Ctrl-C meanwhile is dropped. */
+  private uninterruptible = false;
   private inputEnded = false;
   private closed = false;
   private running = 0;
@@ -103,7 +105,7 @@ export class Session {
         continue;
       }
       if (ev.kind === "interrupt") {
-        void this.interrupt();
+        this.interrupt();
       } else if (ev.kind === "too-long") {
         this.write(`\nmanhole: input line longer than maxLineBytes (${this.config.maxLineBytes} bytes); closing the connection\n`);
         // Stop reading (what the client still sends waits in its own buffers, not in the app's)
@@ -139,16 +141,33 @@ export class Session {
     this.teardown();
   }
 
-  private async interrupt(): Promise<void> {
+  /**
+   * Ctrl-C stops the evaluation that runs when it is read, with the lines before it in the same
+   * read taken first: an input it follows has been sent, and is stopped as soon as it starts.
+   * Lines queued behind that evaluation stay queued. With no evaluation, it waits its turn
+   * behind those lines, then drops a half-typed input.
+   */
+  private interrupt(): void {
+    this.pump();
     if (this.running) {
-      await this.supervisor.interrupt(this.running);
+      void this.supervisor.interrupt(this.running);
       return;
     }
-    if (this.busy) return; // a command is running; it ends by itself
+    if (this.uninterruptible) return;
+    this.queue.push({ kind: "interrupt" });
+  }
+
+  /** Ctrl-C with no evaluation running: drops a half-typed input, or stops manhole code that holds the event loop. */
+  private async interruptIdle(): Promise<void> {
     const hadInput = this.input.length > 0;
     this.input = [];
-    const note = await this.supervisor.interrupt(0);
-    this.write(`${note ? `${note}\n` : hadInput ? "(input cleared)\n" : "\n"}${this.config.prompt}`);
+    this.uninterruptible = true;
+    try {
+      const note = await this.supervisor.interrupt(0);
+      this.write(`${note ? `${note}\n` : hadInput ? "(input cleared)\n" : "\n"}${this.config.prompt}`);
+    } finally {
+      this.uninterruptible = false;
+    }
   }
 
   private pump(): void {
@@ -172,6 +191,10 @@ export class Session {
   private async handle(ev: Input): Promise<void> {
     if (ev.kind === "error") {
       this.write(`Error: ${ev.message}\n${this.prompt()}`);
+      return;
+    }
+    if (ev.kind === "interrupt") {
+      await this.interruptIdle();
       return;
     }
     if (ev.kind === "eof") {
@@ -247,12 +270,15 @@ export class Session {
       },
     };
     let text: string | undefined;
+    this.uninterruptible = true;
     try {
       text = await command.run(ctx);
       audited("ok");
     } catch (err) {
       audited("error");
       text = `.${name} failed: ${err instanceof Error ? err.message : String(err)}`;
+    } finally {
+      this.uninterruptible = false;
     }
     if (left) {
       this.leave();

@@ -12,8 +12,18 @@ export function awaitAbandoned(why: "timeout" | "interrupt", timeoutMs: number):
   return `${what}: the prompt is back; the promise keeps running`;
 }
 
-/** Values of the shared interrupt flag (an Int32Array of one cell). */
+/** Values of the shared interrupt flag. */
 export const INTERRUPT = { none: 0, timeout: 1, request: 2 } as const;
+
+/**
+ * Threaded mode: the Int32 cells the worker and the main thread share (INTERRUPT_CELLS of them).
+ * - `flag`: raised by the worker (or, for `target`, by the main thread), checked by manhole code.
+ * - `started`: the id of the last evaluation the main thread took; it takes them in id order.
+ * - `sync`: the id of the evaluation whose synchronous part runs now, else 0.
+ * - `target`: an evaluation to interrupt as soon as it starts (the interrupt came first).
+ */
+export const CELL = { flag: 0, started: 1, sync: 2, target: 3 } as const;
+export const INTERRUPT_CELLS = 4;
 
 /** What a session is told when its evaluation was stopped. */
 export function interruptedText(reason: number, timeoutMs: number): string {

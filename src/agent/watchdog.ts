@@ -9,8 +9,8 @@
 import inspector from "node:inspector";
 import { formatDuration } from "./banner.js";
 import type { EvalChannel } from "./eval-channel.js";
-import { readLoopState } from "./heartbeat.js";
-import { awaitAbandoned, INTERRUPT, interruptedText, type LoopState, type Supervisor } from "./supervisor.js";
+import { lastBeat, readLoopState } from "./heartbeat.js";
+import { awaitAbandoned, CELL, INTERRUPT, interruptedText, type LoopState, type Supervisor } from "./supervisor.js";
 
 interface CallFrame {
   functionName: string;
@@ -32,6 +32,24 @@ const SAMPLES = 5;
 const COOPERATIVE_WAIT_MS = 500;
 
 class NotInJavaScript extends Error {}
+
+/**
+ * How halting went: the code let go of the main thread (stopped at a check, or it was never
+ * what held it), was terminated, or could not be stopped (why).
+ */
+type Halted = "freed" | "terminated" | "not-ours" | "unsafe" | "not-js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const nextCheck = () => new Promise((r) => setImmediate(r));
+
+/**
+ * Lets messages the main thread has already sent arrive: the poll phase that reads them runs
+ * between two check phases. Used before deciding that an evaluation has not ended.
+ */
+async function receivePending(): Promise<void> {
+  await nextCheck();
+  await nextCheck();
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -60,7 +78,7 @@ export class ThreadSupervisor implements Supervisor {
   constructor(
     private readonly channel: EvalChannel,
     private readonly beat: SharedArrayBuffer,
-    private readonly interruptFlag: Int32Array,
+    private readonly cells: Int32Array,
     private readonly timeoutMs: number,
   ) {}
 
@@ -81,7 +99,7 @@ export class ThreadSupervisor implements Supervisor {
     // Nothing of this session runs, but the loop may be held by an earlier input's async tail.
     if (!this.loopState().blocked) return undefined;
     const outcome = await this.halt(INTERRUPT.request);
-    return outcome === "stopped" ? "Interrupted: manhole code that held the event loop was stopped" : undefined;
+    return outcome === "freed" || outcome === "terminated" ? "Interrupted: manhole code that held the event loop was stopped" : undefined;
   }
 
   private async overdue(id: number): Promise<void> {
@@ -91,16 +109,27 @@ export class ThreadSupervisor implements Supervisor {
   /** Ends evaluation `id`: stops it if it is what keeps the main thread busy, else gives the prompt back. */
   private async stop(id: number, reason: number): Promise<void> {
     if (!this.channel.isRunning(id)) return;
-    if (!this.loopState().blocked) {
-      this.channel.abandon(id, { ok: false, text: awaitAbandoned(reason === INTERRUPT.timeout ? "timeout" : "interrupt", this.timeoutMs) });
-      return;
+    if (reason === INTERRUPT.request && !(await this.reached(id))) return;
+    // Its synchronous part runs now: stop it, even before the heartbeat calls the loop blocked.
+    if (Atomics.load(this.cells, CELL.sync) !== id) {
+      await receivePending();
+      if (!this.channel.isRunning(id)) return;
+      if (!this.loopState().blocked) {
+        this.channel.abandon(id, {
+          ok: false,
+          text: awaitAbandoned(reason === INTERRUPT.timeout ? "timeout" : "interrupt", this.timeoutMs),
+        });
+        return;
+      }
     }
-    const outcome = await this.halt(reason);
+    const outcome = await this.halt(reason, id);
     // A stopped evaluation usually reports itself ("Interrupted ..."); these cover the rest.
     const text = interruptedText(reason, this.timeoutMs);
-    const notes = {
-      stopped: text,
-      "not-ours": `${text}: the event loop is blocked by app code, not by this evaluation (see .stack); the evaluation keeps waiting`,
+    const notes: Record<Halted, string> = {
+      // The main thread is free of it, yet it has not ended: it awaits.
+      freed: awaitAbandoned(reason === INTERRUPT.timeout ? "timeout" : "interrupt", this.timeoutMs),
+      terminated: text,
+      "not-ours": `${text}: the event loop is blocked by other code, not by this evaluation (see .stack); the evaluation keeps waiting`,
       unsafe: `${text}: the main thread is held by an async continuation of manhole code that has no loop to stop at; it cannot be stopped safely (see .stack)`,
       "not-js": `${text}: the main thread is blocked outside JavaScript (native code such as execSync or Atomics.wait) and cannot be stopped from here; the evaluation keeps running`,
     };
@@ -113,13 +142,16 @@ export class ThreadSupervisor implements Supervisor {
    * loops and microtask loops alike. If the loop stays blocked, a synchronous evaluation (the
    * runner is on the stack) is terminated through the inspector. Termination is never used on
    * a microtask: V8 and Node do not recover from it reliably (the process can die).
+   * With `id`, only that evaluation is terminated, and its end is enough: a later one may be
+   * what blocks the loop by then.
    */
-  private async halt(reason: number): Promise<"stopped" | "not-ours" | "unsafe" | "not-js"> {
-    Atomics.store(this.interruptFlag, 0, reason);
+  private async halt(reason: number, id = 0): Promise<Halted> {
+    const raised = Date.now();
+    Atomics.store(this.cells, CELL.flag, reason);
     try {
-      if (await this.waitForLoop(COOPERATIVE_WAIT_MS)) return "stopped";
+      if (await this.turnedSince(raised, COOPERATIVE_WAIT_MS, id)) return "freed";
       try {
-        return await this.exclusive(() => this.terminateIfSynchronous());
+        return await this.exclusive(() => this.terminateIfSynchronous(id));
       } catch {
         return "not-js";
       }
@@ -129,14 +161,37 @@ export class ThreadSupervisor implements Supervisor {
     }
   }
 
-  /** Resolves true as soon as the event loop turns again, false after `ms`. */
-  private async waitForLoop(ms: number): Promise<boolean> {
+  /**
+   * Resolves true as soon as the event loop has turned after `since` (a fresh heartbeat is not
+   * enough: code that started a moment ago has not had time to look blocked), false after `ms`.
+   * A stopped evaluation's own result arrives first: it says best what happened. True too as
+   * soon as evaluation `id` (if any) has ended.
+   */
+  private async turnedSince(since: number, ms: number, id: number): Promise<boolean> {
     const until = Date.now() + ms;
     while (Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 10));
-      if (!this.loopState().blocked) return true;
+      await sleep(10);
+      if (id && !this.channel.isRunning(id)) return true;
+      if (lastBeat(this.beat) > since) {
+        await receivePending();
+        return true;
+      }
     }
     return false;
+  }
+
+  /**
+   * Waits until evaluation `id` has reached the main thread; false if it ended first. The
+   * target is set first: if the main thread takes the evaluation before we look again, it
+   * raises the flag itself, so that the evaluation stops at its first check.
+   */
+  private async reached(id: number): Promise<boolean> {
+    Atomics.store(this.cells, CELL.target, id);
+    while (Atomics.load(this.cells, CELL.started) < id) {
+      if (!this.channel.isRunning(id)) return false;
+      await sleep(10);
+    }
+    return this.channel.isRunning(id);
   }
 
   async stack(): Promise<string> {
@@ -233,19 +288,24 @@ export class ThreadSupervisor implements Supervisor {
   /**
    * Samples the main thread's stack a few times (a sample may land in glue code). Terminates
    * only when manhole code runs inside a synchronous evaluation: a REPL<n> frame with the
-   * runner below it, so the termination unwinds to the evaluator's message handler.
+   * runner below it, so the termination unwinds to the evaluator's message handler. With `id`,
+   * only that evaluation's synchronous part counts.
    */
-  private async terminateIfSynchronous(): Promise<"stopped" | "not-ours" | "unsafe"> {
+  private async terminateIfSynchronous(id: number): Promise<Exclude<Halted, "not-js">> {
     let seen: "not-ours" | "unsafe" = "not-ours";
+    const ours = (url: string) => (id ? url === `REPL${id}` : /^REPL\d+$/.test(url));
     for (let sample = 0; sample < SAMPLES; sample++) {
+      if (id && !this.channel.isRunning(id)) return "freed";
       const urls = (await this.pausedFrames()).map((f) => this.scripts.get(f.location.scriptId) ?? "");
       await this.resume();
-      const repl = urls.findIndex((u) => /^REPL\d+$/.test(u));
+      const repl = urls.findIndex(ours);
       if (repl < 0) continue;
       if (urls.slice(repl).some((u) => u === "manhole-runner" || u === "manhole-timed")) {
+        // Its synchronous part may have ended since the sample: then nothing of it is left to terminate.
+        if (id && (!this.channel.isRunning(id) || Atomics.load(this.cells, CELL.sync) !== id)) return "freed";
         // The reply comes only once the terminated code has unwound.
         await withTimeout(this.post("Runtime.terminateExecution"), PAUSE_WAIT_MS).catch(() => {});
-        return "stopped";
+        return "terminated";
       }
       seen = "unsafe";
     }

@@ -14,7 +14,7 @@ export interface WorkerData {
   listener: ListenerConfig;
   timeout: number;
   heartbeat: SharedArrayBuffer;
-  /** One Int32 cell: the interrupt flag that manhole code checks in its loops (supervisor.ts INTERRUPT). */
+  /** The Int32 cells of supervisor.ts CELL: the interrupt flag that manhole code checks, and what the main thread runs. */
   interrupt: SharedArrayBuffer;
   observeOnly: boolean;
   /** A file this worker appends to, or "relay" each event to the main thread's audit function. */
