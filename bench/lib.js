@@ -131,12 +131,24 @@ function table(header, rows) {
   console.log(lines.join("\n"));
 }
 
+/** The CPUs this process may run on (children inherit it): "all", or the list when pinned with taskset. */
+function affinity() {
+  try {
+    const m = /^Cpus_allowed_list:\s*(\S+)$/m.exec(fs.readFileSync("/proc/self/status", "utf8"));
+    const all = `0-${os.cpus().length - 1}`;
+    if (m && m[1] !== all && !(os.cpus().length === 1 && m[1] === "0")) return `pinned to CPU ${m[1]}`;
+  } catch {
+    // not Linux
+  }
+  return "not pinned";
+}
+
 function machine() {
   const cpus = os.cpus();
   return `${cpus.length} CPU(s) (${cpus[0] ? cpus[0].model.trim() : "unknown"}), ${Math.round(os.totalmem() / 2 ** 20)} MiB RAM, ${os.platform()} ${os.release()}, Node ${process.version}, load average ${os
     .loadavg()
     .map((l) => l.toFixed(2))
-    .join(" ")}`;
+    .join(" ")}, ${affinity()}`;
 }
 
 module.exports = { ROOT, AGENT, privateTempDir, startChild, stopChild, cleanup, percentile, median, table, machine };

@@ -29,6 +29,7 @@ const TARGETS = [
   { key: "inline", label: "(d) manhole threaded:false", file: "manhole.js", args: ["inline"], greeting: ">>> ", reply: "2\n>>> " },
   { key: "s-threaded", label: "(e) manhole structured", file: "manhole.js", args: ["threaded"], structured: true },
   { key: "s-inline", label: "(f) structured threaded:false", file: "manhole.js", args: ["inline"], structured: true },
+  { key: "relay", label: "(g) bare worker relay", file: "worker-relay.js", args: [], structured: true },
 ];
 
 const HELLO = `${JSON.stringify({ op: "hello", id: 1, protocol: [1], client: "bench" })}\n`;
@@ -187,11 +188,12 @@ async function main() {
     t.p99 = percentile(s, 99);
     t.mean = s.reduce((a, b) => a + b, 0) / s.length;
   }
-  const [echo, repl, threaded, inline, structured, structuredInline] = TARGETS;
+  const [echo, repl, threaded, inline, structured, structuredInline, bareRelay] = TARGETS;
 
   console.log("Round trip of evaluating 1+1 over a Unix socket");
   console.log(`  (a)-(d) human line mode: "1+1\\n" -> "2\\n<prompt>" ((a) echoes "1+1\\n")`);
-  console.log(`  (e)-(f) structured mode: {"op":"eval","id":N,"code":"1+1"} -> {"op":"value","id":N,"text":"2","json":2}`);
+  console.log(`  (e)-(g) structured mode: {"op":"eval","id":N,"code":"1+1"} -> {"op":"value","id":N,"text":"2","json":2}`);
+  console.log("  (g) is no manhole: a worker thread reads the socket, the main thread evaluates, nothing else");
   console.log(`${machine()}`);
   console.log(`${per * ROUNDS} round trips per target (after ${WARMUP} warm-up), ${ROUNDS} interleaved rounds; ratios are p50 / p99\n`);
   table(
@@ -226,6 +228,10 @@ async function main() {
       ` -> target "at most ${STRUCTURED_VS_ECHO}× raw echo": ${echoMet ? "MET" : "NOT MET"}` +
       `\n                     p50 ${fmtUs(structured.p50)} µs = ${ratio(structured.p50, repl.p50)} node:repl's ${fmtUs(repl.p50)} µs` +
       ` -> target "faster than Node's REPL": ${replMet ? "MET" : "NOT MET"}`,
+  );
+  console.log(
+    `Floor of the threaded design (g): p50 ${fmtUs(bareRelay.p50)} µs = ${ratio(bareRelay.p50, echo.p50)} the raw echo, ` +
+      `${ratio(bareRelay.p50, repl.p50)} node:repl; manhole structured (e) adds ${fmtUs(structured.p50 - bareRelay.p50)} µs to it`,
   );
   const sign = (x) => `${x >= 0 ? "+" : ""}${fmtUs(x)}`;
   console.log(
