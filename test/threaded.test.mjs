@@ -195,6 +195,26 @@ test("Ctrl-C in the same write as app code that blocks without checks: it is ter
   }
 });
 
+test("Ctrl-C for an input that app code keeps from starting: answered at once, the input never runs", T, async () => {
+  const app = await startBlocked("spin", 6000);
+  try {
+    const c = await connect(app.path);
+    await c.until(">>> ", 10_000);
+    c.send("globalThis.ranLate = 1\n\x03\n");
+    assert.equal(
+      await c.until(">>> ", 4000),
+      "Interrupted: the event loop is blocked by other code (see .stack) and this input had not started; it will not run\n>>> ",
+    );
+    assert.equal(app.stdout().includes("UNBLOCKED spin"), false, "answered while the loop was still blocked");
+    await waitFor(app.stdout, /^UNBLOCKED spin$/m);
+    assert.equal(await c.eval("typeof globalThis.ranLate"), "'undefined'\n");
+    assert.match(await httpGet(app.port), /ok \d+/);
+    c.end();
+  } finally {
+    await app.stop();
+  }
+});
+
 test("Ctrl-C in the same write as two inputs stops the first; the input queued behind it runs", T, async () => {
   const app = await startApp({ options: { timeout: 60_000, banner: null } });
   try {

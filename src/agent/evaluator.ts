@@ -276,12 +276,21 @@ export class Evaluator {
     const targeted = Atomics.load(cells, CELL.target) === req.id;
     Atomics.store(cells, CELL.flag, targeted ? INTERRUPT.request : INTERRUPT.none);
     try {
-      this.run(req);
+      if (Atomics.load(cells, CELL.cancel) === req.id) this.cancel(req);
+      else this.run(req);
     } finally {
       Atomics.store(cells, CELL.sync, 0);
       // Raised for this evaluation alone: the rest of the app's manhole code must not see it.
       if (targeted) Atomics.store(cells, CELL.flag, INTERRUPT.none);
     }
+  }
+
+  /** The session was told it would not run (the loop was blocked when it was interrupted): skip it. */
+  private cancel(req: EvalRequest): void {
+    const s = this.session(req.session);
+    s.current = req.id;
+    const signal = new InterruptSignal(INTERRUPT.request);
+    this.finish(s, req.id, false, this.failure(signal), this.thrown(req, signal));
   }
 
   private run(req: EvalRequest): void {

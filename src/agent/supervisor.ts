@@ -21,9 +21,10 @@ export const INTERRUPT = { none: 0, timeout: 1, request: 2 } as const;
  * - `started`: the id of the last evaluation the main thread took; it takes them in id order.
  * - `sync`: the id of the evaluation whose synchronous part runs now, else 0.
  * - `target`: an evaluation to interrupt as soon as it starts (the interrupt came first).
+ * - `cancel`: an evaluation not to run at all (its session was told so while the loop was blocked).
  */
-export const CELL = { flag: 0, started: 1, sync: 2, target: 3 } as const;
-export const INTERRUPT_CELLS = 4;
+export const CELL = { flag: 0, started: 1, sync: 2, target: 3, cancel: 4 } as const;
+export const INTERRUPT_CELLS = 5;
 
 /** What a session is told when its evaluation was stopped. */
 export function interruptedText(reason: number, timeoutMs: number): string {

@@ -33,6 +33,9 @@ const COOPERATIVE_WAIT_MS = 500;
 
 class NotInJavaScript extends Error {}
 
+/** An interrupted input that other code kept from starting; the main thread skips it (CELL.cancel). */
+const NOT_STARTED = "Interrupted: the event loop is blocked by other code (see .stack) and this input had not started; it will not run";
+
 /**
  * How halting went: the code let go of the main thread (stopped at a check, or it was never
  * what held it), was terminated, or could not be stopped (why).
@@ -183,12 +186,23 @@ export class ThreadSupervisor implements Supervisor {
   /**
    * Waits until evaluation `id` has reached the main thread; false if it ended first. The
    * target is set first: if the main thread takes the evaluation before we look again, it
-   * raises the flag itself, so that the evaluation stops at its first check.
+   * raises the flag itself, so that the evaluation stops at its first check. If other code
+   * keeps the loop blocked meanwhile, the session is told so and gets its prompt back; the
+   * input is skipped when its turn comes.
    */
   private async reached(id: number): Promise<boolean> {
     Atomics.store(this.cells, CELL.target, id);
+    const asked = Date.now();
     while (Atomics.load(this.cells, CELL.started) < id) {
       if (!this.channel.isRunning(id)) return false;
+      // Other code holds the loop: say so now rather than when it lets go (maybe never).
+      if (Date.now() - asked > COOPERATIVE_WAIT_MS && this.loopState().blocked) {
+        // `cancel` before reading `started`, as with `target`: if it has not started by now, it never will.
+        Atomics.store(this.cells, CELL.cancel, id);
+        if (Atomics.load(this.cells, CELL.started) >= id) break;
+        this.channel.abandon(id, { ok: false, text: NOT_STARTED });
+        return false;
+      }
       await sleep(10);
     }
     return this.channel.isRunning(id);
