@@ -225,6 +225,33 @@ for (const mode of MODES) {
     }
   });
 
+  test(`${mode}: evaluations still queued at close() never run`, async () => {
+    const file = path.join(tempDir(), "audit.jsonl");
+    const script = path.join(ROOT, "test", "fixtures", "close-on-signal.cjs");
+    const app = await startApp({ mode, script, options: { audit: file, banner: null, timeout: 60_000 } });
+    try {
+      const s = await structured(app);
+      s.send({ op: "eval", id: 2, code: "console.log('first'); await new Promise((r) => setTimeout(r, 800))" });
+      s.send({ op: "eval", id: 3, code: "require('node:fs').writeSync(1, 'QUEUED-RAN\\n')" });
+      assert.deepEqual(await s.next(), { op: "out", id: 2, text: "first\n" });
+      app.child.kill("SIGUSR2");
+      await waitFor(() => app.stdout().includes("CLOSED\n"), "CLOSED");
+      // Past the end of the first evaluation: the one queued behind it would have started by now.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(app.stdout().includes("QUEUED-RAN"), false);
+      assert.deepEqual(
+        fileEvents(file).map((e) => [e.event, e.session, e.outcome]),
+        [
+          ["session-open", 1, undefined],
+          ["eval", 1, "closed"],
+          ["session-close", 1, undefined],
+        ],
+      );
+    } finally {
+      await app.stop();
+    }
+  });
+
   test(`${mode}: long inputs are cut at 4096 characters and flagged; interrupted evaluations say so`, async () => {
     const file = path.join(tempDir(), "audit.jsonl");
     const app = await startApp({ mode, options: { audit: file, banner: null, timeout: 300 } });

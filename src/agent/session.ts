@@ -291,6 +291,7 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
+    this.structured?.stop();
     this.channel.close(this.id);
     this.audit.closed();
     this.onClose(this);

@@ -43,8 +43,16 @@ export class StructuredMode {
   private readonly evals: Extract<Request, { op: "eval" }>[] = [];
   private running: { request: number; evaluation: number } | undefined;
   private drained: Promise<void> = Promise.resolve();
+  /** The session has closed: what is still queued must not run. */
+  private stopped = false;
 
   constructor(private readonly link: StructuredLink) {}
+
+  /** The session closed (client gone, or the manhole closing): drops the evaluations still queued. */
+  stop(): void {
+    this.stopped = true;
+    this.evals.length = 0;
+  }
 
   private send(reply: Reply): void {
     this.link.write(`${JSON.stringify(reply)}\n`);
@@ -111,6 +119,7 @@ export class StructuredMode {
           this.refused(r.id);
           return;
         }
+        if (this.stopped) return;
         this.evals.push(r);
         if (!this.running) {
           this.drained = this.drain();
@@ -166,7 +175,7 @@ export class StructuredMode {
 
   /** Evaluations run one at a time, in the order they came. */
   private async drain(): Promise<void> {
-    for (let r = this.evals.shift(); r; r = this.evals.shift()) {
+    for (let r = this.evals.shift(); r && !this.stopped; r = this.evals.shift()) {
       // Without a worker the evaluation runs inside evaluate(): its output arrives before the id.
       this.running = { request: r.id, evaluation: PENDING };
       const audited = this.link.audit.begin("eval", r.code);
