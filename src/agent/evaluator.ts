@@ -66,7 +66,11 @@ type Runner = (
 
 let runner: Runner | undefined;
 let timedCall: vm.Script | undefined;
-const CALL_KEY = Symbol.for("manhole.call");
+/**
+ * What the timed script calls: one hidden global property for the process's life, whose value
+ * changes. Defining and deleting a global for each evaluation cost ≈ 9 µs a round trip.
+ */
+let callSlot: { fn: (() => unknown) | undefined } | undefined;
 
 function getRunner(): Runner {
   runner ??= vm.runInThisContext(
@@ -249,15 +253,18 @@ export class Evaluator {
   private call(s: SessionState, code: string): unknown {
     const run = getRunner();
     if (this.options.syncTimeout <= 0) return run(s.scope, code, importHelper, this.tick, s.markConstant);
-    timedCall ??= new vm.Script(`globalThis[Symbol.for("manhole.call")]()`, { filename: "manhole-timed" });
-    Object.defineProperty(globalThis, CALL_KEY, {
-      value: () => run(s.scope, code, importHelper, this.tick, s.markConstant),
-      configurable: true,
-    });
+    if (!callSlot) {
+      callSlot = { fn: undefined };
+      Object.defineProperty(globalThis, Symbol.for("manhole.call"), { value: callSlot });
+      timedCall = new vm.Script(`globalThis[Symbol.for("manhole.call")].fn()`, { filename: "manhole-timed" });
+    }
+    const slot = callSlot;
+    const outer = slot.fn;
+    slot.fn = () => run(s.scope, code, importHelper, this.tick, s.markConstant);
     try {
-      return timedCall.runInThisContext({ timeout: this.options.syncTimeout, displayErrors: false });
+      return (timedCall as vm.Script).runInThisContext({ timeout: this.options.syncTimeout, displayErrors: false });
     } finally {
-      delete (globalThis as Record<symbol, unknown>)[CALL_KEY];
+      slot.fn = outer;
     }
   }
 
