@@ -253,6 +253,11 @@ for (const mode of MODES) {
       assert.deepEqual(await cli(["exec", "--insecure", `127.0.0.1:${port}`, "1+1"], env), { stdout: "2\n", stderr: "", code: 0 });
       const verified = await cli(["exec", "--tls", `127.0.0.1:${port}`, "1+1"], env);
       assert.notEqual(verified.code, 0, "a self-signed certificate is not trusted without --insecure or --ca");
+      // The descriptor says the listener is TLS, and ls shows it.
+      assert.deepEqual(descriptorOf(app).tcp, { host: "127.0.0.1", port, tls: true });
+      const listed = await cli(["ls", "--json"], env);
+      assert.deepEqual(JSON.parse(listed.stdout)[0].tcp, { host: "127.0.0.1", port, tls: true });
+      assert.match((await cli(["ls"], env)).stdout, new RegExp(` 127\\.0\\.0\\.1:${port} \\(tls\\) `));
     } finally {
       await app.stop();
     }

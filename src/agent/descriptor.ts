@@ -21,7 +21,7 @@ export interface Descriptor {
   protocol: number;
   threaded: boolean;
   /** The TCP listener, when the tcp option is given (its token is in `<socket without .sock>.token`). */
-  tcp?: { host: string; port: number };
+  tcp?: { host: string; port: number; tls?: true };
 }
 
 export interface AppPackage {
@@ -66,7 +66,7 @@ export function buildDescriptor(
   socket: string,
   app: AppPackage | null,
   threaded: boolean,
-  tcp?: { host: string; port: number },
+  tcp?: { host: string; port: number; tls?: true },
 ): Descriptor {
   return {
     pid: process.pid,

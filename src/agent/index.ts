@@ -249,7 +249,12 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     }
     writeDescriptor(
       descFile,
-      buildDescriptor(socketPath, app, opts.threaded, tcpInfo ? { host: tcpInfo.host, port: tcpInfo.port } : undefined),
+      buildDescriptor(
+        socketPath,
+        app,
+        opts.threaded,
+        tcpInfo ? { host: tcpInfo.host, port: tcpInfo.port, ...(opts.tls ? { tls: true as const } : {}) } : undefined,
+      ),
     );
     const removeFiles = () => {
       serving.removeSocket();

@@ -11,7 +11,8 @@ Lists every live manhole in the runtime directory ($MANHOLE_DIR, else
 $XDG_RUNTIME_DIR/manhole, else <tmpdir>/manhole-<uid>): pid, uptime, Node version,
 app (package name@version, else its command line), state, TCP and socket.
 The TCP column appears only when some manhole also listens on TCP: its host:port
-(as manhole exec and connect take it), "-" for the others.
+(as manhole exec and connect take it; "(tls)" after it means connect with --tls),
+"-" for the others.
 
 State is "responsive", "blocked <N> ms" (threaded manholes tell how long the event
 loop has been blocked), or "unresponsive" (no answer within the timeout).
@@ -21,7 +22,8 @@ processes whose pid was reused by another process, and of sockets nobody listens
 
 Options:
   --json           print a JSON array of objects instead of a table
-                   (with "tcp": {"host", "port"} for a manhole that listens on TCP)
+                   (with "tcp": {"host", "port"} for a manhole that listens on TCP,
+                   and "tls": true in it when that listener uses TLS)
   --timeout <ms>   how long to wait for each manhole's hello (default 1000)
   -h, --help       show this help
 `;
@@ -51,10 +53,10 @@ function truncate(text: string, max: number): string {
 }
 
 /** The TCP listener recorded in the descriptor, if any (and well-formed). */
-function tcpOf(e: ManholeEntry): { host: string; port: number } | undefined {
+function tcpOf(e: ManholeEntry): { host: string; port: number; tls?: true } | undefined {
   const tcp = e.descriptor.tcp;
   if (!tcp || typeof tcp.host !== "string" || !Number.isInteger(tcp.port)) return undefined;
-  return { host: tcp.host, port: tcp.port };
+  return { host: tcp.host, port: tcp.port, ...(tcp.tls === true ? { tls: true as const } : {}) };
 }
 
 export function entryJson(e: ManholeEntry): Record<string, unknown> {
@@ -95,12 +97,13 @@ export async function ls(argv: string[]): Promise<number> {
     if (process.stderr.isTTY) process.stderr.write(`no manholes in ${runtimeDir()}\n`);
     return 0;
   }
-  // No TCP column when nothing listens on TCP, so the usual table stays as it was.
+  // A TCP column only when something listens on TCP: most machines have none.
   const withTcp = live.some((e) => tcpOf(e) !== undefined);
   const tcpCell = (e: ManholeEntry): string[] => {
     if (!withTcp) return [];
     const tcp = tcpOf(e);
-    return [tcp ? endpointLabel(tcp) : "-"];
+    if (!tcp) return ["-"];
+    return [tcp.tls ? `${endpointLabel(tcp)} (tls)` : endpointLabel(tcp)];
   };
   const rows = [
     ["PID", "UPTIME", "NODE", "APP", "STATE", ...(withTcp ? ["TCP"] : []), "SOCKET"],
