@@ -131,12 +131,12 @@ function table(header, rows) {
   console.log(lines.join("\n"));
 }
 
-/** The CPUs this process may run on (children inherit it): "all", or the list when pinned with taskset. */
+/** Whether this process (and so its children) may run on fewer CPUs than are online, e.g. under taskset. */
 function affinity() {
   try {
     const m = /^Cpus_allowed_list:\s*(\S+)$/m.exec(fs.readFileSync("/proc/self/status", "utf8"));
-    const all = `0-${os.cpus().length - 1}`;
-    if (m && m[1] !== all && !(os.cpus().length === 1 && m[1] === "0")) return `pinned to CPU ${m[1]}`;
+    const online = fs.readFileSync("/sys/devices/system/cpu/online", "utf8").trim();
+    if (m && m[1] !== online) return `pinned to CPU ${m[1]} of ${online}`;
   } catch {
     // not Linux
   }
