@@ -215,6 +215,62 @@ test("Ctrl-C for an input that app code keeps from starting: answered at once, t
   }
 });
 
+test("Ctrl-C in the same write as an input whose loop runs after an await: the loop is stopped", T, async () => {
+  const app = await startApp({ options: { timeout: 60_000, banner: null } });
+  try {
+    const c = await connect(app.path);
+    await c.until(">>> ");
+    c.send("await 0; while (true) {}\n\x03\n");
+    assert.equal(await c.until(">>> ", 8000), "Interrupted\n>>> ");
+    assert.match(await c.eval(".stack"), /event loop is responsive/);
+    assert.equal(await c.eval("1+1"), "2\n");
+    c.end();
+  } finally {
+    await app.stop();
+  }
+});
+
+test("inputs told they will not run never run, however many are cancelled while the loop is blocked", T, async () => {
+  const app = await startBlocked("spin", 6000);
+  try {
+    const c = await connect(app.path);
+    await c.until(">>> ", 10_000);
+    for (const word of ["foo", "bar", "baz"]) {
+      c.send(`globalThis.ran = (globalThis.ran || []).concat('${word}')\n\x03\n`);
+      assert.match(await c.until(">>> ", 4000), /had not started; it will not run\n>>> $/);
+    }
+    await waitFor(app.stdout, /^UNBLOCKED spin$/m);
+    assert.equal(await c.eval("typeof globalThis.ran"), "'undefined'\n");
+    c.end();
+  } finally {
+    await app.stop();
+  }
+});
+
+test("one session's interrupt leaves another session's running evaluation alone", T, async () => {
+  const app = await startApp({ options: { timeout: 60_000, banner: null } });
+  try {
+    const a = await connect(app.path);
+    const b = await connect(app.path);
+    await a.until(">>> ");
+    await b.until(">>> ");
+    a.send("await new Promise((r) => setTimeout(r, 8000))\n");
+    await sleep(200);
+    b.send("{ const t = Date.now(); while (Date.now() - t < 3000) {} } 'B done'\n");
+    await sleep(300);
+    a.send("\x03\n");
+    assert.equal(
+      await a.until(">>> ", 8000),
+      "Interrupted: the event loop is blocked by other code, not by this evaluation (see .stack); the evaluation keeps waiting\n>>> ",
+    );
+    assert.equal(await b.until(">>> ", 8000), "'B done'\n>>> ");
+    a.end();
+    b.end();
+  } finally {
+    await app.stop();
+  }
+});
+
 test("Ctrl-C in the same write as two inputs stops the first; the input queued behind it runs", T, async () => {
   const app = await startApp({ options: { timeout: 60_000, banner: null } });
   try {

@@ -78,6 +78,11 @@ export class EvalChannel {
     return this.pending.has(id);
   }
 
+  /** The session that asked for evaluation `id`, while it runs. */
+  sessionOf(id: number): number | undefined {
+    return this.pending.get(id)?.session;
+  }
+
   /** Ends evaluation `id` now with `outcome`; the evaluator forgets it and a late result is dropped. */
   abandon(id: number, outcome: Outcome): void {
     const p = this.pending.get(id);

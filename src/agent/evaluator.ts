@@ -16,7 +16,7 @@ import { errorInfo, formatThrown, formatValue, rememberPositions, toJson } from 
 import { rewrite } from "./rewrite.js";
 import { constantMarker, createScope, declare } from "./scope.js";
 import { createSessionGlobals } from "./session-globals.js";
-import { awaitAbandoned, CELL, INTERRUPT, InterruptSignal, interruptedText, isInterruptSignal } from "./supervisor.js";
+import { awaitAbandoned, CELL, INTERRUPT, InterruptSignal, interruptedText, isInterruptSignal, takeCancelled } from "./supervisor.js";
 
 export interface EvaluatorOptions {
   namespace: Record<string, unknown>;
@@ -38,6 +38,8 @@ interface SessionState {
   own: Record<string, unknown>;
   constants: Set<string>;
   markConstant: (...names: string[]) => void;
+  /** The check manhole code of this session runs at every loop iteration and function call. */
+  tick: () => void;
   builtins: Record<string, unknown>;
   scope: object;
   /** Request being evaluated, or 0. */
@@ -68,7 +70,8 @@ let runner: Runner | undefined;
 let timedCall: vm.Script | undefined;
 /**
  * What the timed script calls: one hidden global property for the process's life, whose value
- * changes. Defining and deleting a global for each evaluation cost ≈ 9 µs a round trip.
+ * changes; defining and deleting a global for each evaluation would cost more than the
+ * evaluation itself.
  */
 let callSlot: { fn: (() => unknown) | undefined } | undefined;
 
@@ -114,16 +117,20 @@ export class Evaluator {
   }
   private earliest = Number.POSITIVE_INFINITY;
 
-  /** The check at the top of every loop and function body of manhole code. */
-  private readonly tick = (): void => {
-    const cells = this.options.interruptCells;
-    if (cells) {
-      const reason = Atomics.load(cells, CELL.flag);
-      if (reason !== INTERRUPT.none) throw new InterruptSignal(reason);
-    } else if (this.earliest !== Number.POSITIVE_INFINITY && performance.now() > this.earliest) {
-      throw new InterruptSignal(INTERRUPT.timeout);
-    }
-  };
+  /** The check at the top of every loop and function body of the manhole code of `session`. */
+  private tickFor(session: number): () => void {
+    return () => {
+      const cells = this.options.interruptCells;
+      if (cells) {
+        const reason = Atomics.load(cells, CELL.flag);
+        if (reason === INTERRUPT.none) return;
+        const scope = Atomics.load(cells, CELL.scope);
+        if (scope === 0 || scope === session) throw new InterruptSignal(reason);
+      } else if (this.earliest !== Number.POSITIVE_INFINITY && performance.now() > this.earliest) {
+        throw new InterruptSignal(INTERRUPT.timeout);
+      }
+    };
+  }
 
   private setDeadline(id: number, at: number | undefined): void {
     if (at === undefined) this.deadlines.delete(id);
@@ -196,6 +203,7 @@ export class Evaluator {
       own,
       constants,
       markConstant: constantMarker(constants),
+      tick: this.tickFor(id),
       builtins: {},
       scope: {},
       current: 0,
@@ -252,15 +260,21 @@ export class Evaluator {
 
   private call(s: SessionState, code: string): unknown {
     const run = getRunner();
-    if (this.options.syncTimeout <= 0) return run(s.scope, code, importHelper, this.tick, s.markConstant);
+    if (this.options.syncTimeout <= 0) return run(s.scope, code, importHelper, s.tick, s.markConstant);
     if (!callSlot) {
-      callSlot = { fn: undefined };
-      Object.defineProperty(globalThis, Symbol.for("manhole.call"), { value: callSlot });
+      // Another copy of manhole in the process (two versions in node_modules) shares the slot.
+      const key = Symbol.for("manhole.call");
+      const g = globalThis as unknown as Record<symbol, { fn: (() => unknown) | undefined } | undefined>;
+      callSlot = g[key];
+      if (!callSlot) {
+        callSlot = { fn: undefined };
+        Object.defineProperty(globalThis, key, { value: callSlot });
+      }
       timedCall = new vm.Script(`globalThis[Symbol.for("manhole.call")].fn()`, { filename: "manhole-timed" });
     }
     const slot = callSlot;
     const outer = slot.fn;
-    slot.fn = () => run(s.scope, code, importHelper, this.tick, s.markConstant);
+    slot.fn = () => run(s.scope, code, importHelper, s.tick, s.markConstant);
     try {
       return (timedCall as vm.Script).runInThisContext({ timeout: this.options.syncTimeout, displayErrors: false });
     } finally {
@@ -281,9 +295,10 @@ export class Evaluator {
     // interrupt sent before this evaluation got here is seen by one side or the other. Any other
     // raised flag is over: this message reached us, so the event loop has turned since.
     const targeted = Atomics.load(cells, CELL.target) === req.id;
+    if (targeted) Atomics.store(cells, CELL.scope, req.session);
     Atomics.store(cells, CELL.flag, targeted ? INTERRUPT.request : INTERRUPT.none);
     try {
-      if (Atomics.load(cells, CELL.cancel) === req.id) this.cancel(req);
+      if (takeCancelled(cells, req.id)) this.cancel(req);
       else this.run(req);
     } finally {
       Atomics.store(cells, CELL.sync, 0);

@@ -150,7 +150,7 @@ export class Session {
   private interrupt(): void {
     this.pump();
     if (this.running) {
-      void this.supervisor.interrupt(this.running);
+      void this.supervisor.interrupt(this.running, this.id);
       return;
     }
     if (this.uninterruptible) return;
@@ -163,7 +163,7 @@ export class Session {
     this.input = [];
     this.uninterruptible = true;
     try {
-      const note = await this.supervisor.interrupt(0);
+      const note = await this.supervisor.interrupt(0, this.id);
       this.write(`${note ? `${note}\n` : hadInput ? "(input cleared)\n" : "\n"}${this.config.prompt}`);
     } finally {
       this.uninterruptible = false;

@@ -140,7 +140,7 @@ export class StructuredMode {
           this.send({ op: "result", id: r.id, text: "nothing to interrupt" });
           return;
         }
-        await this.link.supervisor.interrupt(run.evaluation);
+        await this.link.supervisor.interrupt(run.evaluation, this.link.session);
         this.send({ op: "result", id: r.id, text: "interrupted" });
         return;
       }

@@ -10,7 +10,7 @@ import inspector from "node:inspector";
 import { formatDuration } from "./banner.js";
 import type { EvalChannel } from "./eval-channel.js";
 import { lastBeat, readLoopState } from "./heartbeat.js";
-import { awaitAbandoned, CELL, INTERRUPT, interruptedText, type LoopState, type Supervisor } from "./supervisor.js";
+import { awaitAbandoned, CELL, INTERRUPT, interruptedText, type LoopState, markCancelled, type Supervisor } from "./supervisor.js";
 
 interface CallFrame {
   functionName: string;
@@ -28,12 +28,14 @@ const PAUSE_WAIT_MS = 1000;
 const MAX_FRAMES = 30;
 const MAX_LOCALS = 25;
 const SAMPLES = 5;
+/** How long the event loop may take to turn before it counts as blocked (heartbeats come every 50 ms). */
+const TURN_WAIT_MS = 300;
 /** How long stopping manhole code cooperatively may take before other means are tried. */
 const COOPERATIVE_WAIT_MS = 500;
 
 class NotInJavaScript extends Error {}
 
-/** An interrupted input that other code kept from starting; the main thread skips it (CELL.cancel). */
+/** An interrupted input that other code kept from starting; the main thread skips it (markCancelled). */
 const NOT_STARTED = "Interrupted: the event loop is blocked by other code (see .stack) and this input had not started; it will not run";
 
 /**
@@ -94,14 +96,14 @@ export class ThreadSupervisor implements Supervisor {
     return () => clearTimeout(timer);
   }
 
-  async interrupt(id: number): Promise<string | undefined> {
+  async interrupt(id: number, session: number): Promise<string | undefined> {
     if (id) {
       await this.stop(id, INTERRUPT.request);
       return undefined;
     }
     // Nothing of this session runs, but the loop may be held by an earlier input's async tail.
     if (!this.loopState().blocked) return undefined;
-    const outcome = await this.halt(INTERRUPT.request);
+    const outcome = await this.halt(INTERRUPT.request, 0, session);
     return outcome === "freed" || outcome === "terminated" ? "Interrupted: manhole code that held the event loop was stopped" : undefined;
   }
 
@@ -115,9 +117,11 @@ export class ThreadSupervisor implements Supervisor {
     if (reason === INTERRUPT.request && !(await this.reached(id))) return;
     // Its synchronous part runs now: stop it, even before the heartbeat calls the loop blocked.
     if (Atomics.load(this.cells, CELL.sync) !== id) {
-      await receivePending();
+      // Awaiting only if the loop turns from now on: a continuation that started a moment ago
+      // (`await 0; while (true) {}`) has not yet had time to look blocked.
+      const turned = await this.turnedSince(Date.now(), TURN_WAIT_MS, id);
       if (!this.channel.isRunning(id)) return;
-      if (!this.loopState().blocked) {
+      if (turned) {
         this.channel.abandon(id, {
           ok: false,
           text: awaitAbandoned(reason === INTERRUPT.timeout ? "timeout" : "interrupt", this.timeoutMs),
@@ -125,7 +129,7 @@ export class ThreadSupervisor implements Supervisor {
         return;
       }
     }
-    const outcome = await this.halt(reason, id);
+    const outcome = await this.halt(reason, id, this.channel.sessionOf(id) ?? 0);
     // A stopped evaluation usually reports itself ("Interrupted ..."); these cover the rest.
     const text = interruptedText(reason, this.timeoutMs);
     const notes: Record<Halted, string> = {
@@ -146,10 +150,12 @@ export class ThreadSupervisor implements Supervisor {
    * runner is on the stack) is terminated through the inspector. Termination is never used on
    * a microtask: V8 and Node do not recover from it reliably (the process can die).
    * With `id`, only that evaluation is terminated, and its end is enough: a later one may be
-   * what blocks the loop by then.
+   * what blocks the loop by then. The flag stops only `session`'s code (0: any session's).
    */
-  private async halt(reason: number, id = 0): Promise<Halted> {
+  private async halt(reason: number, id: number, session: number): Promise<Halted> {
     const raised = Date.now();
+    // Only this session's manhole code stops at its checks: another session's keeps running.
+    Atomics.store(this.cells, CELL.scope, session);
     Atomics.store(this.cells, CELL.flag, reason);
     try {
       if (await this.turnedSince(raised, COOPERATIVE_WAIT_MS, id)) return "freed";
@@ -197,11 +203,12 @@ export class ThreadSupervisor implements Supervisor {
       if (!this.channel.isRunning(id)) return false;
       // Other code holds the loop: say so now rather than when it lets go (maybe never).
       if (Date.now() - asked > COOPERATIVE_WAIT_MS && this.loopState().blocked) {
-        // `cancel` before reading `started`, as with `target`: if it has not started by now, it never will.
-        Atomics.store(this.cells, CELL.cancel, id);
+        // Told "will not run" only once the main thread is sure to skip it.
+        if (markCancelled(this.cells, id)) {
+          this.channel.abandon(id, { ok: false, text: NOT_STARTED });
+          return false;
+        }
         if (Atomics.load(this.cells, CELL.started) >= id) break;
-        this.channel.abandon(id, { ok: false, text: NOT_STARTED });
-        return false;
       }
       await sleep(10);
     }
