@@ -38,6 +38,19 @@ async function startBlocked(kind, ms = 3000) {
   return app;
 }
 
+/** Runs `fn` with a session of a fresh app (timeout 60 s, so no pass comes from the timeout), past its first prompt. */
+async function withPrompt(fn) {
+  const app = await startApp({ options: { timeout: 60_000, banner: null } });
+  try {
+    const c = await connect(app.path);
+    assert.equal(await c.until(">>> "), ">>> ");
+    await fn(c, app);
+    c.end();
+  } finally {
+    await app.stop();
+  }
+}
+
 /** An `nc -U` client whose stdin is written step by step. */
 function ncProcess(socketPath) {
   const child = spawn("nc", ["-N", "-U", socketPath], { stdio: ["pipe", "pipe", "pipe"] });
@@ -166,33 +179,21 @@ for (const [name, interrupt] of [
   ["telnet IAC IP", "\xff\xf4"],
 ]) {
   test(`${name} in the same write as a runaway input stops it as soon as it starts`, T, async () => {
-    const app = await startApp({ options: { timeout: 60_000, banner: null } });
-    try {
-      const c = await connect(app.path);
-      assert.equal(await c.until(">>> "), ">>> ");
+    await withPrompt(async (c, app) => {
       c.send(Buffer.from(`while (true) {}\n${interrupt}`, "latin1"));
       assert.equal(await c.until(">>> ", 8000), "Interrupted\n>>> ");
       assert.equal(await c.eval("1+1"), "2\n");
       assert.match(await httpGet(app.port), /ok \d+/);
-      c.end();
-    } finally {
-      await app.stop();
-    }
+    });
   });
 }
 
 test("Ctrl-C in the same write as app code that blocks without checks: it is terminated as soon as it starts", T, async () => {
-  const app = await startApp({ options: { timeout: 60_000, banner: null } });
-  try {
-    const c = await connect(app.path);
-    await c.until(">>> ");
+  await withPrompt(async (c) => {
     c.send("blockEventLoop(60000)\n\x03\n");
     assert.equal(await c.until(">>> ", 8000), "Interrupted\n>>> ");
     assert.equal(await c.eval("1+1"), "2\n");
-    c.end();
-  } finally {
-    await app.stop();
-  }
+  });
 });
 
 test("Ctrl-C for an input that app code keeps from starting: answered at once, the input never runs", T, async () => {
@@ -216,18 +217,12 @@ test("Ctrl-C for an input that app code keeps from starting: answered at once, t
 });
 
 test("Ctrl-C in the same write as an input whose loop runs after an await: the loop is stopped", T, async () => {
-  const app = await startApp({ options: { timeout: 60_000, banner: null } });
-  try {
-    const c = await connect(app.path);
-    await c.until(">>> ");
+  await withPrompt(async (c) => {
     c.send("await 0; while (true) {}\n\x03\n");
     assert.equal(await c.until(">>> ", 8000), "Interrupted\n>>> ");
     assert.match(await c.eval(".stack"), /event loop is responsive/);
     assert.equal(await c.eval("1+1"), "2\n");
-    c.end();
-  } finally {
-    await app.stop();
-  }
+  });
 });
 
 test("inputs told they will not run never run, however many are cancelled while the loop is blocked", T, async () => {
@@ -272,17 +267,11 @@ test("one session's interrupt leaves another session's running evaluation alone"
 });
 
 test("Ctrl-C in the same write as two inputs stops the first; the input queued behind it runs", T, async () => {
-  const app = await startApp({ options: { timeout: 60_000, banner: null } });
-  try {
-    const c = await connect(app.path);
-    await c.until(">>> ");
+  await withPrompt(async (c) => {
     c.send("while (true) {}\n'next'\n\x03\n");
     assert.equal(await c.until("'next'\n>>> ", 8000), "Interrupted\n>>> 'next'\n>>> ");
     assert.equal(await c.eval("1+1"), "2\n");
-    c.end();
-  } finally {
-    await app.stop();
-  }
+  });
 });
 
 /** Says hello on a raw client; returns it with the hello consumed. */
