@@ -265,6 +265,8 @@ for (const mode of MODES) {
         "const w = await Promise.resolve(5); w = 6",
         "w",
         "const named = () => 1; named.name",
+        "delete named",
+        "named.name",
       ].join("\n");
       const { stdout } = await nc(app.path, `${input}\n`);
       assertNoInternalFrames(stdout);
@@ -289,7 +291,7 @@ for (const mode of MODES) {
           ">>> [ 1, 2, { d: 4 } ]\n" +
           thrown(["REPLn:1:39"]) +
           ">>> 5\n" +
-          ">>> 'named'\n>>> ",
+          ">>> 'named'\n>>> false\n>>> 'named'\n>>> ",
       );
     });
   });

@@ -58,6 +58,11 @@ export function createScope({ own, constants, builtins, namespace }: ScopeLayers
       else own[key] = value;
       return true;
     },
+    deleteProperty(_t, key) {
+      // As in JavaScript, a declared constant cannot be deleted: `delete c` is false.
+      if (typeof key === "string" && constants.has(key)) return false;
+      return Reflect.deleteProperty(own, key);
+    },
   };
   return new Proxy(own, handler);
 }
