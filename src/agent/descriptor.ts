@@ -21,7 +21,14 @@ export interface Descriptor {
   protocol: number;
   threaded: boolean;
   /** The TCP listener, when the tcp option is given (its token is in `<socket without .sock>.token`). */
-  tcp?: { host: string; port: number; tls?: true };
+  tcp?: DescriptorTcp;
+}
+
+/** Where a manhole also listens on TCP; `tls` when that listener serves TLS. */
+export interface DescriptorTcp {
+  host: string;
+  port: number;
+  tls?: true;
 }
 
 export interface AppPackage {
@@ -62,12 +69,7 @@ export function appLabel(app: AppPackage | null): string {
   return process.argv[1] ? path.basename(process.argv[1]) : "node";
 }
 
-export function buildDescriptor(
-  socket: string,
-  app: AppPackage | null,
-  threaded: boolean,
-  tcp?: { host: string; port: number; tls?: true },
-): Descriptor {
+export function buildDescriptor(socket: string, app: AppPackage | null, threaded: boolean, tcp?: DescriptorTcp): Descriptor {
   return {
     pid: process.pid,
     ppid: process.ppid,

@@ -1,4 +1,5 @@
 /** `manhole ls`: every live manhole in the runtime directory; stale entries are removed. */
+import type { DescriptorTcp } from "../agent/descriptor.js";
 import { runtimeDir } from "../agent/runtime-dir.js";
 import { parseArgs, UsageError } from "./args.js";
 import { endpointLabel } from "./client.js";
@@ -53,7 +54,7 @@ function truncate(text: string, max: number): string {
 }
 
 /** The TCP listener recorded in the descriptor, if any (and well-formed). */
-function tcpOf(e: ManholeEntry): { host: string; port: number; tls?: true } | undefined {
+function tcpOf(e: ManholeEntry): DescriptorTcp | undefined {
   const tcp = e.descriptor.tcp;
   if (!tcp || typeof tcp.host !== "string" || !Number.isInteger(tcp.port)) return undefined;
   return { host: tcp.host, port: tcp.port, ...(tcp.tls === true ? { tls: true as const } : {}) };
