@@ -67,13 +67,12 @@ type Runner = (
 ) => unknown;
 
 let runner: Runner | undefined;
-let timedCall: vm.Script | undefined;
 /**
- * What the timed script calls: one hidden global property for the process's life, whose value
- * changes; defining and deleting a global for each evaluation would cost more than the
- * evaluation itself.
+ * threaded:false runs code through a script so that vm's timeout applies. The script calls
+ * `slot.fn`, one hidden global property for the process's life whose value changes: defining
+ * and deleting a global for each evaluation would cost more than the evaluation itself.
  */
-let callSlot: { fn: (() => unknown) | undefined } | undefined;
+let timed: { script: vm.Script; slot: { fn: (() => unknown) | undefined } } | undefined;
 
 function getRunner(): Runner {
   runner ??= vm.runInThisContext(
@@ -261,22 +260,22 @@ export class Evaluator {
   private call(s: SessionState, code: string): unknown {
     const run = getRunner();
     if (this.options.syncTimeout <= 0) return run(s.scope, code, importHelper, s.tick, s.markConstant);
-    if (!callSlot) {
+    if (!timed) {
       // Another copy of manhole in the process (two versions in node_modules) shares the slot.
       const key = Symbol.for("manhole.call");
       const g = globalThis as unknown as Record<symbol, { fn: (() => unknown) | undefined } | undefined>;
-      callSlot = g[key];
-      if (!callSlot) {
-        callSlot = { fn: undefined };
-        Object.defineProperty(globalThis, key, { value: callSlot });
+      let slot = g[key];
+      if (!slot) {
+        slot = { fn: undefined };
+        Object.defineProperty(globalThis, key, { value: slot });
       }
-      timedCall = new vm.Script(`globalThis[Symbol.for("manhole.call")].fn()`, { filename: "manhole-timed" });
+      timed = { script: new vm.Script(`globalThis[Symbol.for("manhole.call")].fn()`, { filename: "manhole-timed" }), slot };
     }
-    const slot = callSlot;
+    const { script, slot } = timed;
     const outer = slot.fn;
     slot.fn = () => run(s.scope, code, importHelper, s.tick, s.markConstant);
     try {
-      return (timedCall as vm.Script).runInThisContext({ timeout: this.options.syncTimeout, displayErrors: false });
+      return script.runInThisContext({ timeout: this.options.syncTimeout, displayErrors: false });
     } finally {
       slot.fn = outer;
     }

@@ -115,6 +115,7 @@ export class ThreadSupervisor implements Supervisor {
   private async stop(id: number, reason: number): Promise<void> {
     if (!this.channel.isRunning(id)) return;
     if (reason === INTERRUPT.request && !(await this.reached(id))) return;
+    const awaiting = awaitAbandoned(reason === INTERRUPT.timeout ? "timeout" : "interrupt", this.timeoutMs);
     // Its synchronous part runs now: stop it, even before the heartbeat calls the loop blocked.
     if (Atomics.load(this.cells, CELL.sync) !== id) {
       // Awaiting only if the loop turns from now on: a continuation that started a moment ago
@@ -122,10 +123,7 @@ export class ThreadSupervisor implements Supervisor {
       const turned = await this.turnedSince(Date.now(), TURN_WAIT_MS, id);
       if (!this.channel.isRunning(id)) return;
       if (turned) {
-        this.channel.abandon(id, {
-          ok: false,
-          text: awaitAbandoned(reason === INTERRUPT.timeout ? "timeout" : "interrupt", this.timeoutMs),
-        });
+        this.channel.abandon(id, { ok: false, text: awaiting });
         return;
       }
     }
@@ -134,7 +132,7 @@ export class ThreadSupervisor implements Supervisor {
     const text = interruptedText(reason, this.timeoutMs);
     const notes: Record<Halted, string> = {
       // The main thread is free of it, yet it has not ended: it awaits.
-      freed: awaitAbandoned(reason === INTERRUPT.timeout ? "timeout" : "interrupt", this.timeoutMs),
+      freed: awaiting,
       terminated: text,
       "not-ours": `${text}: the event loop is blocked by other code, not by this evaluation (see .stack); the evaluation keeps waiting`,
       unsafe: `${text}: the main thread is held by an async continuation of manhole code that has no loop to stop at; it cannot be stopped safely (see .stack)`,
@@ -208,7 +206,6 @@ export class ThreadSupervisor implements Supervisor {
           this.channel.abandon(id, { ok: false, text: NOT_STARTED });
           return false;
         }
-        if (Atomics.load(this.cells, CELL.started) >= id) break;
       }
       await sleep(10);
     }
