@@ -38,17 +38,25 @@ async function startBlocked(kind, ms = 3000) {
   return app;
 }
 
-/** Runs `fn` with a session of a fresh app (timeout 60 s, so no pass comes from the timeout), past its first prompt. */
-async function withPrompt(fn) {
-  const app = await startApp({ options: { timeout: 60_000, banner: null } });
+/** Runs `fn` with a session of `app`, past its banner and first prompt; stops the app after. */
+async function inSession(app, fn) {
   try {
     const c = await connect(app.path);
-    assert.equal(await c.until(">>> "), ">>> ");
-    await fn(c, app);
+    const greeting = await c.until(">>> ", 10_000);
+    await fn(c, greeting);
     c.end();
   } finally {
     await app.stop();
   }
+}
+
+/** Runs `fn` with a session of a fresh app (timeout 60 s, so no pass comes from the timeout), past its first prompt. */
+async function withPrompt(fn) {
+  const app = await startApp({ options: { timeout: 60_000, banner: null } });
+  await inSession(app, async (c, greeting) => {
+    assert.equal(greeting, ">>> ");
+    await fn(c, app);
+  });
 }
 
 /** An `nc -U` client whose stdin is written step by step. */
@@ -198,9 +206,7 @@ test("Ctrl-C in the same write as app code that blocks without checks: it is ter
 
 test("Ctrl-C for an input that app code keeps from starting: answered at once, the input never runs", T, async () => {
   const app = await startBlocked("spin", 6000);
-  try {
-    const c = await connect(app.path);
-    await c.until(">>> ", 10_000);
+  await inSession(app, async (c) => {
     c.send("globalThis.ranLate = 1\n\x03\n");
     assert.equal(
       await c.until(">>> ", 4000),
@@ -210,10 +216,7 @@ test("Ctrl-C for an input that app code keeps from starting: answered at once, t
     await waitFor(app.stdout, /^UNBLOCKED spin$/m);
     assert.equal(await c.eval("typeof globalThis.ranLate"), "'undefined'\n");
     assert.match(await httpGet(app.port), /ok \d+/);
-    c.end();
-  } finally {
-    await app.stop();
-  }
+  });
 });
 
 test("Ctrl-C in the same write as an input whose loop runs after an await: the loop is stopped", T, async () => {
@@ -227,19 +230,14 @@ test("Ctrl-C in the same write as an input whose loop runs after an await: the l
 
 test("inputs told they will not run never run, however many are cancelled while the loop is blocked", T, async () => {
   const app = await startBlocked("spin", 6000);
-  try {
-    const c = await connect(app.path);
-    await c.until(">>> ", 10_000);
+  await inSession(app, async (c) => {
     for (const word of ["foo", "bar", "baz"]) {
       c.send(`globalThis.ran = (globalThis.ran || []).concat('${word}')\n\x03\n`);
       assert.match(await c.until(">>> ", 4000), /had not started; it will not run\n>>> $/);
     }
     await waitFor(app.stdout, /^UNBLOCKED spin$/m);
     assert.equal(await c.eval("typeof globalThis.ran"), "'undefined'\n");
-    c.end();
-  } finally {
-    await app.stop();
-  }
+  });
 });
 
 test("one session's interrupt leaves another session's running evaluation alone", T, async () => {
