@@ -126,7 +126,7 @@ test("ls lists live manholes (table and --json) and removes stale entries", asyn
     for (const [i, app] of sorted.entries()) {
       const cols = lines[i + 1].split(/ {2,}/);
       assert.equal(cols[0], String(app.child.pid));
-      assert.match(cols[1], /^\d+(ms|s)$/);
+      assert.match(cols[1], /^\d+(\.\d)?(ms|s)$/);
       assert.equal(cols[2], process.version);
       assert.equal(cols[3], "manhole@0.1.0");
       assert.equal(cols[4], "responsive");

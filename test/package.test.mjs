@@ -63,7 +63,7 @@ before(
       "dist/agent/index.js",
       "dist/agent/index.mjs",
       "dist/agent/index.d.ts",
-      "dist/agent/worker.js",
+      "dist/agent/boundary/worker-end.js",
       "dist/cli/main.js",
     ]) {
       assert.ok(files.includes(f), `tarball has ${f}`);

@@ -11,42 +11,13 @@
  *   AuditMessage), since a function cannot be cloned into the worker.
  */
 import fs from "node:fs";
-import type { Outcome } from "./eval-channel.js";
+import type { AuditEvent, AuditOutcome, AuditPeer } from "../protocol/audit-event.js";
+import type { Outcome } from "../protocol/outcome.js";
 
 /** Longest input recorded, in UTF-16 code units; longer inputs are cut and flagged `truncated`. */
 export const MAX_AUDIT_INPUT = 4096;
 
-/** Who is on the other end of the socket, when the agent can tell (peer credentials; a TCP peer's address). */
-export interface AuditPeer {
-  pid?: number;
-  uid?: number;
-  /** A TCP peer's address. */
-  address?: string;
-}
-
-/**
- * "exit": the process exited while the evaluation ran (e.g. it called process.exit()).
- * "closed": the manhole was closed (handle.close()) while it ran.
- */
-export type AuditOutcome = "ok" | "error" | "interrupted" | "refused" | "exit" | "closed";
-
-export interface AuditEvent {
-  /** When it happened (for an evaluation or command: when it started), ISO 8601. */
-  time: string;
-  event: "session-open" | "session-close" | "eval" | "command";
-  /** The session's id, unique within this manhole. */
-  session: number;
-  /** The connecting process, as far as known; members absent when unknown. */
-  peer: AuditPeer;
-  /** eval: the code; command: the command line (`.stack`). */
-  input?: string;
-  /** Present (true) when `input` was cut at MAX_AUDIT_INPUT characters. */
-  truncated?: true;
-  /** eval and command only. */
-  outcome?: AuditOutcome;
-  /** eval and command: how long it took; session-close: how long the session lasted. */
-  durationMs?: number;
-}
+export type { AuditEvent, AuditOutcome, AuditPeer } from "../protocol/audit-event.js";
 
 /** What the app passes as the `audit` option. */
 export type AuditOption = string | ((event: AuditEvent) => void);
@@ -210,9 +181,9 @@ export function auditTarget(option: AuditOption | undefined): AuditTarget | unde
 
 /** How an evaluation ended, for the log. */
 export function evalOutcome(outcome: Outcome): AuditOutcome {
-  if (outcome.ok) return "ok";
-  // Failures of the code itself always read "Uncaught ..."; the manhole's own stops read so.
-  return /^(Interrupted|Timed out after )/.test(outcome.text) ? "interrupted" : "error";
+  // The log's "interrupted" covers every stop of the manhole's own: asked, timed out, or never started.
+  const { kind } = outcome;
+  return kind === "ok" || kind === "error" || kind === "refused" ? kind : "interrupted";
 }
 
 type Finish = (outcome: AuditOutcome) => void;

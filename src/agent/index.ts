@@ -8,29 +8,27 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { Worker } from "node:worker_threads";
-import type { AuditMessage, FromEvaluator, ToEvaluator, WorkerClose, WorkerStatus } from "../protocol/relay.js";
-import { type AuditOption, type Auditor, auditAtExit, auditTarget, FileAuditor, FunctionAuditor, recordUnfinished } from "./audit.js";
-import type { AgentInfo } from "./banner.js";
-import { installContainment } from "./containment.js";
-import { appLabel, buildDescriptor, descriptorPath, findAppPackage, writeDescriptor } from "./descriptor.js";
-import { EvalChannel } from "./eval-channel.js";
-import { Evaluator } from "./evaluator.js";
-import { formatThrown } from "./format.js";
-import { startHeartbeat } from "./heartbeat.js";
-import { Listener, type ListenerConfig } from "./listener.js";
+import type { FromEvaluator } from "../protocol/relay.js";
+import { appLabel, buildDescriptor, descriptorPath, findAppPackage, writeDescriptor } from "../shared/descriptor.js";
+import { checkSocketParent, ensurePrivateDir, runtimeDir } from "../shared/runtime-dir.js";
+import { removeTokenFile, tokenPathFor, writeTokenFile } from "../shared/token-file.js";
+import { auditAtExit } from "./audit.js";
+import { serveThreaded } from "./boundary/main-end.js";
+import { installContainment } from "./main-thread/containment.js";
+import { Evaluator } from "./main-thread/evaluator.js";
+import { formatThrown } from "./main-thread/format.js";
 import { type ManholeOptions, resolveOptions } from "./options.js";
-import { checkSocketParent, ensurePrivateDir, runtimeDir } from "./runtime-dir.js";
-import { SocketInUseError, unlinkIfOurs } from "./socket-bind.js";
-import { INTERRUPT_CELLS, InlineSupervisor } from "./supervisor.js";
-import { generateToken, removeTokenFile, tokenPathFor, writeTokenFile } from "./token.js";
-import type { WorkerData } from "./worker.js";
+import { serveInline } from "./serve-inline.js";
+import type { Access, Serving } from "./serving.js";
+import type { AgentInfo } from "./socket-side/banner.js";
+import type { ListenerConfig } from "./socket-side/listener.js";
+import { generateToken } from "./socket-side/token.js";
 
 export { PROTOCOL_VERSION } from "../protocol/version.js";
+export { UnsafeDirectoryError } from "../shared/runtime-dir.js";
 export type { AuditEvent, AuditOutcome, AuditPeer } from "./audit.js";
 export type { ManholeOptions } from "./options.js";
-export { UnsafeDirectoryError } from "./runtime-dir.js";
-export { SocketInUseError } from "./socket-bind.js";
+export { SocketInUseError } from "./socket-side/socket-bind.js";
 
 export interface ManholeHandle {
   /** The socket to connect to: `nc -U <path>`. */
@@ -53,123 +51,6 @@ function packageVersion(): string {
   } catch {
     return "unknown";
   }
-}
-
-/** What every session must respect: observe-only, and the audit option (a file path made absolute). */
-interface Access {
-  observeOnly: boolean;
-  audit: AuditOption | undefined;
-}
-
-interface Serving {
-  close(): Promise<void>;
-  /** Synchronous cleanup for process exit. */
-  removeSocket(): void;
-  tcpPort?: number;
-}
-
-async function serveInline(
-  config: ListenerConfig,
-  timeout: number,
-  evaluator: (emit: (m: FromEvaluator) => void) => Evaluator,
-  access: Access,
-): Promise<Serving> {
-  let ev: Evaluator | undefined;
-  const { audit } = access;
-  const auditor: Auditor | undefined =
-    audit === undefined ? undefined : typeof audit === "string" ? new FileAuditor(audit) : new FunctionAuditor(audit);
-  const channel = new EvalChannel((m) => ev?.handle(m), { observeOnly: access.observeOnly, audit: auditor });
-  ev = evaluator((m) => channel.receive(m));
-  const listener = new Listener(config, channel, new InlineSupervisor(channel, timeout));
-  let ino: number;
-  try {
-    ino = await listener.listen(false);
-  } catch (err) {
-    await auditor?.close();
-    throw err;
-  }
-  return {
-    close: () => {
-      recordUnfinished(auditor);
-      return listener.close().then(() => auditor?.close());
-    },
-    removeSocket: () => unlinkIfOurs(config.path, ino),
-    tcpPort: listener.tcpPort,
-  };
-}
-
-async function serveThreaded(
-  config: ListenerConfig,
-  timeout: number,
-  evaluator: (emit: (m: FromEvaluator) => void, interruptCells?: Int32Array) => Evaluator,
-  access: Access,
-): Promise<Serving> {
-  const heartbeat = startHeartbeat();
-  const interrupt = new SharedArrayBuffer(4 * INTERRUPT_CELLS);
-  const data: WorkerData = {
-    listener: config,
-    timeout,
-    heartbeat: heartbeat.buffer,
-    interrupt,
-    observeOnly: access.observeOnly,
-    audit: auditTarget(access.audit),
-  };
-  // A file is written by the worker itself; a function is called here with the events it relays.
-  const relayed = typeof access.audit === "function" ? new FunctionAuditor(access.audit) : undefined;
-  const worker = new Worker(path.join(__dirname, "worker.js"), {
-    workerData: data,
-    execArgv: [], // never inherit --import/--require of the app (they could start a manhole in the worker)
-    stdout: false,
-    stderr: false,
-  });
-  const ev = evaluator((m) => worker.postMessage(m), new Int32Array(interrupt));
-  let ino = -1;
-  let tcpPort: number | undefined;
-  let onStatus: ((s: WorkerStatus) => void) | undefined;
-  worker.on("message", (m: ToEvaluator | WorkerStatus | AuditMessage) => {
-    if (m.type === "ready" || m.type === "failed" || m.type === "closed") onStatus?.(m);
-    else if (m.type === "audit") relayed?.record(m.event);
-    else ev.handle(m);
-  });
-  const ready = new Promise<void>((resolve, reject) => {
-    onStatus = (s) => {
-      if (s.type === "ready") {
-        ino = s.ino;
-        tcpPort = s.tcpPort;
-        resolve();
-      } else if (s.type === "failed") {
-        const err = s.name === "SocketInUseError" ? new SocketInUseError(s.message) : new Error(s.message);
-        reject(err);
-      }
-    };
-    worker.once("error", reject);
-    worker.once("exit", (code) => reject(new Error(`manhole: worker exited (${code}) before listening`)));
-  });
-  try {
-    await ready;
-  } catch (err) {
-    heartbeat.stop();
-    await worker.terminate();
-    throw err;
-  }
-  worker.unref(); // only now: unref'd earlier, the app could exit before listening (and on("message") re-refs)
-  worker.on("error", () => {}); // a worker crash must not become the app's uncaught error
-  return {
-    close: () =>
-      new Promise<void>((resolve) => {
-        worker.ref(); // an app awaiting close() must see it finish, not exit halfway
-        onStatus = (s) => {
-          if (s.type === "closed") void worker.terminate().then(() => resolve());
-        };
-        worker.once("exit", () => resolve());
-        worker.postMessage({ type: "close" } satisfies WorkerClose);
-      }).finally(() => {
-        heartbeat.stop();
-        unlinkIfOurs(config.path, ino);
-      }),
-    removeSocket: () => unlinkIfOurs(config.path, ino),
-    tcpPort,
-  };
 }
 
 export async function startManhole(options: ManholeOptions = {}): Promise<ManholeHandle> {

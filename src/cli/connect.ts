@@ -5,12 +5,12 @@
  * a terminal it reads inputs line by line, prints each result, and exits at EOF.
  */
 import readline from "node:readline";
-import { formatDuration } from "../agent/banner.js";
-import { needsMoreInput } from "../agent/input-complete.js";
+import { formatDuration } from "../shared/duration.js";
+import { needsMoreInput } from "../shared/input-complete.js";
 import { parseArgs, UsageError } from "./args.js";
+import type { CliCommand } from "./cli-command.js";
 import { endpointLabel, ManholeClient } from "./client.js";
 import { colorEnabled, type Palette, palette } from "./colors.js";
-import type { CliCommand } from "./commands.js";
 import { EXIT } from "./errors.js";
 import { HISTORY_SIZE, History, historyPath } from "./history.js";
 import { parseSignal, waitForSocket } from "./signal.js";

@@ -2,7 +2,7 @@
 import http from "node:http";
 import { startManhole } from "../agent/index.js";
 import { type ParsedArgs, parseArgs } from "./args.js";
-import type { CliCommand } from "./commands.js";
+import type { CliCommand } from "./cli-command.js";
 
 export const demoHelp = `Usage: manhole demo [--path <socket>] [--no-threaded]
 

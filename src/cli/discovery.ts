@@ -4,10 +4,11 @@
  * stale entries — dead pid, pid reused by another process, socket nobody listens on — are removed.
  */
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
-import { type Descriptor, processStartTicks, readDescriptors } from "../agent/descriptor.js";
-import { runtimeDir } from "../agent/runtime-dir.js";
+import { type Descriptor, processStartTicks, readDescriptors } from "../shared/descriptor.js";
+import { formatDuration } from "../shared/duration.js";
+import { runtimeDir } from "../shared/runtime-dir.js";
+import { probeSocket } from "../shared/socket-probe.js";
 import { ManholeClient } from "./client.js";
 import { CliError, EXIT } from "./errors.js";
 import { processExists } from "./target.js";
@@ -70,23 +71,8 @@ function deadReason(d: Descriptor): string | undefined {
 }
 
 /** Resolves true when nothing listens on `socket` (connection refused, or no such file). */
-export function nobodyListens(socket: string, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(socket);
-    const timer = setTimeout(() => {
-      s.destroy();
-      resolve(false);
-    }, timeoutMs);
-    s.once("connect", () => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(false);
-    });
-    s.once("error", (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      resolve(err.code === "ECONNREFUSED" || err.code === "ENOENT");
-    });
-  });
+export async function nobodyListens(socket: string, timeoutMs = 1000): Promise<boolean> {
+  return (await probeSocket(socket, timeoutMs)) === "dead";
 }
 
 function unlink(file: string, removed: string[]): void {
@@ -182,20 +168,7 @@ export async function discover({
   return { dir, live, removed };
 }
 
-/** `1h02m`, `3m12s`, `45s`, `850ms`. */
-export function formatDuration(ms: number | null): string {
-  if (ms === null || !Number.isFinite(ms)) return "?";
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
-  const h = Math.floor(m / 60);
-  if (h < 24) return `${h}h${String(m % 60).padStart(2, "0")}m`;
-  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, "0")}h`;
-}
-
 /** The state column: `responsive`, `blocked 1200 ms`, `unresponsive`, ... */
 export function stateText(e: Pick<ManholeEntry, "state" | "blockedMs">): string {
-  return e.state === "blocked" ? `blocked ${Math.round(e.blockedMs ?? 0)} ms` : e.state;
+  return e.state === "blocked" ? `blocked ${formatDuration(e.blockedMs ?? 0, { compact: true })}` : e.state;
 }

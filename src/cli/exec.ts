@@ -1,12 +1,12 @@
 /** `manhole exec <pid|path> <code>` and `manhole exec --all <code>`: evaluate code in live processes. */
-import { runtimeDir } from "../agent/runtime-dir.js";
+import { runtimeDir } from "../shared/runtime-dir.js";
 import { parseArgs, UsageError } from "./args.js";
+import type { CliCommand } from "./cli-command.js";
 import { type EvalOutcome, endpointLabel, ManholeClient, type TcpEndpoint } from "./client.js";
-import type { CliCommand } from "./commands.js";
 import { discover, type ManholeEntry } from "./discovery.js";
 import { CliError, EXIT } from "./errors.js";
-import { table } from "./ls.js";
 import { parseSignal, waitForSocket } from "./signal.js";
+import { table } from "./table.js";
 import { resolveTarget, TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED, tcpTarget } from "./target.js";
 
 export const execHelp = `Usage: manhole exec [options] <pid|socket> <code>

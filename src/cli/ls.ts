@@ -1,10 +1,13 @@
 /** `manhole ls`: every live manhole in the runtime directory; stale entries are removed. */
-import type { DescriptorTcp } from "../agent/descriptor.js";
-import { runtimeDir } from "../agent/runtime-dir.js";
+import type { DescriptorTcp } from "../shared/descriptor.js";
+import { formatDuration } from "../shared/duration.js";
+import { runtimeDir } from "../shared/runtime-dir.js";
 import { parseArgs, UsageError } from "./args.js";
+import type { CliCommand } from "./cli-command.js";
 import { endpointLabel } from "./client.js";
-import type { CliCommand } from "./commands.js";
-import { discover, formatDuration, type ManholeEntry, stateText } from "./discovery.js";
+import { colorEnabled, palette } from "./colors.js";
+import { discover, type ManholeEntry, stateText } from "./discovery.js";
+import { table } from "./table.js";
 
 export const lsHelp = `Usage: manhole ls [--json] [--timeout <ms>]
 
@@ -30,25 +33,6 @@ Options:
 `;
 
 /** Aligned columns separated by two spaces; the last column is not padded. */
-export function table(rows: string[][], decorate?: (padded: string, row: number, col: number) => string): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return rows
-    .map((r, row) =>
-      r
-        .map((cell, col) => {
-          const padded = col === r.length - 1 ? cell : cell.padEnd(widths[col]);
-          return decorate ? decorate(padded, row, col) : padded;
-        })
-        .join("  "),
-    )
-    .join("\n");
-}
-
-/** Colours only for a terminal, and never with NO_COLOR set. */
-export function useColour(stream: NodeJS.WriteStream): boolean {
-  return stream.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== "dumb";
-}
-
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
@@ -108,16 +92,25 @@ export async function ls(argv: string[]): Promise<number> {
   };
   const rows = [
     ["PID", "UPTIME", "NODE", "APP", "STATE", ...(withTcp ? ["TCP"] : []), "SOCKET"],
-    ...live.map((e) => [String(e.pid), formatDuration(e.uptimeMs), e.node, truncate(e.app, 40), stateText(e), ...tcpCell(e), e.socket]),
+    ...live.map((e) => [
+      String(e.pid),
+      formatDuration(e.uptimeMs, { compact: true }),
+      e.node,
+      truncate(e.app, 40),
+      stateText(e),
+      ...tcpCell(e),
+      e.socket,
+    ]),
   ];
   const STATE = 4;
+  const c = palette(true);
   const colour = (padded: string, row: number, col: number): string => {
-    if (row === 0) return `\x1b[1m${padded}\x1b[0m`;
+    if (row === 0) return c.bold(padded);
     if (col !== STATE) return padded;
     const state = live[row - 1].state;
-    return `\x1b[${state === "responsive" ? "32" : state === "blocked" ? "33" : "31"}m${padded}\x1b[0m`;
+    return state === "responsive" ? c.green(padded) : state === "blocked" ? c.yellow(padded) : c.red(padded);
   };
-  process.stdout.write(`${table(rows, useColour(process.stdout) ? colour : undefined)}\n`);
+  process.stdout.write(`${table(rows, colorEnabled(process.stdout) ? colour : undefined)}\n`);
   return 0;
 }
 

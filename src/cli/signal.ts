@@ -1,10 +1,6 @@
-/**
- * `--signal SIG`: for agents started with `activateOn`, which listen only after a signal.
- * Sends the signal to the process and waits for its manhole socket to answer.
- */
-import net from "node:net";
 import os from "node:os";
-import { runtimeDir } from "../agent/runtime-dir.js";
+import { runtimeDir } from "../shared/runtime-dir.js";
+import { probeSocket } from "../shared/socket-probe.js";
 import { UsageError } from "./args.js";
 import { CliError, EXIT } from "./errors.js";
 import { processExists, socketForPid } from "./target.js";
@@ -19,15 +15,8 @@ export function parseSignal(name: string): NodeJS.Signals {
   return full as NodeJS.Signals;
 }
 
-function listening(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(socket);
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
+async function listening(socket: string): Promise<boolean> {
+  return (await probeSocket(socket)) === "live";
 }
 
 async function liveSocket(pid: number, dir: string): Promise<string | undefined> {

@@ -4,9 +4,9 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { readDescriptors } from "../agent/descriptor.js";
-import { runtimeDir } from "../agent/runtime-dir.js";
-import { tokenPathFor } from "../agent/token.js";
+import { readDescriptors } from "../shared/descriptor.js";
+import { runtimeDir } from "../shared/runtime-dir.js";
+import { tokenPathFor } from "../shared/token-file.js";
 import { CliError, EXIT } from "./errors.js";
 
 export interface Target {

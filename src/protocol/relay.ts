@@ -1,4 +1,5 @@
-import type { AuditEvent } from "../agent/audit.js";
+import type { AuditEvent } from "./audit-event.js";
+import type { OutcomeKind } from "./outcome.js";
 import type { ErrorInfo } from "./structured.js";
 
 /**
@@ -62,7 +63,7 @@ export interface EvalResult {
   type: "result";
   id: number;
   session: number;
-  ok: boolean;
+  kind: OutcomeKind;
   text: string;
   /** Structured requests: the value as JSON text, when it can be serialised. */
   json?: string;

@@ -6,6 +6,9 @@
  * Requests carry a client-chosen `id` (a positive integer); every reply to a request carries
  * the same `id`. Output printed between evaluations arrives with `id: null`.
  */
+import type { ErrorInfo, OutcomeKind } from "./outcome.js";
+
+export type { ErrorInfo } from "./outcome.js";
 
 /** Client → agent. */
 export type Request =
@@ -16,12 +19,6 @@ export type Request =
   | { op: "command"; id: number; name: string; args?: string }
   | { op: "describe"; id: number }
   | { op: "close"; id: number };
-
-export interface ErrorInfo {
-  name: string;
-  message: string;
-  stack?: string;
-}
 
 export interface LoopInfo {
   blocked: boolean;
@@ -46,7 +43,7 @@ export type Reply =
     }
   | { op: "out"; id: number | null; text: string }
   | { op: "value"; id: number; text: string; json?: unknown }
-  | { op: "error"; id: number; text: string; error?: ErrorInfo }
+  | { op: "error"; id: number; text: string; error?: ErrorInfo; outcome?: OutcomeKind }
   | { op: "completions"; id: number; items: string[]; prefix: string }
   | { op: "result"; id: number; text: string }
   | { op: "describe"; id: number; ops: OperationInfo[]; commands: OperationInfo[] }

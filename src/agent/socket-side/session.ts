@@ -4,10 +4,10 @@
  * and an orderly end on EOF that still delivers the last answer.
  */
 import type net from "node:net";
-import { type AuditPeer, evalOutcome, SessionAudit } from "./audit.js";
-import { COMMANDS, type CommandContext } from "./commands/index.js";
+import { needsMoreInput } from "../../shared/input-complete.js";
+import { type AuditPeer, evalOutcome, SessionAudit } from "../audit.js";
+import { COMMANDS, type CommandContext } from "../operations/registry.js";
 import type { EvalChannel } from "./eval-channel.js";
-import { needsMoreInput } from "./input-complete.js";
 import { type LineEvent, LineReader } from "./line-reader.js";
 import { allowedWhenObserving, OBSERVE_ONLY_BANNER, REFUSED_TEXT } from "./observe-only.js";
 import { type HelloInfo, isHello, StructuredMode } from "./structured-session.js";

@@ -1,4 +1,5 @@
 /** The text a human sees on connect. */
+import { formatDuration } from "../../shared/duration.js";
 import type { LoopState } from "./supervisor.js";
 
 export interface AgentInfo {
@@ -8,17 +9,6 @@ export interface AgentInfo {
   app: string;
   /** When the process started, ms since the epoch. */
   startedAt: number;
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${Math.floor(s % 60)}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h${m % 60}m`;
-  return `${Math.floor(h / 24)}d${h % 24}h`;
 }
 
 export function defaultBanner(info: AgentInfo): string {

@@ -1,9 +1,8 @@
 /**
  * The token that guards the TCP listener: generated (32 random bytes, base64url) unless given,
- * written 0600 beside the socket, compared in constant time, and a per-address limit on failures.
+ * written 0600 beside the socket (shared/token-file.ts), compared in constant time, and a per-address limit on failures.
  */
 import crypto from "node:crypto";
-import fs from "node:fs";
 
 /** 32 random bytes, base64url. */
 export function generateToken(): string {
@@ -18,30 +17,6 @@ export function tokenMatches(expected: string, given: string): boolean {
   const a = crypto.createHash("sha256").update(expected, "utf8").digest();
   const b = crypto.createHash("sha256").update(given, "utf8").digest();
   return crypto.timingSafeEqual(a, b);
-}
-
-/** `<dir>/<pid>.sock` → `<dir>/<pid>.token` (any other name gets `.token` appended). */
-export function tokenPathFor(socketPath: string): string {
-  return socketPath.endsWith(".sock") ? `${socketPath.slice(0, -".sock".length)}.token` : `${socketPath}.token`;
-}
-
-/** Writes the token file with mode 0600 (replacing a stale one of ours). */
-export function writeTokenFile(file: string, token: string): void {
-  try {
-    fs.unlinkSync(file);
-  } catch {
-    // none there
-  }
-  fs.writeFileSync(file, `${token}\n`, { mode: 0o600, flag: "wx" });
-  fs.chmodSync(file, 0o600);
-}
-
-export function removeTokenFile(file: string): void {
-  try {
-    fs.unlinkSync(file);
-  } catch {
-    // already gone
-  }
 }
 
 /** After `max` failures from one address within `windowMs`, that address is refused for `windowMs`. */

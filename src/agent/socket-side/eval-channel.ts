@@ -3,9 +3,10 @@
  * to the sessions that asked, and (in threaded mode) lets a watchdog give up on or terminate
  * an evaluation that runs too long.
  */
-import type { FromEvaluator, ToEvaluator } from "../protocol/relay.js";
-import type { ErrorInfo } from "../protocol/structured.js";
-import type { Auditor } from "./audit.js";
+
+import type { Outcome } from "../../protocol/outcome.js";
+import type { FromEvaluator, ToEvaluator } from "../../protocol/relay.js";
+import type { Auditor } from "../audit.js";
 
 /** What every session on a channel must respect; set by whoever owns the sockets. */
 export interface SessionPolicy {
@@ -18,13 +19,6 @@ export interface SessionPolicy {
 export interface SessionSink {
   /** Output printed by manhole code; `requestId` is 0 between evaluations. */
   output(text: string, requestId: number): void;
-}
-
-export interface Outcome {
-  ok: boolean;
-  text: string;
-  json?: string;
-  error?: ErrorInfo;
 }
 
 interface Pending {
@@ -105,6 +99,8 @@ export class EvalChannel {
     const p = this.pending.get(message.id);
     if (!p) return;
     this.pending.delete(message.id);
-    p.resolve({ ok: message.ok, text: message.text, json: message.json, error: message.error });
+    p.resolve({ kind: message.kind, text: message.text, json: message.json, error: message.error });
   }
 }
+
+export type { Outcome } from "../../protocol/outcome.js";

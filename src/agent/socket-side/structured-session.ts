@@ -3,11 +3,11 @@
  * ids, streamed output, values as JSON, errors with their parts, completion, interrupt and
  * every dot-command as an operation. A session enters it with a `hello` as its first line.
  */
-import type { Reply, Request } from "../protocol/structured.js";
-import { OPERATIONS, PROTOCOL_ERRORS } from "../protocol/structured.js";
-import { PROTOCOL_VERSION } from "../protocol/version.js";
-import { evalOutcome, type SessionAudit } from "./audit.js";
-import { COMMANDS, type CommandContext } from "./commands/index.js";
+import type { Reply, Request } from "../../protocol/structured.js";
+import { OPERATIONS, PROTOCOL_ERRORS } from "../../protocol/structured.js";
+import { PROTOCOL_VERSION } from "../../protocol/version.js";
+import { evalOutcome, type SessionAudit } from "../audit.js";
+import { COMMANDS, type CommandContext } from "../operations/registry.js";
 import type { EvalChannel } from "./eval-channel.js";
 import { allowedWhenObserving, REFUSED_MESSAGE } from "./observe-only.js";
 import type { Supervisor } from "./supervisor.js";
@@ -186,12 +186,12 @@ export class StructuredMode {
       stopWatching();
       this.running = undefined;
       audited(evalOutcome(outcome));
-      if (outcome.ok) {
+      if (outcome.kind === "ok") {
         let json: unknown;
         if (outcome.json !== undefined) json = JSON.parse(outcome.json);
         this.send({ op: "value", id: r.id, text: outcome.text, ...(outcome.json !== undefined ? { json } : {}) });
       } else {
-        this.send({ op: "error", id: r.id, text: outcome.text, ...(outcome.error ? { error: outcome.error } : {}) });
+        this.send({ op: "error", id: r.id, text: outcome.text, outcome: outcome.kind, ...(outcome.error ? { error: outcome.error } : {}) });
       }
     }
   }

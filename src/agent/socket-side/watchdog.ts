@@ -7,10 +7,11 @@
  * frames (sourceURL REPL<id>), so that app code is never terminated by mistake.
  */
 import inspector from "node:inspector";
-import { formatDuration } from "./banner.js";
+import { awaitAbandoned, interruptedText } from "../../protocol/outcome.js";
+import { formatDuration } from "../../shared/duration.js";
+import { CELL, INTERRUPT, type LoopState, lastBeat, markCancelled, readLoopState } from "../boundary/shared-memory.js";
 import type { EvalChannel } from "./eval-channel.js";
-import { lastBeat, readLoopState } from "./heartbeat.js";
-import { awaitAbandoned, CELL, INTERRUPT, interruptedText, type LoopState, markCancelled, type Supervisor } from "./supervisor.js";
+import type { Supervisor } from "./supervisor.js";
 
 interface CallFrame {
   functionName: string;
@@ -115,6 +116,7 @@ export class ThreadSupervisor implements Supervisor {
   private async stop(id: number, reason: number): Promise<void> {
     if (!this.channel.isRunning(id)) return;
     if (reason === INTERRUPT.request && !(await this.reached(id))) return;
+    const stopKind = reason === INTERRUPT.timeout ? "timeout" : "interrupted";
     const awaiting = awaitAbandoned(reason === INTERRUPT.timeout ? "timeout" : "interrupt", this.timeoutMs);
     // Its synchronous part runs now: stop it, even before the heartbeat calls the loop blocked.
     if (Atomics.load(this.cells, CELL.sync) !== id) {
@@ -123,13 +125,13 @@ export class ThreadSupervisor implements Supervisor {
       const turned = await this.turnedSince(Date.now(), TURN_WAIT_MS, id);
       if (!this.channel.isRunning(id)) return;
       if (turned) {
-        this.channel.abandon(id, { ok: false, text: awaiting });
+        this.channel.abandon(id, { kind: stopKind, text: awaiting });
         return;
       }
     }
     const outcome = await this.halt(reason, id, this.channel.sessionOf(id) ?? 0);
     // A stopped evaluation usually reports itself ("Interrupted ..."); these cover the rest.
-    const text = interruptedText(reason, this.timeoutMs);
+    const text = interruptedText(reason === INTERRUPT.timeout, this.timeoutMs);
     const notes: Record<Halted, string> = {
       // The main thread is free of it, yet it has not ended: it awaits.
       freed: awaiting,
@@ -138,7 +140,7 @@ export class ThreadSupervisor implements Supervisor {
       unsafe: `${text}: the main thread is held by an async continuation of manhole code that has no loop to stop at; it cannot be stopped safely (see .stack)`,
       "not-js": `${text}: the main thread is blocked outside JavaScript (native code such as execSync or Atomics.wait) and cannot be stopped from here; the evaluation keeps running`,
     };
-    this.channel.abandon(id, { ok: false, text: notes[outcome] });
+    this.channel.abandon(id, { kind: stopKind, text: notes[outcome] });
   }
 
   /**
@@ -203,7 +205,7 @@ export class ThreadSupervisor implements Supervisor {
       if (Date.now() - asked > COOPERATIVE_WAIT_MS && this.loopState().blocked) {
         // Told "will not run" only once the main thread is sure to skip it.
         if (markCancelled(this.cells, id)) {
-          this.channel.abandon(id, { ok: false, text: NOT_STARTED });
+          this.channel.abandon(id, { kind: "cancelled", text: NOT_STARTED });
           return false;
         }
       }

@@ -4,11 +4,11 @@
  * the main thread's is blocked, so it can always answer.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import type { AuditMessage, FromEvaluator, WorkerClose, WorkerStatus } from "../protocol/relay.js";
-import { type Auditor, type AuditTarget, FileAuditor, RelayAuditor, recordUnfinished } from "./audit.js";
-import { EvalChannel } from "./eval-channel.js";
-import { Listener, type ListenerConfig } from "./listener.js";
-import { ThreadSupervisor } from "./watchdog.js";
+import type { AuditMessage, FromEvaluator, WorkerClose, WorkerStatus } from "../../protocol/relay.js";
+import { type Auditor, type AuditTarget, FileAuditor, RelayAuditor, recordUnfinished } from "../audit.js";
+import { EvalChannel } from "../socket-side/eval-channel.js";
+import { Listener, type ListenerConfig } from "../socket-side/listener.js";
+import { ThreadSupervisor } from "../socket-side/watchdog.js";
 
 export interface WorkerData {
   listener: ListenerConfig;

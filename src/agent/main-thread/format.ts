@@ -4,7 +4,7 @@
  */
 import path from "node:path";
 import util from "node:util";
-import type { ErrorInfo } from "../protocol/structured.js";
+import type { ErrorInfo } from "../../protocol/structured.js";
 
 const INSPECT_OPTIONS: util.InspectOptions = {
   depth: 2,

@@ -3,7 +3,7 @@
  * Runs wherever the sockets live: the worker thread, or the main thread when not threaded.
  */
 import net from "node:net";
-import { AGENT_NAME } from "../protocol/version.js";
+import { AGENT_NAME } from "../../protocol/version.js";
 import { type AgentInfo, bannerFor } from "./banner.js";
 import type { EvalChannel } from "./eval-channel.js";
 import { peerCredentials, refusePeer } from "./peer-credentials.js";

@@ -10,7 +10,7 @@
  * A top-level `const` marks its names constant once they are initialised.
  */
 import type { Node } from "acorn";
-import { acornParser } from "./parser.js";
+import { acornParser } from "../../shared/parser.js";
 
 /** Names the runner binds as parameters; the scope proxy must never capture them. */
 export const IMPORT_HELPER = "__mh_import";

@@ -1,10 +1,10 @@
 /** What a dot-command can reach. */
-import type { Supervisor } from "../supervisor.js";
 
 export interface CommandContext {
   /** Text after the command name, trimmed. */
   args: string;
-  supervisor: Supervisor;
+  /** What the socket side can tell about the main thread. */
+  supervisor: { stack(): Promise<string> };
   /** Drops a half-typed multi-line input. */
   clearInput(): void;
   /** Ends this session (not the app). */

@@ -8,9 +8,13 @@
  * nothing answers on it.
  */
 import fs from "node:fs";
-import net from "node:net";
+import type net from "node:net";
 import path from "node:path";
-import { currentUid } from "./runtime-dir.js";
+import { currentUid } from "../../shared/runtime-dir.js";
+import { probeSocket } from "../../shared/socket-probe.js";
+
+/** How long a connect probe of an existing socket may take before it is "unknown". */
+const PROBE_MS = 2000;
 
 export class SocketInUseError extends Error {
   override name = "SocketInUseError";
@@ -34,17 +38,9 @@ export async function probeSocketPath(p: string): Promise<Probe> {
   if (!st.isSocket()) throw new Error(`manhole: refusing ${p}: it exists and is not a socket`);
   const uid = currentUid();
   if (uid >= 0 && st.uid !== uid) throw new Error(`manhole: refusing ${p}: the socket there belongs to uid ${st.uid}`);
-  return new Promise<Probe>((resolve, reject) => {
-    const sock = net.connect(p);
-    sock.once("connect", () => {
-      sock.destroy();
-      resolve("live");
-    });
-    sock.once("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "ECONNREFUSED" || err.code === "ENOENT") resolve("stale");
-      else reject(err);
-    });
-  });
+  const state = await probeSocket(p, PROBE_MS);
+  if (state === "unknown") throw new Error(`manhole: cannot tell whether something listens on ${p}`);
+  return state === "live" ? "live" : "stale";
 }
 
 function listen(server: net.Server, p: string): Promise<void> {

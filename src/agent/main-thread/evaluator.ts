@@ -7,16 +7,18 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { types } from "node:util";
 import vm from "node:vm";
-import type { EvalRequest, FromEvaluator, ToEvaluator } from "../protocol/relay.js";
-import type { ErrorInfo } from "../protocol/structured.js";
-import { COMMANDS } from "./commands/index.js";
+import { awaitAbandoned, interruptedText, type OutcomeKind } from "../../protocol/outcome.js";
+import type { EvalRequest, FromEvaluator, ToEvaluator } from "../../protocol/relay.js";
+import type { ErrorInfo } from "../../protocol/structured.js";
+import { CELL, INTERRUPT, takeCancelled } from "../boundary/shared-memory.js";
+import { COMMANDS } from "../operations/registry.js";
 import { complete } from "./completion.js";
 import { resetRunning, runAsManholeCode, tagPromise } from "./containment.js";
 import { errorInfo, formatThrown, formatValue, rememberPositions, toJson } from "./format.js";
+import { InterruptSignal, isInterruptSignal } from "./interrupt-signal.js";
 import { rewrite } from "./rewrite.js";
 import { constantMarker, createScope, declare } from "./scope.js";
 import { createSessionGlobals } from "./session-globals.js";
-import { awaitAbandoned, CELL, INTERRUPT, InterruptSignal, interruptedText, isInterruptSignal, takeCancelled } from "./supervisor.js";
 
 export interface EvaluatorOptions {
   namespace: Record<string, unknown>;
@@ -139,8 +141,14 @@ export class Evaluator {
 
   /** `Uncaught ...`, or the plain interrupt message for an evaluation we stopped. */
   private failure(err: unknown): string {
-    if (isInterruptSignal(err)) return interruptedText(err.reason, this.options.timeout);
+    if (isInterruptSignal(err)) return interruptedText(err.reason === INTERRUPT.timeout, this.options.timeout);
     return `Uncaught ${formatThrown(err)}`;
+  }
+
+  /** How an evaluation that threw `err` ended. */
+  private failureKind(err: unknown): OutcomeKind {
+    if (!isInterruptSignal(err)) return "error";
+    return err.reason === INTERRUPT.timeout ? "timeout" : "interrupted";
   }
 
   /** Handles one message. Never throws: a fault of ours must not become the app's uncaught exception. */
@@ -156,7 +164,7 @@ export class Evaluator {
         // unprintable
       }
       const s = this.sessions.get(message.session);
-      if (s) this.finish(s, message.id, false, `manhole internal error: ${why}`);
+      if (s) this.finish(s, message.id, "error", `manhole internal error: ${why}`);
     }
   }
 
@@ -237,13 +245,13 @@ export class Evaluator {
     this.options.emit({ type: "output", session: s.id, id: s.current, text: kept + note });
   }
 
-  private finish(s: SessionState, id: number, ok: boolean, text: string, extra: { json?: string; error?: ErrorInfo } = {}): void {
+  private finish(s: SessionState, id: number, kind: OutcomeKind, text: string, extra: { json?: string; error?: ErrorInfo } = {}): void {
     this.running.delete(id);
     this.setDeadline(id, undefined);
     if (s.current !== id) return; // abandoned meanwhile
     s.current = 0;
     let out = text;
-    if (s.cut) out = ok ? "" : text.slice(0, 2000);
+    if (s.cut) out = kind === "ok" ? "" : text.slice(0, 2000);
     else if (encoder.encode(text).length > s.budget) {
       out = `${Buffer.from(text)
         .subarray(0, s.budget)
@@ -251,7 +259,7 @@ export class Evaluator {
         .replace(/\uFFFD$/, "")}\n[output cut: over maxOutputBytes (${this.options.maxOutputBytes} bytes)]`;
       s.cut = true;
     }
-    this.options.emit({ type: "result", id, session: s.id, ok, text: out, ...extra });
+    this.options.emit({ type: "result", id, session: s.id, kind, text: out, ...extra });
     // What manhole code prints from now until the next input gets a fresh budget.
     s.budget = this.options.maxOutputBytes;
     s.cut = false;
@@ -311,7 +319,7 @@ export class Evaluator {
     const s = this.session(req.session);
     s.current = req.id;
     const signal = new InterruptSignal(INTERRUPT.request);
-    this.finish(s, req.id, false, this.failure(signal), this.thrown(req, signal));
+    this.finish(s, req.id, "cancelled", this.failure(signal), this.thrown(req, signal));
   }
 
   private run(req: EvalRequest): void {
@@ -339,8 +347,8 @@ export class Evaluator {
       this.finish(
         s,
         req.id,
-        false,
-        timedOut ? interruptedText(INTERRUPT.timeout, this.options.timeout) : this.failure(err),
+        timedOut ? "timeout" : this.failureKind(err),
+        timedOut ? interruptedText(true, this.options.timeout) : this.failure(err),
         this.thrown(req, err),
       );
       return;
@@ -351,7 +359,7 @@ export class Evaluator {
         value.then(undefined, (err: unknown) => s.write(`Uncaught (in promise) ${formatThrown(err)}\n`));
       }
       this.remember(s, value);
-      this.finish(s, req.id, true, formatValue(value), this.returned(req, value));
+      this.finish(s, req.id, "ok", formatValue(value), this.returned(req, value));
       return;
     }
     const promise = value as Promise<unknown>;
@@ -359,7 +367,7 @@ export class Evaluator {
     let timer: NodeJS.Timeout | undefined;
     if (this.options.asyncTimeout > 0) {
       timer = setTimeout(() => {
-        this.finish(s, req.id, false, awaitAbandoned("timeout", this.options.asyncTimeout));
+        this.finish(s, req.id, "timeout", awaitAbandoned("timeout", this.options.asyncTimeout));
       }, this.options.asyncTimeout);
       timer.unref();
     }
@@ -367,11 +375,11 @@ export class Evaluator {
       (v) => {
         clearTimeout(timer);
         this.remember(s, v);
-        this.finish(s, req.id, true, formatValue(v), this.returned(req, v));
+        this.finish(s, req.id, "ok", formatValue(v), this.returned(req, v));
       },
       (err: unknown) => {
         clearTimeout(timer);
-        this.finish(s, req.id, false, this.failure(err), this.thrown(req, err));
+        this.finish(s, req.id, this.failureKind(err), this.failure(err), this.thrown(req, err));
       },
     );
   }
@@ -388,7 +396,8 @@ export class Evaluator {
       return {
         error: {
           name: "Interrupted",
-          message: interruptedText(err.reason, this.options.timeout).replace(/^Interrupted(: )?/, "") || "interrupted",
+          message:
+            interruptedText(err.reason === INTERRUPT.timeout, this.options.timeout).replace(/^Interrupted(: )?/, "") || "interrupted",
         },
       };
     }

@@ -1,0 +1,89 @@
+/**
+ * The main thread's end of the thread boundary (threaded: true): starts the worker that owns
+ * the socket (worker-end.ts), hands it the shared memory, and relays messages between it and
+ * the evaluator. The worker's end is worker-end.ts beside this file.
+ */
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import type { AuditMessage, FromEvaluator, ToEvaluator, WorkerClose, WorkerStatus } from "../../protocol/relay.js";
+import { auditTarget, FunctionAuditor } from "../audit.js";
+import type { Evaluator } from "../main-thread/evaluator.js";
+import type { Access, Serving } from "../serving.js";
+import type { ListenerConfig } from "../socket-side/listener.js";
+import { SocketInUseError, unlinkIfOurs } from "../socket-side/socket-bind.js";
+import { INTERRUPT_CELLS, startHeartbeat } from "./shared-memory.js";
+import type { WorkerData } from "./worker-end.js";
+
+export async function serveThreaded(
+  config: ListenerConfig,
+  timeout: number,
+  evaluator: (emit: (m: FromEvaluator) => void, interruptCells?: Int32Array) => Evaluator,
+  access: Access,
+): Promise<Serving> {
+  const heartbeat = startHeartbeat();
+  const interrupt = new SharedArrayBuffer(4 * INTERRUPT_CELLS);
+  const data: WorkerData = {
+    listener: config,
+    timeout,
+    heartbeat: heartbeat.buffer,
+    interrupt,
+    observeOnly: access.observeOnly,
+    audit: auditTarget(access.audit),
+  };
+  // A file is written by the worker itself; a function is called here with the events it relays.
+  const relayed = typeof access.audit === "function" ? new FunctionAuditor(access.audit) : undefined;
+  const worker = new Worker(path.join(__dirname, "worker-end.js"), {
+    workerData: data,
+    execArgv: [], // never inherit --import/--require of the app (they could start a manhole in the worker)
+    stdout: false,
+    stderr: false,
+  });
+  const ev = evaluator((m) => worker.postMessage(m), new Int32Array(interrupt));
+  let ino = -1;
+  let tcpPort: number | undefined;
+  let onStatus: ((s: WorkerStatus) => void) | undefined;
+  worker.on("message", (m: ToEvaluator | WorkerStatus | AuditMessage) => {
+    if (m.type === "ready" || m.type === "failed" || m.type === "closed") onStatus?.(m);
+    else if (m.type === "audit") relayed?.record(m.event);
+    else ev.handle(m);
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    onStatus = (s) => {
+      if (s.type === "ready") {
+        ino = s.ino;
+        tcpPort = s.tcpPort;
+        resolve();
+      } else if (s.type === "failed") {
+        const err = s.name === "SocketInUseError" ? new SocketInUseError(s.message) : new Error(s.message);
+        reject(err);
+      }
+    };
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`manhole: worker exited (${code}) before listening`)));
+  });
+  try {
+    await ready;
+  } catch (err) {
+    heartbeat.stop();
+    await worker.terminate();
+    throw err;
+  }
+  worker.unref(); // only now: unref'd earlier, the app could exit before listening (and on("message") re-refs)
+  worker.on("error", () => {}); // a worker crash must not become the app's uncaught error
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        worker.ref(); // an app awaiting close() must see it finish, not exit halfway
+        onStatus = (s) => {
+          if (s.type === "closed") void worker.terminate().then(() => resolve());
+        };
+        worker.once("exit", () => resolve());
+        worker.postMessage({ type: "close" } satisfies WorkerClose);
+      }).finally(() => {
+        heartbeat.stop();
+        unlinkIfOurs(config.path, ino);
+      }),
+    removeSocket: () => unlinkIfOurs(config.path, ino),
+    tcpPort,
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Every piece of memory the main thread and the worker share, both halves of each protocol in
+ * one file so that each ordering argument can be checked in one place:
+ *
+ * - the heartbeat: the main thread stamps the time on every turn of a short unref'd timer; the
+ *   worker reads "blocked for N ms";
+ * - the interrupt cells: the flag manhole code checks, and where each evaluation is.
+ */
+
+const BEAT_MS = 50;
+/** A loop that has not turned for this long is reported as blocked. */
+export const BLOCKED_AFTER_MS = 250;
+
+export function startHeartbeat(): { buffer: SharedArrayBuffer; stop(): void } {
+  const buffer = new SharedArrayBuffer(8);
+  const cell = new BigInt64Array(buffer);
+  const beat = () => Atomics.store(cell, 0, BigInt(Date.now()));
+  beat();
+  const timer = setInterval(beat, BEAT_MS);
+  timer.unref();
+  return { buffer, stop: () => clearInterval(timer) };
+}
+
+/** When the event loop last turned (ms since the epoch). */
+export function lastBeat(buffer: SharedArrayBuffer): number {
+  return Number(Atomics.load(new BigInt64Array(buffer), 0));
+}
+
+export function readLoopState(buffer: SharedArrayBuffer): LoopState {
+  const last = lastBeat(buffer);
+  const sinceMs = Math.max(0, Date.now() - last);
+  return { blocked: sinceMs > BLOCKED_AFTER_MS, sinceMs };
+}
+
+export interface LoopState {
+  blocked: boolean;
+  /** Milliseconds since the event loop last turned. */
+  sinceMs: number;
+}
+
+/** Values of the shared interrupt flag. */
+export const INTERRUPT = { none: 0, timeout: 1, request: 2 } as const;
+
+/**
+ * Threaded mode: the Int32 cells the worker and the main thread share (INTERRUPT_CELLS of them).
+ * - `flag`: raised by the worker (or, for `target`, by the main thread), checked by manhole code.
+ * - `scope`: the session whose manhole code the raised flag stops, or 0 for any session's.
+ * - `started`: the id of the last evaluation the main thread took; it takes them in id order.
+ * - `sync`: the id of the evaluation whose synchronous part runs now, else 0.
+ * - `target`: an evaluation to interrupt as soon as it starts (the interrupt came first).
+ * - `cancel` and the CANCEL_SLOTS - 1 cells after it: evaluations not to run at all (their
+ *   sessions were told so while the loop was blocked); a slot holding an id at or below
+ *   `started` is free again.
+ */
+export const CELL = { flag: 0, started: 1, sync: 2, target: 3, scope: 4, cancel: 5 } as const;
+export const CANCEL_SLOTS = 8;
+export const INTERRUPT_CELLS = CELL.cancel + CANCEL_SLOTS;
+
+/** Main thread: is evaluation `id` cancelled? Frees its slot if so. */
+export function takeCancelled(cells: Int32Array, id: number): boolean {
+  for (let i = CELL.cancel; i < CELL.cancel + CANCEL_SLOTS; i++) {
+    if (Atomics.compareExchange(cells, i, id, 0) === id) return true;
+  }
+  return false;
+}
+
+/**
+ * Worker: marks evaluation `id` (not started yet) cancelled. False when every slot holds an
+ * evaluation still to come, or when `id` started meanwhile: then it may run. The slot is
+ * written before `started` is read (the main thread writes `started`, then reads the slots).
+ */
+export function markCancelled(cells: Int32Array, id: number): boolean {
+  const started = Atomics.load(cells, CELL.started);
+  for (let i = CELL.cancel; i < CELL.cancel + CANCEL_SLOTS; i++) {
+    const held = Atomics.load(cells, i);
+    if (held !== 0 && held > started) continue;
+    if (Atomics.compareExchange(cells, i, held, id) !== held) continue;
+    if (Atomics.load(cells, CELL.started) < id) return true;
+    Atomics.compareExchange(cells, i, id, 0);
+    return false;
+  }
+  return false;
+}

@@ -1,0 +1,51 @@
+/**
+ * What the socket side can do about the main thread beyond asking it to evaluate: watch an
+ * evaluation's time, interrupt it, show the main thread's stack, tell whether its event loop
+ * is blocked. Threaded mode implements it with a worker-side inspector session
+ * (watchdog.ts); `threaded: false` gets the limited version below.
+ */
+import { awaitAbandoned } from "../../protocol/outcome.js";
+import type { LoopState } from "../boundary/shared-memory.js";
+import type { EvalChannel } from "./eval-channel.js";
+
+export type { LoopState } from "../boundary/shared-memory.js";
+
+export interface Supervisor {
+  /** An evaluation started; returns the function that says it ended. */
+  watch(id: number): () => void;
+  /** The client asked to stop evaluation `id` (0: none runs; stop runaway manhole code if any). Returns a note to print. */
+  interrupt(id: number, session: number): Promise<string | undefined>;
+  /** The main thread's JavaScript stack, ready to print. */
+  stack(): Promise<string>;
+  /** undefined when the socket side shares the main thread and so cannot tell. */
+  loopState(): LoopState | undefined;
+  close(): void;
+}
+
+/** `threaded: false`: the evaluator times itself out; a blocked loop blocks us too. */
+export class InlineSupervisor implements Supervisor {
+  constructor(
+    private readonly channel: EvalChannel,
+    private readonly timeoutMs: number,
+  ) {}
+
+  watch(): () => void {
+    return () => {};
+  }
+
+  async interrupt(id: number, _session: number): Promise<string | undefined> {
+    // Only an awaiting evaluation can be interrupted here: synchronous code holds this thread.
+    if (id) this.channel.abandon(id, { kind: "interrupted", text: awaitAbandoned("interrupt", this.timeoutMs) });
+    return undefined;
+  }
+
+  async stack(): Promise<string> {
+    return "The main thread's stack is only available in threaded mode (threaded: false is set).";
+  }
+
+  loopState(): LoopState | undefined {
+    return undefined;
+  }
+
+  close(): void {}
+}
