@@ -13,7 +13,8 @@ const CLI = path.join(ROOT, "dist", "cli", "main.js");
 /** Runs `manhole <args>` with MANHOLE_DIR=`dir` (and `input` on stdin); resolves to { stdout, stderr, code }. */
 function cli(args, { dir, input = "", prefix = [], cliPath = CLI } = {}) {
   const [cmd, ...pre] = prefix.length ? [...prefix, process.execPath] : [process.execPath];
-  const env = { NO_COLOR: "1", ...(dir ? { MANHOLE_DIR: dir } : {}) };
+  // Another user cannot write this user's coverage files (npm run test:coverage).
+  const env = { NO_COLOR: "1", ...(dir ? { MANHOLE_DIR: dir } : {}), ...(prefix.length ? { NODE_V8_COVERAGE: undefined } : {}) };
   return runClient(cmd, [...pre, cliPath, ...args], input, { timeout: 20_000, env }).then(({ stdout, stderr, code }) => ({
     stdout,
     stderr,

@@ -1,0 +1,54 @@
+// Unit: operation declarations and their arguments; the duration format.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ArgError, argsFromObject, parseArgs, parseDurationMs } from "../../dist/agent/operations/args.js";
+import { OPERATIONS, observeSafeList, operation } from "../../dist/agent/operations/registry.js";
+import { formatDuration } from "../../dist/shared/duration.js";
+
+test("every operation declares what the registry and describe need", () => {
+  const names = new Set();
+  for (const op of OPERATIONS) {
+    assert.match(op.name, /^[a-z][a-z0-9-]*$/);
+    assert.ok(!names.has(op.name), `one ${op.name}`);
+    names.add(op.name);
+    assert.ok(op.help.length > 0 && !op.help.includes("\n"), `${op.name}: one-line help`);
+    assert.ok(["socket", "main", "main-or-socket"].includes(op.runsOn));
+    assert.equal(typeof op.observeSafe, "boolean");
+    assert.equal(typeof op.heavy, "boolean");
+    if (op.runsOn !== "socket") assert.equal(typeof op.main, "function", `${op.name} has a main-thread half`);
+    assert.equal(operation(op.name), op);
+  }
+  assert.match(observeSafeList(), /\.help.*\.exit.*\.stack/);
+});
+
+test("arguments: positional, name=value, defaults, the last string takes the rest", () => {
+  const specs = [
+    { name: "seconds", type: "duration", help: "", default: 5000 },
+    { name: "top", type: "number", help: "", default: 10 },
+    { name: "filter", type: "string", help: "", default: "" },
+  ];
+  assert.deepEqual(parseArgs(specs, ""), { seconds: 5000, top: 10, filter: "" });
+  assert.deepEqual(parseArgs(specs, "2s 3 a b"), { seconds: 2000, top: 3, filter: "a b" });
+  assert.deepEqual(parseArgs(specs, "top=4"), { seconds: 5000, top: 4, filter: "" });
+  assert.throws(() => parseArgs(specs, "soon"), ArgError);
+  assert.throws(() => parseArgs(specs, "nope=1"), /unknown argument/);
+  assert.throws(() => parseArgs([{ name: "x", type: "number", help: "" }], ""), /missing argument/);
+  assert.deepEqual(argsFromObject(specs, { seconds: "1m" }), { seconds: 60000, top: 10, filter: "" });
+  assert.throws(() => argsFromObject(specs, { top: {} }), ArgError);
+});
+
+test("durations parse and print one way", () => {
+  assert.equal(parseDurationMs("250ms"), 250);
+  assert.equal(parseDurationMs("1.5s"), 1500);
+  assert.equal(parseDurationMs("2m"), 120000);
+  assert.equal(parseDurationMs("12"), 12);
+  assert.equal(parseDurationMs("-1s"), undefined);
+  assert.equal(formatDuration(850), "850 ms");
+  assert.equal(formatDuration(3250), "3.2 s");
+  assert.equal(formatDuration(42_000), "42 s");
+  assert.equal(formatDuration(192_000), "3m12s");
+  assert.equal(formatDuration(3_720_000), "1h02m");
+  assert.equal(formatDuration(183_600_000), "2d03h");
+  assert.equal(formatDuration(3250, { compact: true }), "3.2s");
+  assert.equal(formatDuration(null), "?");
+});
