@@ -7,9 +7,10 @@
  * frames (sourceURL REPL<id>), so that app code is never terminated by mistake.
  */
 import inspector from "node:inspector";
-import { awaitAbandoned, interruptedText } from "../../protocol/outcome.js";
+import { awaitAbandoned, interruptedText, NOT_STARTED_TEXT, STILL_RUNNING } from "../../protocol/outcome.js";
 import { formatDuration } from "../../shared/duration.js";
 import { CELL, INTERRUPT, type LoopState, lastBeat, markCancelled, readLoopState } from "../boundary/shared-memory.js";
+import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
 import type { Supervisor } from "./supervisor.js";
 
@@ -24,7 +25,15 @@ interface PropertyDescriptor {
   value?: { type: string; description?: string; value?: unknown };
 }
 
-const ENABLE_WAIT_MS = 400;
+/**
+ * How long a cheap inspector request may go unanswered before the main thread counts as outside
+ * JavaScript. JavaScript (and Atomics.wait) answers within milliseconds, however busy, since V8
+ * handles the request at its next interrupt check; native code (execSync, a blocking syscall)
+ * answers only when it returns. Only that case waits this long.
+ */
+const REACH_WAIT_MS = 1000;
+/** Debugger.enable, once the main thread is known to answer: it reports every script, which takes a while in a big app. */
+const ENABLE_WAIT_MS = 10_000;
 const PAUSE_WAIT_MS = 1000;
 const MAX_FRAMES = 30;
 const MAX_LOCALS = 25;
@@ -35,9 +44,10 @@ const TURN_WAIT_MS = 300;
 const COOPERATIVE_WAIT_MS = 500;
 
 class NotInJavaScript extends Error {}
+/** The main thread answers, but a pause asked for did not happen in time (it may have left the code it ran): sample again. */
+class PauseMissed extends Error {}
 
 /** An interrupted input that other code kept from starting; the main thread skips it (markCancelled). */
-const NOT_STARTED = "Interrupted: the event loop is blocked by other code (see .stack) and this input had not started; it will not run";
 
 /**
  * How halting went: the code let go of the main thread (stopped at a check, or it was never
@@ -78,6 +88,8 @@ export class ThreadSupervisor implements Supervisor {
   private lock: Promise<unknown> = Promise.resolve();
   /** An enable the main thread has not answered yet (it is outside JavaScript). */
   private unanswered: Promise<unknown> | undefined;
+  /** A reachability probe the main thread has not answered yet. */
+  private probing: Promise<unknown> | undefined;
   /** Script URLs by id, as Debugger.enable reports them (call frames carry only the id). */
   private readonly scripts = new Map<string, string>();
 
@@ -136,9 +148,9 @@ export class ThreadSupervisor implements Supervisor {
       // The main thread is free of it, yet it has not ended: it awaits.
       freed: awaiting,
       terminated: text,
-      "not-ours": `${text}: the event loop is blocked by other code, not by this evaluation (see .stack); the evaluation keeps waiting`,
-      unsafe: `${text}: the main thread is held by an async continuation of manhole code that has no loop to stop at; it cannot be stopped safely (see .stack)`,
-      "not-js": `${text}: the main thread is blocked outside JavaScript (native code such as execSync or Atomics.wait) and cannot be stopped from here; the evaluation keeps running`,
+      "not-ours": `${text}: ${STILL_RUNNING["not-ours"]}`,
+      unsafe: `${text}: ${STILL_RUNNING.unsafe}`,
+      "not-js": `${text}: ${STILL_RUNNING["not-js"]}`,
     };
     this.channel.abandon(id, { kind: stopKind, text: notes[outcome] });
   }
@@ -205,7 +217,7 @@ export class ThreadSupervisor implements Supervisor {
       if (Date.now() - asked > COOPERATIVE_WAIT_MS && this.loopState().blocked) {
         // Told "will not run" only once the main thread is sure to skip it.
         if (markCancelled(this.cells, id)) {
-          this.channel.abandon(id, { kind: "cancelled", text: NOT_STARTED });
+          this.channel.abandon(id, { kind: "cancelled", text: NOT_STARTED_TEXT });
           return false;
         }
       }
@@ -221,7 +233,11 @@ export class ThreadSupervisor implements Supervisor {
     }
     try {
       return await this.exclusive(async () => {
-        const frames = await this.pausedFrames();
+        let frames = await this.pausedFrames().catch((err: unknown) => (err instanceof PauseMissed ? undefined : Promise.reject(err)));
+        // One more try: a sample can miss when the code it would land in has just ended.
+        frames ??= await this.pausedFrames().catch((err: unknown) => (err instanceof PauseMissed ? undefined : Promise.reject(err)));
+        if (!frames)
+          return `Main thread: event loop blocked for ${formatDuration(this.loopState().sinceMs)}; it runs JavaScript but did not pause in time (try .stack again)`;
         try {
           return `Main thread: event loop blocked for ${formatDuration(this.loopState().sinceMs)}\n${await this.describe(frames)}`;
         } finally {
@@ -239,6 +255,11 @@ export class ThreadSupervisor implements Supervisor {
   close(): void {
     this.session?.disconnect();
     this.session = undefined;
+  }
+
+  /** An operation's use of the inspector session, exclusive of every other (stack captures, interrupts). */
+  withInspector<T>(fn: (inspector: InspectorAccess) => Promise<T>): Promise<T> {
+    return this.exclusive(() => fn({ post: (method, params) => this.post(method, params) }));
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -267,6 +288,7 @@ export class ThreadSupervisor implements Supervisor {
 
   /** Pauses the main thread and returns its frames; throws NotInJavaScript if it cannot be reached. */
   private async pausedFrames(): Promise<CallFrame[]> {
+    await this.reachable();
     if (this.unanswered) await withTimeout(this.unanswered, ENABLE_WAIT_MS);
     const enable = this.post("Debugger.enable");
     this.unanswered = enable;
@@ -293,10 +315,26 @@ export class ThreadSupervisor implements Supervisor {
     await this.post("Debugger.pause");
     try {
       return await withTimeout(paused, PAUSE_WAIT_MS);
-    } catch (err) {
+    } catch {
       await this.resume();
-      throw err;
+      // It answered the probe, so it runs JavaScript: not being paused yet is no proof of native code.
+      throw new PauseMissed();
     }
+  }
+
+  /**
+   * Throws NotInJavaScript unless the main thread answers a cheap request: decided by what the
+   * inspector observes (an answer, or none), not by how long a costly request happens to take.
+   */
+  private async reachable(): Promise<void> {
+    if (!this.probing) {
+      const probe: Promise<unknown> = this.post("Runtime.getHeapUsage").finally(() => {
+        if (this.probing === probe) this.probing = undefined;
+      });
+      probe.catch(() => {});
+      this.probing = probe;
+    }
+    await withTimeout(this.probing, REACH_WAIT_MS);
   }
 
   private async resume(): Promise<void> {
@@ -316,7 +354,14 @@ export class ThreadSupervisor implements Supervisor {
     const ours = (url: string) => (id ? url === `REPL${id}` : /^REPL\d+$/.test(url));
     for (let sample = 0; sample < SAMPLES; sample++) {
       if (id && !this.channel.isRunning(id)) return "freed";
-      const urls = (await this.pausedFrames()).map((f) => this.scripts.get(f.location.scriptId) ?? "");
+      let frames: CallFrame[];
+      try {
+        frames = await this.pausedFrames();
+      } catch (err) {
+        if (err instanceof PauseMissed) continue;
+        throw err;
+      }
+      const urls = frames.map((f) => this.scripts.get(f.location.scriptId) ?? "");
       await this.resume();
       const repl = urls.findIndex(ours);
       if (repl < 0) continue;
