@@ -188,6 +188,9 @@ export function evalOutcome(outcome: Outcome): AuditOutcome {
 
 type Finish = (outcome: AuditOutcome) => void;
 
+/** Without an audit log: one function for every evaluation, nothing allocated per input. */
+const NOT_AUDITED: Finish = () => {};
+
 /** Per auditor, the evaluations and commands begun and not yet recorded, of every session. */
 const unfinished = new WeakMap<Auditor, Set<Finish>>();
 
@@ -232,7 +235,7 @@ export class SessionAudit {
   /** An evaluation or command starts; call the result with how it ended (only the first call counts). */
   begin(kind: "eval" | "command", input: string): Finish {
     const { auditor } = this;
-    if (!auditor) return () => {};
+    if (!auditor) return NOT_AUDITED;
     const time = new Date().toISOString();
     const started = performance.now();
     const cut = input.length > MAX_AUDIT_INPUT;

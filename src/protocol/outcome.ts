@@ -40,3 +40,22 @@ export function awaitAbandoned(why: "timeout" | "interrupt", timeoutMs: number):
 export function interruptedText(timedOut: boolean, timeoutMs: number): string {
   return timedOut ? `Interrupted: the evaluation ran longer than ${timeoutMs} ms (timeout)` : "Interrupted";
 }
+
+/** An interrupted input that other code kept from starting; it is skipped when its turn comes. */
+export const NOT_STARTED_TEXT =
+  "Interrupted: the event loop is blocked by other code (see .stack) and this input had not started; it will not run";
+
+/** Why an evaluation that was asked to stop is still there, after `stopped` (interruptedText). */
+export const STILL_RUNNING = {
+  "not-ours": "the event loop is blocked by other code, not by this evaluation (see .stack); the evaluation keeps waiting",
+  unsafe:
+    "the main thread is held by an async continuation of manhole code that has no loop to stop at; it cannot be stopped safely (see .stack)",
+  "not-js":
+    "the main thread is blocked outside JavaScript (native code such as execSync or Atomics.wait) and cannot be stopped from here; the evaluation keeps running",
+} as const;
+
+/** What a refused human-mode input prints (observe-only). */
+export const REFUSED_TEXT = "Refused: this manhole is observe-only (evaluation is disabled)";
+
+/** The structured error's message for the same (its name is PROTOCOL_ERRORS.observeOnly). */
+export const REFUSED_MESSAGE = "this manhole is observe-only (evaluation is disabled)";

@@ -47,7 +47,16 @@ export interface InterruptDone {
   type: "interrupt-done";
 }
 
-export type ToEvaluator = EvalRequest | CompleteRequest | SessionEvent | EvalAbandoned | InterruptDone;
+/** Run operation `op`'s main-thread half with `input` (one generic message for every operation). */
+export interface CallRequest {
+  type: "call";
+  id: number;
+  session: number;
+  op: string;
+  input?: unknown;
+}
+
+export type ToEvaluator = EvalRequest | CompleteRequest | SessionEvent | EvalAbandoned | InterruptDone | CallRequest;
 
 /** Text printed by manhole code (console.*) or reported asynchronously for a session. */
 export interface OutputMessage {
@@ -80,7 +89,17 @@ export interface CompleteResult {
   prefix: string;
 }
 
-export type FromEvaluator = OutputMessage | EvalResult | CompleteResult;
+/** The main-thread half's answer: its return value, or what it threw. */
+export interface CallResult {
+  type: "call-result";
+  id: number;
+  session: number;
+  ok: boolean;
+  value?: unknown;
+  error?: ErrorInfo;
+}
+
+export type FromEvaluator = OutputMessage | EvalResult | CompleteResult | CallResult;
 
 /** Worker → main, when `audit` is a function: an event for it (functions stay on the main thread). */
 export interface AuditMessage {

@@ -6,7 +6,7 @@
  * Requests carry a client-chosen `id` (a positive integer); every reply to a request carries
  * the same `id`. Output printed between evaluations arrives with `id: null`.
  */
-import type { ErrorInfo, OutcomeKind } from "./outcome.js";
+import type { ErrorInfo } from "./outcome.js";
 
 export type { ErrorInfo } from "./outcome.js";
 
@@ -16,7 +16,7 @@ export type Request =
   | { op: "eval"; id: number; code: string }
   | { op: "complete"; id: number; text: string }
   | { op: "interrupt"; id: number; target?: number }
-  | { op: "command"; id: number; name: string; args?: string }
+  | { op: "command"; id: number; name: string; args?: string | Record<string, unknown> }
   | { op: "describe"; id: number }
   | { op: "close"; id: number };
 
@@ -43,15 +43,26 @@ export type Reply =
     }
   | { op: "out"; id: number | null; text: string }
   | { op: "value"; id: number; text: string; json?: unknown }
-  | { op: "error"; id: number; text: string; error?: ErrorInfo; outcome?: OutcomeKind }
+  | { op: "error"; id: number; text: string; error?: ErrorInfo }
   | { op: "completions"; id: number; items: string[]; prefix: string }
-  | { op: "result"; id: number; text: string }
-  | { op: "describe"; id: number; ops: OperationInfo[]; commands: OperationInfo[] }
+  | { op: "result"; id: number; text: string; json?: unknown }
+  | { op: "describe"; id: number; ops: OperationInfo[]; commands: CommandInfo[] }
   | { op: "bye"; id: number | null; reason?: string };
 
 export interface OperationInfo {
   name: string;
   help: string;
+}
+
+/** An operation (dot-command) as `describe` lists it: its whole declaration. */
+export interface CommandInfo extends OperationInfo {
+  args: { name: string; type: "string" | "number" | "boolean" | "duration"; help: string; default?: string | number | boolean }[];
+  /** "socket": answered by the socket side; "main": by the app's main thread; "main-or-socket": the socket side while the loop is blocked. */
+  runsOn: "socket" | "main" | "main-or-socket";
+  /** Works in observe-only mode. */
+  observeSafe: boolean;
+  /** One heavy operation at a time per process. */
+  heavy: boolean;
 }
 
 /** Every request op, described (the answer to `describe`). */
@@ -60,7 +71,7 @@ export const OPERATIONS: OperationInfo[] = [
   { name: "eval", help: "Evaluate {code}: streams {op:'out'} then ends with {op:'value'} or {op:'error'}" },
   { name: "complete", help: "Completions for {text} (the line up to the cursor) → {items, prefix}" },
   { name: "interrupt", help: "Interrupt the running evaluation ({target} = its id, default the running one)" },
-  { name: "command", help: "Run a dot-command {name, args} (e.g. stack) → {op:'result', text}" },
+  { name: "command", help: "Run a dot-command {name, args: \"text\" | {name: value}} (e.g. stack) → {op:'result', text, json}" },
   { name: "describe", help: "List the operations and dot-commands" },
   { name: "close", help: "End the session" },
 ];

@@ -8,10 +8,10 @@ import { pathToFileURL } from "node:url";
 import { types } from "node:util";
 import vm from "node:vm";
 import { awaitAbandoned, interruptedText, type OutcomeKind } from "../../protocol/outcome.js";
-import type { EvalRequest, FromEvaluator, ToEvaluator } from "../../protocol/relay.js";
+import type { CallRequest, EvalRequest, FromEvaluator, ToEvaluator } from "../../protocol/relay.js";
 import type { ErrorInfo } from "../../protocol/structured.js";
 import { CELL, INTERRUPT, takeCancelled } from "../boundary/shared-memory.js";
-import { COMMANDS } from "../operations/registry.js";
+import { operation, operationNames } from "../operations/registry.js";
 import { complete } from "./completion.js";
 import { resetRunning, runAsManholeCode, tagPromise } from "./containment.js";
 import { errorInfo, formatThrown, formatValue, rememberPositions, toJson } from "./format.js";
@@ -182,10 +182,13 @@ export class Evaluator {
       case "complete": {
         const s = this.session(message.session);
         const scope = { own: s.own, builtins: s.builtins, namespace: this.options.namespace };
-        const { items, prefix } = complete(message.text, scope, [...COMMANDS.keys()]);
+        const { items, prefix } = complete(message.text, scope, operationNames());
         this.options.emit({ type: "completions", id: message.id, session: message.session, items, prefix });
         break;
       }
+      case "call":
+        this.callOperation(message);
+        break;
       case "interrupt-done":
         if (this.options.interruptCells) Atomics.store(this.options.interruptCells, CELL.flag, INTERRUPT.none);
         break;
@@ -198,6 +201,40 @@ export class Evaluator {
         for (const s of this.sessions.values()) if (s.current === message.id) s.current = 0;
         break;
     }
+  }
+
+  /** An operation's main-thread half: its value (awaited when a promise) or what it threw, never the app's problem. */
+  private callOperation(req: CallRequest): void {
+    const answer = (r: { ok: true; value: unknown } | { ok: false; error: unknown }) => {
+      const base = { type: "call-result" as const, id: req.id, session: req.session };
+      if (r.ok) {
+        try {
+          this.options.emit({ ...base, ok: true, value: r.value });
+          return;
+        } catch (err) {
+          r = { ok: false, error: err }; // not cloneable
+        }
+      }
+      this.options.emit({ ...base, ok: false, error: errorInfo(r.error) });
+    };
+    const half = operation(req.op)?.main;
+    if (!half) {
+      answer({ ok: false, error: new Error(`no main-thread half for .${req.op}`) });
+      return;
+    }
+    let value: unknown;
+    try {
+      value = half(req.input, { session: req.session });
+    } catch (err) {
+      answer({ ok: false, error: err });
+      return;
+    }
+    if (types.isPromise(value))
+      value.then(
+        (v) => answer({ ok: true, value: v }),
+        (err: unknown) => answer({ ok: false, error: err }),
+      );
+    else answer({ ok: true, value });
   }
 
   private session(id: number): SessionState {

@@ -1,9 +1,12 @@
-import type { Command } from "./types.js";
+import type { Operation } from "./types.js";
 
-export const breakInput: Command = {
+export const breakInput: Operation = {
   name: "break",
   help: "Abandon a multi-line input",
-  readOnly: true,
+  args: [],
+  runsOn: "socket",
+  observeSafe: true,
+  heavy: false,
   run({ clearInput }) {
     clearInput();
     return undefined;

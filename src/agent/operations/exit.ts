@@ -1,9 +1,12 @@
-import type { Command } from "./types.js";
+import type { Operation } from "./types.js";
 
-export const exit: Command = {
+export const exit: Operation = {
   name: "exit",
   help: "Leave this session (the app keeps running)",
-  readOnly: true,
+  args: [],
+  runsOn: "socket",
+  observeSafe: true,
+  heavy: false,
   run({ leave }) {
     leave();
     return undefined;

@@ -1,10 +1,14 @@
-import type { Command } from "./types.js";
+import type { Operation } from "./types.js";
 
-export const stack: Command = {
+export const stack: Operation = {
   name: "stack",
   help: "Show the main thread's JavaScript stack and the top frame's locals (works while the loop is blocked)",
-  readOnly: true,
-  run({ supervisor }) {
-    return supervisor.stack();
+  args: [],
+  runsOn: "socket",
+  observeSafe: true,
+  heavy: false,
+  immediate: true,
+  async run(ctx) {
+    return { text: await ctx.stack() };
   },
 };

@@ -1,22 +1,87 @@
-/** What a dot-command can reach. */
+/**
+ * What an operation declares about itself, and what it is given to run. One declaration gives
+ * the dot-command (`.name args`), the structured request (`{op: "command", name, args}`), its
+ * entry in `describe`, completion of its name and its line in `.help`.
+ *
+ * An operation's own file holds both of its halves: `run` on the socket side (the worker in
+ * threaded mode), and optionally `main`, which runs on the main thread in the app's realm and
+ * is reached from `run` through `ctx.callMain()` (one generic message over the relay). Nothing
+ * here may import socket-side code: the context carries what the socket side offers.
+ */
+import type { LoopInfo } from "../../protocol/structured.js";
 
-export interface CommandContext {
-  /** Text after the command name, trimmed. */
-  args: string;
-  /** What the socket side can tell about the main thread. */
-  supervisor: { stack(): Promise<string> };
-  /** Drops a half-typed multi-line input. */
-  clearInput(): void;
-  /** Ends this session (not the app). */
-  leave(): void;
-  commands: ReadonlyMap<string, Command>;
+/** Where the work happens. "main-or-socket": on the main thread, with a socket-side answer while its loop is blocked. */
+export type RunsOn = "socket" | "main" | "main-or-socket";
+
+export type ArgType = "string" | "number" | "boolean" | "duration";
+
+export interface ArgSpec {
+  name: string;
+  type: ArgType;
+  help: string;
+  /** Absent: the argument is required. */
+  default?: string | number | boolean;
 }
 
-export interface Command {
+export type ArgValues = Record<string, string | number | boolean | undefined>;
+
+export interface OperationResult {
+  /** For people: printed as is (without the prompt). */
+  text?: string;
+  /** For programs: the structured reply's `json`. */
+  json?: unknown;
+}
+
+/** An inspector session on the main thread, held for this operation alone (threaded mode only). */
+export interface InspectorAccess {
+  post<T = unknown>(method: string, params?: object): Promise<T>;
+}
+
+export interface OperationContext {
+  args: ArgValues;
+  /** The text after the name, as typed. */
+  rawArgs: string;
+  session: number;
+  /** Ctrl-C, the structured interrupt, or the client leaving. */
+  signal: AbortSignal;
+  /** Streams text to the session while the operation runs. */
+  write(text: string): void;
+  /** The main thread's JavaScript stack, ready to print (works while its loop is blocked). */
+  stack(): Promise<string>;
+  /** undefined when the socket side shares the main thread and so cannot tell. */
+  loopState(): LoopInfo | undefined;
+  threaded: boolean;
+  /** Runs this operation's `main` half on the main thread with `input` (structured-cloneable both ways). */
+  callMain(input?: unknown): Promise<unknown>;
+  /** Runs `fn` with the shared inspector session held exclusively; undefined without a worker. */
+  withInspector?<T>(fn: (inspector: InspectorAccess) => Promise<T>): Promise<T>;
+  /** Every operation, for those that list them. */
+  operations: readonly Operation[];
+  observeOnly: boolean;
+  /** Human mode: drops a half-typed multi-line input. */
+  clearInput(): void;
+  /** Ends this session (not the app) once the reply is sent. */
+  leave(): void;
+}
+
+/** What the main-thread half gets besides its input. */
+export interface MainContext {
+  session: number;
+}
+
+export interface Operation {
   name: string;
+  /** One line, for `.help` and `describe`. */
   help: string;
-  /** May be run while another session evaluates, or while the event loop is blocked. */
-  readOnly: boolean;
-  /** Returns text to print (without the prompt), or nothing. */
-  run(ctx: CommandContext): Promise<string | undefined> | string | undefined;
+  args: readonly ArgSpec[];
+  runsOn: RunsOn;
+  /** Runs in observe-only mode: it only looks, or manages the session itself. */
+  observeSafe: boolean;
+  /** Costs the app noticeably (profiles, snapshots): one heavy operation at a time per process. */
+  heavy: boolean;
+  /** Leaves the session's own state alone: may answer at once even while its input runs. */
+  immediate?: boolean;
+  run(ctx: OperationContext): Promise<OperationResult | undefined> | OperationResult | undefined;
+  /** The main-thread half, in the app's realm. Its return value crosses the relay (structured clone). */
+  main?(input: unknown, ctx: MainContext): unknown;
 }

@@ -5,7 +5,7 @@
  */
 
 import type { Outcome } from "../../protocol/outcome.js";
-import type { FromEvaluator, ToEvaluator } from "../../protocol/relay.js";
+import type { CallResult, FromEvaluator, ToEvaluator } from "../../protocol/relay.js";
 import type { Auditor } from "../audit.js";
 
 /** What every session on a channel must respect; set by whoever owns the sockets. */
@@ -30,6 +30,7 @@ export class EvalChannel {
   private nextId = 1;
   private readonly sinks = new Map<number, SessionSink>();
   private readonly pending = new Map<number, Pending>();
+  private readonly calls = new Map<number, (r: CallResult) => void>();
   private readonly completing = new Map<number, (r: { items: string[]; prefix: string }) => void>();
 
   constructor(
@@ -63,6 +64,24 @@ export class EvalChannel {
     return done;
   }
 
+  /** Runs operation `op`'s main-thread half; rejects with what it threw, or when `signal` aborts first. */
+  call(session: number, op: string, input: unknown, signal?: AbortSignal): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.calls.delete(id);
+        reject(new Error("interrupted"));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.calls.set(id, (r) => {
+        signal?.removeEventListener("abort", onAbort);
+        if (r.ok) resolve(r.value);
+        else reject(Object.assign(new Error(r.error?.message ?? "failed"), { name: r.error?.name ?? "Error" }));
+      });
+      this.send({ type: "call", id, session, op, input });
+    });
+  }
+
   /** Tells the main thread the interrupt is handled (delivered only once its loop turns again). */
   interruptDone(): void {
     this.send({ type: "interrupt-done" });
@@ -89,6 +108,11 @@ export class EvalChannel {
   receive(message: FromEvaluator): void {
     if (message.type === "output") {
       this.sinks.get(message.session)?.output(message.text, message.id);
+      return;
+    }
+    if (message.type === "call-result") {
+      this.calls.get(message.id)?.(message);
+      this.calls.delete(message.id);
       return;
     }
     if (message.type === "completions") {

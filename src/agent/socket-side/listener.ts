@@ -5,6 +5,7 @@
 import net from "node:net";
 import { AGENT_NAME } from "../../protocol/version.js";
 import { type AgentInfo, bannerFor } from "./banner.js";
+import { endThenDestroy } from "./end-socket.js";
 import type { EvalChannel } from "./eval-channel.js";
 import { peerCredentials, refusePeer } from "./peer-credentials.js";
 import { Session } from "./session.js";
@@ -73,7 +74,7 @@ export class Listener {
     const peer = address === undefined ? peerCredentials(socket) : undefined;
     if (refusePeer(socket, peer)) return;
     if (this.closed || this.sessions.size >= this.config.maxConnections) {
-      socket.end(`manhole: too many connections (maxConnections is ${this.config.maxConnections}); try again later\n`);
+      endThenDestroy(socket, `manhole: too many connections (maxConnections is ${this.config.maxConnections}); try again later\n`);
       return;
     }
     const { config } = this;
@@ -86,6 +87,7 @@ export class Listener {
         prompt: config.prompt,
         continuationPrompt: config.continuationPrompt,
         maxLineBytes: config.maxLineBytes,
+        threaded: config.threaded,
         banner: () => bannerFor(config.banner, config.info, this.supervisor.loopState()),
         hello: () => ({
           agent: AGENT_NAME,

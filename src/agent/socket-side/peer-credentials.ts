@@ -4,9 +4,11 @@
  * fails, the check is off and the socket's 0600 mode and the 0700 directory are what protect
  * it; that is said once on stderr.
  */
+
 import fs from "node:fs";
 import type net from "node:net";
 import os from "node:os";
+import { endThenDestroy } from "./end-socket.js";
 
 export interface PeerCredentials {
   pid: number;
@@ -99,10 +101,6 @@ export function refusePeer(socket: net.Socket, peer: PeerCredentials | undefined
     fs.writeSync(2, `manhole: refused a connection from uid ${peer.uid} (pid ${peer.pid})\n`);
   } catch {}
   socket.resume(); // whatever it sent is discarded
-  socket.end(`manhole: permission denied: peer uid ${peer.uid} is not the owner (uid ${euid})\n`);
-  // The server allows half-open sockets: do not wait forever for a peer that never ends its side.
-  const timer = setTimeout(() => socket.destroy(), 1000);
-  timer.unref();
-  socket.once("close", () => clearTimeout(timer));
+  endThenDestroy(socket, `manhole: permission denied: peer uid ${peer.uid} is not the owner (uid ${euid})\n`);
   return true;
 }

@@ -6,6 +6,7 @@
  */
 import { awaitAbandoned } from "../../protocol/outcome.js";
 import type { LoopState } from "../boundary/shared-memory.js";
+import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
 
 export type { LoopState } from "../boundary/shared-memory.js";
@@ -19,6 +20,8 @@ export interface Supervisor {
   stack(): Promise<string>;
   /** undefined when the socket side shares the main thread and so cannot tell. */
   loopState(): LoopState | undefined;
+  /** Threaded mode: runs `fn` with the inspector session on the main thread held exclusively. */
+  withInspector?<T>(fn: (inspector: InspectorAccess) => Promise<T>): Promise<T>;
   close(): void;
 }
 

@@ -6,7 +6,8 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import { isHello } from "./structured-session.js";
+import { endThenDestroy } from "./end-socket.js";
+import { isHello } from "./structured-mode.js";
 import { FailureLimiter, tokenMatches } from "./token.js";
 
 /** Cloneable (it crosses into the worker thread). */
@@ -37,13 +38,7 @@ export function isLoopback(host: string): boolean {
   return false;
 }
 
-/** Ends `socket` with `text`, and destroys it a moment later if the peer never ends its side. */
-function refuse(socket: net.Socket, text: string): void {
-  socket.end(text);
-  const timer = setTimeout(() => socket.destroy(), 1000);
-  timer.unref();
-  socket.once("close", () => clearTimeout(timer));
-}
+const refuse = (socket: net.Socket, text: string) => endThenDestroy(socket, text);
 
 export class TcpListener {
   private readonly server: net.Server;

@@ -1,16 +1,15 @@
 /**
  * The structured protocol on a session (src/protocol/structured.ts): JSON lines with request
  * ids, streamed output, values as JSON, errors with their parts, completion, interrupt and
- * every dot-command as an operation. A session enters it with a `hello` as its first line.
+ * every operation. A session enters it with a `hello` as its first line.
  */
+
+import { REFUSED_MESSAGE } from "../../protocol/outcome.js";
 import type { Reply, Request } from "../../protocol/structured.js";
-import { OPERATIONS, PROTOCOL_ERRORS } from "../../protocol/structured.js";
+import { PROTOCOL_ERRORS, OPERATIONS as REQUESTS } from "../../protocol/structured.js";
 import { PROTOCOL_VERSION } from "../../protocol/version.js";
-import { evalOutcome, type SessionAudit } from "../audit.js";
-import { COMMANDS, type CommandContext } from "../operations/registry.js";
-import type { EvalChannel } from "./eval-channel.js";
-import { allowedWhenObserving, REFUSED_MESSAGE } from "./observe-only.js";
-import type { Supervisor } from "./supervisor.js";
+import { OPERATIONS } from "../operations/registry.js";
+import type { Actions } from "./actions.js";
 
 /** The evaluation id of a request whose evaluation has started but not yet been numbered. */
 const PENDING = -1;
@@ -18,10 +17,6 @@ const PENDING = -1;
 export type HelloInfo = Omit<Extract<Reply, { op: "hello" }>, "op" | "id" | "protocol">;
 
 export interface StructuredLink {
-  session: number;
-  channel: EvalChannel;
-  supervisor: Supervisor;
-  audit: SessionAudit;
   hello(): HelloInfo;
   write(line: string): void;
   leave(): void;
@@ -42,11 +37,16 @@ export class StructuredMode {
   private greeted = false;
   private readonly evals: Extract<Request, { op: "eval" }>[] = [];
   private running: { request: number; evaluation: number } | undefined;
+  /** The request id of the operation under way, if any (for `interrupt {target}`). */
+  private operating: number | undefined;
   private drained: Promise<void> = Promise.resolve();
   /** The session has closed: what is still queued must not run. */
   private stopped = false;
 
-  constructor(private readonly link: StructuredLink) {}
+  constructor(
+    private readonly actions: Actions,
+    private readonly link: StructuredLink,
+  ) {}
 
   /** The session closed (client gone, or the manhole closing): drops the evaluations still queued. */
   stop(): void {
@@ -62,11 +62,8 @@ export class StructuredMode {
     this.send({ op: "error", id: id ?? 0, text: `${name}: ${message}`, error: { name, message } });
   }
 
-  /** observeOnly: is this refused? Then it has been answered so. */
-  private refused(id: number): boolean {
-    if (!this.link.channel.policy.observeOnly) return false;
+  private refuse(id: number): void {
     this.fail(id, PROTOCOL_ERRORS.observeOnly, REFUSED_MESSAGE);
-    return true;
   }
 
   /** Output of manhole code: tied to the running request, or `id: null` between requests. */
@@ -114,10 +111,9 @@ export class StructuredMode {
       }
       case "eval":
         if (typeof r.code !== "string") return this.fail(r.id, PROTOCOL_ERRORS.badRequest, '"code" must be a string');
-        if (this.link.channel.policy.observeOnly) {
-          this.link.audit.begin("eval", r.code)("refused");
-          this.refused(r.id);
-          return;
+        if (this.actions.observeOnly) {
+          await this.actions.evaluate(r.code, true); // audited as refused
+          return this.refuse(r.id);
         }
         if (this.stopped) return;
         this.evals.push(r);
@@ -128,30 +124,28 @@ export class StructuredMode {
         return;
       case "complete": {
         if (typeof r.text !== "string") return this.fail(r.id, PROTOCOL_ERRORS.badRequest, '"text" must be a string');
-        if (this.refused(r.id)) return;
-        const { items, prefix } = await this.link.channel.complete(this.link.session, r.text);
-        this.send({ op: "completions", id: r.id, items, prefix });
+        const done = await this.actions.complete(r.text);
+        if (!done) return this.refuse(r.id);
+        this.send({ op: "completions", id: r.id, items: done.items, prefix: done.prefix });
         return;
       }
-      case "interrupt": {
-        // Only this session's running evaluation (the target, if named); never another session's.
-        const run = this.running;
-        if (!run || run.evaluation === PENDING || (r.target !== undefined && r.target !== run.request)) {
-          this.send({ op: "result", id: r.id, text: "nothing to interrupt" });
-          return;
-        }
-        await this.link.supervisor.interrupt(run.evaluation, this.link.session);
-        this.send({ op: "result", id: r.id, text: "interrupted" });
-        return;
-      }
+      case "interrupt":
+        return this.interrupt(r);
       case "command":
         return this.command(r);
       case "describe":
         this.send({
           op: "describe",
           id: r.id,
-          ops: OPERATIONS,
-          commands: [...COMMANDS.values()].map((c) => ({ name: c.name, help: c.help })),
+          ops: REQUESTS,
+          commands: OPERATIONS.map((op) => ({
+            name: op.name,
+            help: op.help,
+            args: op.args.map((a) => ({ ...a })),
+            runsOn: op.runsOn,
+            observeSafe: op.observeSafe,
+            heavy: op.heavy,
+          })),
         });
         return;
       case "close":
@@ -161,6 +155,20 @@ export class StructuredMode {
       default:
         this.fail((r as { id: number }).id, PROTOCOL_ERRORS.unknownOp, `unknown op "${(r as { op: string }).op}" (see describe)`);
     }
+  }
+
+  /** Only this session's running evaluation or operation (the target, if named); never another session's. */
+  private async interrupt(r: Extract<Request, { op: "interrupt" }>): Promise<void> {
+    const run = this.running;
+    const nothing = () => this.send({ op: "result", id: r.id, text: "nothing to interrupt" });
+    if (this.operating !== undefined && (r.target === undefined || r.target === this.operating)) {
+      await this.actions.interrupt();
+      this.send({ op: "result", id: r.id, text: "interrupted" });
+      return;
+    }
+    if (!run || run.evaluation === PENDING || (r.target !== undefined && r.target !== run.request)) return nothing();
+    await this.actions.interrupt(run.evaluation);
+    this.send({ op: "result", id: r.id, text: "interrupted" });
   }
 
   /** The agent is closing: the last line this session gets. */
@@ -177,58 +185,54 @@ export class StructuredMode {
   private async drain(): Promise<void> {
     for (let r = this.evals.shift(); r && !this.stopped; r = this.evals.shift()) {
       // Without a worker the evaluation runs inside evaluate(): its output arrives before the id.
-      this.running = { request: r.id, evaluation: PENDING };
-      const audited = this.link.audit.begin("eval", r.code);
-      const { id, done } = this.link.channel.evaluate(this.link.session, r.code, true);
-      this.running = { request: r.id, evaluation: id };
-      const stopWatching = this.link.supervisor.watch(id);
-      const outcome = await done;
-      stopWatching();
+      const request = r.id;
+      this.running = { request, evaluation: PENDING };
+      const outcome = await this.actions.evaluate(r.code, true, (id) => {
+        this.running = { request, evaluation: id };
+      });
       this.running = undefined;
-      audited(evalOutcome(outcome));
       if (outcome.kind === "ok") {
         let json: unknown;
         if (outcome.json !== undefined) json = JSON.parse(outcome.json);
-        this.send({ op: "value", id: r.id, text: outcome.text, ...(outcome.json !== undefined ? { json } : {}) });
+        this.send({ op: "value", id: request, text: outcome.text, ...(outcome.json !== undefined ? { json } : {}) });
       } else {
-        this.send({ op: "error", id: r.id, text: outcome.text, outcome: outcome.kind, ...(outcome.error ? { error: outcome.error } : {}) });
+        this.send({ op: "error", id: request, text: outcome.text, ...(outcome.error ? { error: outcome.error } : {}) });
       }
     }
   }
 
   private async command(r: Extract<Request, { op: "command" }>): Promise<void> {
-    const name = typeof r.name === "string" ? r.name.replace(/^\./, "") : undefined;
-    const command = name === undefined ? undefined : COMMANDS.get(name);
-    const args = typeof r.args === "string" ? r.args : "";
-    const audited = this.link.audit.begin("command", `.${name ?? String(r.name)}${args ? ` ${args}` : ""}`);
-    if (!command) {
-      audited("error");
-      return this.fail(r.id, PROTOCOL_ERRORS.unknownOp, `unknown command "${String(r.name)}"`);
-    }
-    if (this.link.channel.policy.observeOnly && !allowedWhenObserving(command.name)) {
-      audited("refused");
-      this.refused(r.id);
-      return;
-    }
-    let leave = false;
-    const ctx: CommandContext = {
-      args,
-      supervisor: this.link.supervisor,
-      commands: COMMANDS,
-      clearInput: () => {},
-      leave: () => {
-        leave = true;
-      },
-    };
-    let text: string;
+    const name = typeof r.name === "string" ? r.name.replace(/^\./, "") : String(r.name);
+    const args =
+      r.args === undefined ? "" : typeof r.args === "string" || (typeof r.args === "object" && r.args !== null) ? r.args : undefined;
+    if (args === undefined) return this.fail(r.id, PROTOCOL_ERRORS.badRequest, '"args" must be a string or an object');
+    this.operating = r.id;
+    let outcome: Awaited<ReturnType<Actions["operate"]>>;
     try {
-      text = (await command.run(ctx)) ?? "";
-    } catch (err) {
-      audited("error");
-      throw err; // answered as InternalError by line()
+      outcome = await this.actions.operate(name, args as string | Record<string, unknown>, (text) =>
+        this.send({ op: "out", id: r.id, text }),
+      );
+    } finally {
+      this.operating = undefined;
     }
-    audited("ok");
-    this.send({ op: "result", id: r.id, text });
-    if (leave) this.link.leave();
+    switch (outcome.kind) {
+      case "unknown":
+        return this.fail(r.id, PROTOCOL_ERRORS.unknownOp, `unknown command "${String(r.name)}"`);
+      case "refused":
+        return this.refuse(r.id);
+      case "bad-args":
+        return this.fail(r.id, PROTOCOL_ERRORS.badRequest, outcome.text);
+      case "busy":
+        return this.fail(r.id, PROTOCOL_ERRORS.busy, outcome.text);
+      case "error":
+        return this.fail(r.id, "OperationFailed", outcome.text);
+    }
+    this.send({
+      op: "result",
+      id: r.id,
+      text: outcome.text,
+      ...(outcome.json !== undefined ? { json: outcome.json } : {}),
+    });
+    if (outcome.leave) this.link.leave();
   }
 }

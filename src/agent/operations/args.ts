@@ -1,0 +1,85 @@
+/**
+ * An operation's arguments from the text after its name (`.loop 5s`, `.profile 10 --json` is
+ * not ours: words only), checked against its declaration. Pure: no I/O.
+ */
+import type { ArgSpec, ArgValues } from "./types.js";
+
+export class ArgError extends Error {
+  override name = "ArgError";
+}
+
+/** `250ms`, `5s`, `2m`, `1h`, or a plain number of milliseconds. */
+export function parseDurationMs(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = m[2] ?? "ms";
+  return Math.round(n * (unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000));
+}
+
+function convert(spec: ArgSpec, word: string): string | number | boolean {
+  switch (spec.type) {
+    case "string":
+      return word;
+    case "number": {
+      const n = Number(word);
+      if (word.trim() === "" || !Number.isFinite(n)) throw new ArgError(`${spec.name} must be a number, not "${word}"`);
+      return n;
+    }
+    case "boolean":
+      if (/^(true|yes|on|1)$/i.test(word)) return true;
+      if (/^(false|no|off|0)$/i.test(word)) return false;
+      throw new ArgError(`${spec.name} must be true or false, not "${word}"`);
+    case "duration": {
+      const ms = parseDurationMs(word);
+      if (ms === undefined) throw new ArgError(`${spec.name} must be a duration such as 500ms, 5s or 2m, not "${word}"`);
+      return ms;
+    }
+  }
+}
+
+/**
+ * Words in declaration order, or `name=value` in any order; the last declared argument takes
+ * the rest of the line when it is a string. Missing ones get their defaults.
+ */
+export function parseArgs(specs: readonly ArgSpec[], text: string): ArgValues {
+  const values: ArgValues = {};
+  const words = text.trim() === "" ? [] : text.trim().split(/\s+/);
+  let next = 0;
+  for (let i = 0; i < words.length; i++) {
+    const named = /^([A-Za-z][\w-]*)=(.*)$/.exec(words[i]);
+    const spec = named ? specs.find((s) => s.name === named[1]) : specs[next];
+    if (!spec) throw new ArgError(named ? `unknown argument "${named[1]}"` : `too many arguments (takes ${specs.length})`);
+    if (!named) next++;
+    const last = !named && spec === specs[specs.length - 1] && spec.type === "string";
+    const word = named ? named[2] : last ? words.slice(i).join(" ") : words[i];
+    values[spec.name] = convert(spec, word);
+    if (last) break;
+  }
+  for (const spec of specs) {
+    if (values[spec.name] !== undefined) continue;
+    if (spec.default === undefined) throw new ArgError(`missing argument <${spec.name}>`);
+    values[spec.name] = spec.default;
+  }
+  return values;
+}
+
+/** Arguments given as a JSON object (structured requests), checked the same way. */
+export function argsFromObject(specs: readonly ArgSpec[], given: Record<string, unknown>): ArgValues {
+  const values: ArgValues = {};
+  for (const key of Object.keys(given)) {
+    if (!specs.some((s) => s.name === key)) throw new ArgError(`unknown argument "${key}"`);
+  }
+  for (const spec of specs) {
+    const v = given[spec.name];
+    if (v === undefined) {
+      if (spec.default === undefined) throw new ArgError(`missing argument "${spec.name}"`);
+      values[spec.name] = spec.default;
+    } else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") {
+      values[spec.name] = typeof v === "string" && spec.type !== "string" ? convert(spec, v) : v;
+    } else {
+      throw new ArgError(`${spec.name} must be a ${spec.type}`);
+    }
+  }
+  return values;
+}

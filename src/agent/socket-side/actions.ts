@@ -1,0 +1,188 @@
+/**
+ * The one action path: evaluate, run an operation, complete, interrupt — each audited, checked
+ * against observe-only and supervised here, once, for human and structured mode alike. The
+ * modes only turn lines into these calls and outcomes into bytes.
+ */
+import type { Outcome, OutcomeKind } from "../../protocol/outcome.js";
+import { evalOutcome, type SessionAudit } from "../audit.js";
+import { ArgError, argsFromObject, parseArgs } from "../operations/args.js";
+import { OPERATIONS, operation } from "../operations/registry.js";
+import type { ArgValues, Operation, OperationContext } from "../operations/types.js";
+import type { EvalChannel } from "./eval-channel.js";
+import type { Supervisor } from "./supervisor.js";
+
+/** One heavy operation at a time in this process, whichever session asks. */
+let heavyRunning: string | undefined;
+
+export interface ActionHost {
+  session: number;
+  channel: EvalChannel;
+  supervisor: Supervisor;
+  audit: SessionAudit;
+  threaded: boolean;
+  /** Human mode: drop a half-typed input (`.break`). */
+  clearInput(): void;
+}
+
+export interface OperationOutcome {
+  kind: OutcomeKind | "unknown" | "busy" | "bad-args";
+  text: string;
+  json?: unknown;
+  /** The operation asked to end the session (`.exit`). */
+  leave: boolean;
+  /** The operation that ran, when the name was known. */
+  op?: Operation;
+}
+
+export class Actions {
+  /** The evaluation of this session that runs now (0: none). */
+  private running = 0;
+  private opAbort: AbortController | undefined;
+
+  constructor(private readonly host: ActionHost) {}
+
+  get observeOnly(): boolean {
+    return this.host.channel.policy.observeOnly;
+  }
+
+  /** Is an evaluation of this session running (started, not yet answered)? */
+  get evaluating(): boolean {
+    return this.running !== 0;
+  }
+
+  /** Is an operation of this session running? */
+  get operating(): boolean {
+    return this.opAbort !== undefined && !this.opAbort.signal.aborted;
+  }
+
+  /** Evaluates one complete input. `started` learns its id as soon as it has one. */
+  async evaluate(code: string, structured: boolean, started?: (id: number) => void): Promise<Outcome> {
+    const { audit, channel, supervisor, session } = this.host;
+    const audited = audit.begin("eval", code);
+    if (this.observeOnly) {
+      audited("refused");
+      return { kind: "refused", text: "" };
+    }
+    const { id, done } = channel.evaluate(session, code, structured);
+    this.running = id;
+    started?.(id);
+    const stopWatching = supervisor.watch(id);
+    const outcome = await done;
+    stopWatching();
+    this.running = 0;
+    audited(evalOutcome(outcome));
+    return outcome;
+  }
+
+  async complete(text: string): Promise<{ items: string[]; prefix: string } | undefined> {
+    if (this.observeOnly) return undefined;
+    return this.host.channel.complete(this.host.session, text);
+  }
+
+  /**
+   * Stops what this session runs: its operation, else its evaluation (0 or `evaluation`: the
+   * running one). Resolves to what happened, and a note to print, if any.
+   */
+  async interrupt(evaluation?: number): Promise<{ stopped: "operation" | "evaluation" | "nothing"; note?: string }> {
+    if (this.opAbort && !this.opAbort.signal.aborted) {
+      this.opAbort.abort();
+      return { stopped: "operation" };
+    }
+    const id = evaluation ?? this.running;
+    if (id && id === this.running) {
+      await this.host.supervisor.interrupt(id, this.host.session);
+      return { stopped: "evaluation" };
+    }
+    // Nothing of this session runs, but the loop may be held by an earlier input's async tail.
+    const note = await this.host.supervisor.interrupt(0, this.host.session);
+    return { stopped: "nothing", note };
+  }
+
+  /** Is `name` an operation that answers at once, even while this session's input runs? */
+  isImmediate(name: string): boolean {
+    const op = operation(name);
+    return !!op?.immediate && (!this.observeOnly || op.observeSafe);
+  }
+
+  /** Runs operation `name` with its arguments as typed (human) or as an object (structured). */
+  async operate(name: string, args: string | Record<string, unknown>, write: (text: string) => void): Promise<OperationOutcome> {
+    const rawArgs = typeof args === "string" ? args : JSON.stringify(args);
+    const audited = this.host.audit.begin("command", typeof args === "string" && args ? `.${name} ${args}` : `.${name}`);
+    const op = operation(name);
+    if (!op) {
+      audited("error");
+      return { kind: "unknown", text: `Unknown command: .${name} (type .help for the list)`, leave: false };
+    }
+    if (this.observeOnly && !op.observeSafe) {
+      audited("refused");
+      return { kind: "refused", text: "", leave: false, op };
+    }
+    let values: ArgValues;
+    try {
+      values = typeof args === "string" ? parseArgs(op.args, args) : argsFromObject(op.args, args);
+    } catch (err) {
+      audited("error");
+      if (!(err instanceof ArgError)) throw err;
+      return { kind: "bad-args", text: `.${name}: ${err.message}`, leave: false, op };
+    }
+    if (op.heavy) {
+      if (heavyRunning !== undefined) {
+        audited("error");
+        return { kind: "busy", text: `.${name}: .${heavyRunning} is running (one heavy operation at a time)`, leave: false, op };
+      }
+      heavyRunning = op.name;
+    }
+    let leave = false;
+    const abort = new AbortController();
+    this.opAbort = abort;
+    const ctx = this.context(op, values, rawArgs, abort.signal, write, () => {
+      leave = true;
+    });
+    try {
+      const result = await op.run(ctx);
+      const kind: OutcomeKind = abort.signal.aborted ? "interrupted" : "ok";
+      audited(kind === "ok" ? "ok" : "interrupted");
+      return { kind, text: result?.text ?? (kind === "interrupted" ? "Interrupted" : ""), json: result?.json, leave, op };
+    } catch (err) {
+      const interrupted = abort.signal.aborted;
+      audited(interrupted ? "interrupted" : "error");
+      const why = err instanceof Error ? err.message : String(err);
+      return { kind: interrupted ? "interrupted" : "error", text: interrupted ? "Interrupted" : `.${name} failed: ${why}`, leave, op };
+    } finally {
+      if (this.opAbort === abort) this.opAbort = undefined;
+      if (op.heavy) heavyRunning = undefined;
+    }
+  }
+
+  /** The session is gone: whatever it runs is of no use to anyone. */
+  abandon(): void {
+    this.opAbort?.abort();
+  }
+
+  private context(
+    op: Operation,
+    args: ArgValues,
+    rawArgs: string,
+    signal: AbortSignal,
+    write: (text: string) => void,
+    leave: () => void,
+  ): OperationContext {
+    const { channel, supervisor, session, threaded } = this.host;
+    return {
+      args,
+      rawArgs,
+      session,
+      signal,
+      write,
+      stack: () => supervisor.stack(),
+      loopState: () => supervisor.loopState(),
+      threaded,
+      callMain: (input) => channel.call(session, op.name, input, signal),
+      ...(supervisor.withInspector ? { withInspector: supervisor.withInspector.bind(supervisor) } : {}),
+      operations: OPERATIONS,
+      observeOnly: this.observeOnly,
+      clearInput: () => this.host.clearInput(),
+      leave,
+    };
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * Human mode, as `nc -U` sees it: prompt, one input at a time (later lines wait their turn),
+ * continuation prompts for incomplete input, dot-commands, Ctrl-C, and an orderly end on EOF
+ * that still delivers the last answer. Output that arrives between inputs is followed by a
+ * fresh prompt, as in Node's REPL.
+ */
+
+import { REFUSED_TEXT } from "../../protocol/outcome.js";
+import { needsMoreInput } from "../../shared/input-complete.js";
+import type { Actions } from "./actions.js";
+import type { LineEvent } from "./line-reader.js";
+
+/** A line event, or the end of the client's input (which runs any unfinished input). */
+type Input = LineEvent | { kind: "eof" };
+
+const COMMAND = /^\s*\.([A-Za-z][\w-]*)(?:\s+(.*))?$/;
+
+export interface HumanLink {
+  prompt: string;
+  continuationPrompt: string;
+  write(text: string): void;
+  leave(): void;
+}
+
+export class HumanMode {
+  private readonly queue: Input[] = [];
+  private input: string[] = [];
+  private busy = false;
+  /** A dot-command, or a Ctrl-C that found nothing running, is under way: it ends by itself; a Ctrl-C meanwhile is dropped. */
+  private uninterruptible = false;
+  /** The last thing written was a prompt, and nothing is under way: async output must re-prompt. */
+  private atPrompt = false;
+  private stopped = false;
+  private inputEnded = false;
+
+  constructor(
+    private readonly actions: Actions,
+    private readonly link: HumanLink,
+  ) {}
+
+  clearInput(): void {
+    this.input = [];
+  }
+
+  private write(text: string): void {
+    this.atPrompt = false;
+    this.link.write(text);
+  }
+
+  /** Writes `text` and the prompt that fits: the session waits for input again. */
+  private reply(text: string): void {
+    this.write(text + this.prompt());
+    this.atPrompt = true;
+  }
+
+  private prompt(): string {
+    return this.input.length ? this.link.continuationPrompt : this.link.prompt;
+  }
+
+  /** Output of manhole code; between inputs it gets a fresh prompt after it. */
+  output(text: string): void {
+    if (this.atPrompt && !this.busy && this.queue.length === 0) {
+      this.write(`${text.endsWith("\n") ? text : `${text}\n`}`);
+      this.write(this.prompt());
+      this.atPrompt = true;
+      return;
+    }
+    this.write(text);
+  }
+
+  /** The banner and first prompt. */
+  greet(banner: string): void {
+    this.reply(banner);
+  }
+
+  push(ev: LineEvent): void {
+    if (ev.kind === "interrupt") {
+      this.interrupt();
+      return;
+    }
+    if (ev.kind === "line" && this.busy) {
+      // `.stack` and the like answer at once, not after this session's own stuck input.
+      const command = COMMAND.exec(ev.text);
+      if (command && this.input.length === 0 && this.queue.length === 0 && this.actions.isImmediate(command[1])) {
+        void this.runImmediate(command[1], (command[2] ?? "").trim());
+        return;
+      }
+    }
+    this.queue.push(ev);
+  }
+
+  /** The client's input ended: what is queued still runs, then the session ends. */
+  end(events: LineEvent[]): void {
+    this.inputEnded = true;
+    this.queue.push(...events, { kind: "eof" });
+    this.pump();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.queue.length = 0;
+  }
+
+  /**
+   * Ctrl-C stops the evaluation or operation that runs when it is read, with the lines before
+   * it in the same read taken first: an input it follows has been sent, and is stopped as soon
+   * as it starts. Lines queued behind it stay queued. With nothing running, it waits its turn
+   * behind those lines, then drops a half-typed input.
+   */
+  private interrupt(): void {
+    this.pump();
+    if (this.actions.evaluating || this.actions.operating) {
+      void this.actions.interrupt();
+      return;
+    }
+    if (this.uninterruptible) return;
+    this.queue.push({ kind: "interrupt" });
+  }
+
+  pump(): void {
+    if (this.busy || this.stopped) return;
+    const ev = this.queue.shift();
+    if (!ev) {
+      if (this.inputEnded) this.link.leave();
+      return;
+    }
+    this.busy = true;
+    this.handle(ev)
+      .catch((err: unknown) => this.reply(`manhole internal error: ${String(err)}\n`))
+      .finally(() => {
+        this.busy = false;
+        this.pump();
+      });
+  }
+
+  private async handle(ev: Input): Promise<void> {
+    if (ev.kind === "error") {
+      this.reply(`Error: ${ev.message}\n`);
+      return;
+    }
+    if (ev.kind === "interrupt") {
+      await this.interruptIdle();
+      return;
+    }
+    if (ev.kind === "eof") {
+      // Input ended inside an unfinished input: run it, so the client gets an answer (or the syntax error).
+      if (this.input.length > 0) await this.evaluate(this.input.join("\n"));
+      return;
+    }
+    if (ev.kind !== "line") return;
+    const line = ev.text;
+    const command = COMMAND.exec(line);
+    if (command && (this.input.length === 0 || command[1] === "break")) {
+      await this.command(command[1], (command[2] ?? "").trim());
+      return;
+    }
+    this.input.push(line);
+    const code = this.input.join("\n");
+    if (needsMoreInput(code)) {
+      this.reply("");
+      return;
+    }
+    await this.evaluate(code);
+  }
+
+  /** Ctrl-C with nothing running: drops a half-typed input, or stops manhole code that holds the event loop. */
+  private async interruptIdle(): Promise<void> {
+    const hadInput = this.input.length > 0;
+    this.input = [];
+    this.uninterruptible = true;
+    try {
+      const { note } = await this.actions.interrupt();
+      this.reply(note ? `${note}\n` : hadInput ? "(input cleared)\n" : "\n");
+    } finally {
+      this.uninterruptible = false;
+    }
+  }
+
+  private async evaluate(code: string): Promise<void> {
+    this.input = [];
+    if (code.trim() === "") {
+      this.reply("");
+      return;
+    }
+    const outcome = await this.actions.evaluate(code, false);
+    this.reply(`${outcome.kind === "refused" ? REFUSED_TEXT : outcome.text}\n`);
+  }
+
+  private async command(name: string, args: string): Promise<void> {
+    this.uninterruptible = true;
+    let outcome: Awaited<ReturnType<Actions["operate"]>>;
+    try {
+      outcome = await this.actions.operate(name, args, (text) => this.write(text));
+    } finally {
+      this.uninterruptible = false;
+    }
+    if (outcome.leave) {
+      this.link.leave();
+      return;
+    }
+    const text = outcome.kind === "refused" ? REFUSED_TEXT : outcome.text;
+    this.reply(text ? `${text.replace(/\n?$/, "\n")}` : "");
+  }
+
+  /** A read-only operation answered while this session's input runs; the prompt comes with that input's answer. */
+  private async runImmediate(name: string, args: string): Promise<void> {
+    const outcome = await this.actions.operate(name, args, (text) => this.link.write(text));
+    if (outcome.text) this.link.write(outcome.text.replace(/\n?$/, "\n"));
+  }
+}
