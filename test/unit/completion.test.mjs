@@ -23,7 +23,18 @@ test("a getter is never run and a proxy's traps never fire", () => {
       return 1;
     },
   };
-  const proxy = new Proxy({}, { ownKeys: () => { ran = true; return []; }, get: () => { ran = true; } });
+  const proxy = new Proxy(
+    {},
+    {
+      ownKeys: () => {
+        ran = true;
+        return [];
+      },
+      get: () => {
+        ran = true;
+      },
+    },
+  );
   complete("tricky.bo", scope({ tricky, proxy }), []);
   complete("proxy.x", scope({ tricky, proxy }), []);
   assert.equal(ran, false);

@@ -20,5 +20,12 @@ test("a revoked proxy and a throwing getter print without running anything hosti
   const { proxy, revoke } = Proxy.revocable({}, {});
   revoke();
   assert.equal(typeof formatValue(proxy), "string");
-  assert.equal(typeof formatValue({ get x() { throw new Error("no") } }), "string");
+  assert.equal(
+    typeof formatValue({
+      get x() {
+        throw new Error("no");
+      },
+    }),
+    "string",
+  );
 });
