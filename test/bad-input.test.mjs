@@ -3,7 +3,9 @@
 // connection churn. None of it may wedge a session, grow the app's memory, or leak.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { connect, evalNumber, httpGet, MODES, nc, openSession as open, PROMPT, startApp, sync } from "./helpers.mjs";
+import { connect, evalNumber, httpGet, MODES, nc, openSession as open, PROMPT, requireTool, startApp, sync } from "./helpers.mjs";
+
+requireTool("nc");
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,7 +4,9 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ROOT, runClient, startApp, tempDir } from "./helpers.mjs";
+import { ROOT, requireTool, runClient, startApp, tempDir } from "./helpers.mjs";
+
+requireTool("tmux");
 
 const MAIN = path.join(ROOT, "dist", "cli", "main.js");
 /** A tmux server of our own (its socket in a temp dir), so that the user's sessions are never touched. */

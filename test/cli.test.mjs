@@ -4,7 +4,9 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { nc, ROOT, runClient, startApp, tempDir } from "./helpers.mjs";
+import { nc, ROOT, requireTool, runClient, startApp, tempDir } from "./helpers.mjs";
+
+requireTool("nc");
 
 const CLI = path.join(ROOT, "dist", "cli", "main.js");
 const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).version;

@@ -6,6 +6,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { tool, toolProblem } from "../scripts/test-tools.mjs";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const FIXTURE = path.join(ROOT, "test", "fixtures", "app.cjs");
@@ -97,6 +98,18 @@ export function runClient(cmd, args, input, { timeout = 15_000, env = {} } = {})
     child.stdin.on("error", () => {});
     child.stdin.end(input);
   });
+}
+
+/**
+ * Throws if a system tool of scripts/test-tools.mjs is missing or wrong, naming it. Each test
+ * file that runs one calls this once, at its top, so that a missing tool fails that file with
+ * one message instead of every test with its own unrelated-looking error.
+ */
+export function requireTool(...commands) {
+  for (const command of commands) {
+    const problem = toolProblem(tool(command));
+    if (problem) throw new Error(`${command} ${problem} (needed by this test file; run: npm run setup:test)`);
+  }
 }
 
 /** `nc -N -U path` (netcat-openbsd): sends `input`, half-closes, returns all the server said. */

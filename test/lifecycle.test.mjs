@@ -4,7 +4,9 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { test } from "node:test";
-import { connect, MODES, nc, ROOT, startApp, tempDir } from "./helpers.mjs";
+import { connect, MODES, nc, ROOT, requireTool, startApp, tempDir } from "./helpers.mjs";
+
+requireTool("nc");
 
 const fixture = (name) => path.join(ROOT, "test", "fixtures", name);
 const exists = (p) => {

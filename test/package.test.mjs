@@ -6,7 +6,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { before, test } from "node:test";
 import { promisify } from "node:util";
-import { MODES, nc, ROOT, startApp, tempDir } from "./helpers.mjs";
+import { MODES, nc, ROOT, requireTool, startApp, tempDir } from "./helpers.mjs";
+
+requireTool("nc");
 
 const run = promisify(execFile);
 const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { MODES, openSession, runClient, startApp } from "./helpers.mjs";
+import { MODES, openSession, requireTool, runClient, startApp } from "./helpers.mjs";
 
 const NOBODY = 65534;
 const skip =
@@ -16,6 +16,7 @@ const skip =
       : spawnSync("setpriv", ["--version"]).error
         ? "setpriv is missing"
         : false;
+if (!skip) requireTool("nc");
 
 /** `nc -N -U path` as uid/gid 65534 with no supplementary groups. */
 const ncAsNobody = (socketPath, input) =>

@@ -4,7 +4,9 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { test } from "node:test";
-import { MODES, nc, startApp, tempDir } from "./helpers.mjs";
+import { MODES, nc, requireTool, startApp, tempDir } from "./helpers.mjs";
+
+requireTool("nc");
 
 const require = createRequire(import.meta.url);
 const { PROTOCOL_VERSION } = require("../dist/agent/index.js");

@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { connect, MODES, nc, ROOT, socat, startApp } from "./helpers.mjs";
+import { connect, MODES, nc, ROOT, requireTool, socat, startApp } from "./helpers.mjs";
+
+requireTool("nc", "socat");
 
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
 const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

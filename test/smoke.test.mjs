@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MODES, nc, startApp } from "./helpers.mjs";
+import { MODES, nc, requireTool, startApp } from "./helpers.mjs";
+
+requireTool("nc");
 
 for (const mode of MODES) {
   test(`${mode}: the seeds' transcript over nc`, async () => {

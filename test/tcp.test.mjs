@@ -8,7 +8,9 @@ import net from "node:net";
 import path from "node:path";
 import { test } from "node:test";
 import tls from "node:tls";
-import { connect, MODES, ROOT, runClient, startApp, tempDir } from "./helpers.mjs";
+import { connect, MODES, ROOT, requireTool, runClient, startApp, tempDir } from "./helpers.mjs";
+
+requireTool("nc");
 
 const CLI = path.join(ROOT, "dist", "cli", "main.js");
 const WRONG = "manhole: wrong token\n";

@@ -5,7 +5,9 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { connect, nc, ROOT, httpGet as rawHttpGet, startApp } from "./helpers.mjs";
+import { connect, nc, ROOT, httpGet as rawHttpGet, requireTool, startApp } from "./helpers.mjs";
+
+requireTool("nc");
 
 const BLOCKER = path.join(ROOT, "test", "fixtures", "blocker.cjs");
 const SHORT_LIVED = path.join(ROOT, "test", "fixtures", "short-lived.cjs");
