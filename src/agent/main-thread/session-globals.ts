@@ -18,10 +18,14 @@ function appRequire(): NodeRequire {
   }
 }
 
-/** The session's stand-ins that are proxies, and what they stand for (completion looks at the latter). */
-export const standInFor = new WeakMap<object, object>();
+export interface SessionGlobals {
+  /** Names the session sees before the namespace and the app's globals. */
+  builtins: Record<string, unknown>;
+  /** What `process.nextTick` is in the session's code (the rewrite routes it here): the app's, guarded. */
+  nextTick: (fn: (...a: unknown[]) => void, ...args: unknown[]) => void;
+}
 
-export function createSessionGlobals(write: Reporter): Record<string, unknown> {
+export function createSessionGlobals(write: Reporter): SessionGlobals {
   const stream = new Writable({
     decodeStrings: false,
     write(chunk: string | Buffer, _enc, done) {
@@ -38,20 +42,16 @@ export function createSessionGlobals(write: Reporter): Record<string, unknown> {
     setImmediate: (fn: (...a: unknown[]) => void, ...args: unknown[]) => setImmediate(guard(fn), ...args),
     queueMicrotask: (fn: () => void) => queueMicrotask(guard(fn)),
   };
+  // process itself is the app's real object (identity, Map keys): only the nextTick that the
+  // session's code names is a guarded one.
   const nextTick = (fn: (...a: unknown[]) => void, ...args: unknown[]) => process.nextTick(guard(fn), ...args);
-  // process as the app has it, except that nextTick callbacks are guarded.
-  const sessionProcess = new Proxy(process, {
-    get(target, key) {
-      if (key === "nextTick") return nextTick;
-      return Reflect.get(target, key, target);
-    },
-  });
-  standInFor.set(sessionProcess, process);
 
   return {
-    console: sessionConsole,
-    require: appRequire(),
-    process: sessionProcess,
-    ...timers,
+    builtins: {
+      console: sessionConsole,
+      require: appRequire(),
+      ...timers,
+    },
+    nextTick,
   };
 }
