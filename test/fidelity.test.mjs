@@ -2,16 +2,18 @@
 // objects, and `require` resolving as the app's own does. Each test runs a real app as a child
 // process and talks to it over its socket, in both modes.
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { test } from "node:test";
-import { MODES, openSession, ROOT, startApp } from "./helpers.mjs";
+import { MODES, openSession, ROOT, startApp, tempDir } from "./helpers.mjs";
 
 const FIDELITY = path.join(ROOT, "test", "fixtures", "fidelity.cjs");
 const maskIds = (s) => s.replace(/REPL\d+/g, "REPLn");
 
-/** Runs `fn(session, app)` in a fresh fidelity app; always stops it. */
-async function withSession(mode, fn, options = {}) {
-  const app = await startApp({ mode, script: FIDELITY, options: { banner: null, ...options } });
+/** Runs `fn(session, app)` in a fresh fidelity app (or `script`); always stops it. */
+async function withSession(mode, fn, options = {}, script = FIDELITY) {
+  const app = await startApp({ mode, script, options: { banner: null, ...options } });
   try {
     const c = await openSession(app);
     await fn(c, app);
@@ -173,5 +175,67 @@ for (const mode of MODES) {
         "true\n",
       ]);
     });
+  });
+}
+
+/**
+ * An installed app as npm lays it out: proj/node_modules/the-app (with a dependency of its own,
+ * only-here, that nothing else has) and its bin link proj/node_modules/.bin/the-app, which is
+ * how npx and npm scripts start it. Returns the link and the app's real directory.
+ */
+function installedApp(main = "index.js", body = `require(${JSON.stringify(FIDELITY)});\n`) {
+  const proj = fs.realpathSync(tempDir("mh-installed-"));
+  const appDir = path.join(proj, "node_modules", "the-app");
+  const dep = path.join(appDir, "node_modules", "only-here");
+  fs.mkdirSync(dep, { recursive: true });
+  fs.writeFileSync(path.join(dep, "package.json"), JSON.stringify({ name: "only-here", version: "1.0.0", main: "main.js" }));
+  fs.writeFileSync(path.join(dep, "main.js"), "module.exports = 'only here';\n");
+  fs.writeFileSync(path.join(appDir, "package.json"), JSON.stringify({ name: "the-app", version: "1.0.0", bin: { "the-app": main } }));
+  fs.writeFileSync(path.join(appDir, main), body);
+  fs.mkdirSync(path.join(proj, "node_modules", ".bin"));
+  const link = path.join(proj, "node_modules", ".bin", "the-app");
+  fs.symlinkSync(path.join("..", "the-app", main), link);
+  return { link, appDir, dep };
+}
+
+for (const mode of MODES) {
+  test(`${mode}: require and require.resolve resolve from the real path of an app started through node_modules/.bin`, async () => {
+    const { link, dep } = installedApp();
+    await withSession(
+      mode,
+      async (c) => {
+        assert.equal(await c.eval("require.resolve('only-here')"), `${JSON.stringify(path.join(dep, "main.js")).replace(/"/g, "'")}\n`);
+        assert.equal(await c.eval("require('only-here')"), "'only here'\n");
+        // Relative paths resolve from the app's own directory too.
+        assert.equal(await c.eval("require('./package.json').name"), "'the-app'\n");
+      },
+      {},
+      link,
+    );
+  });
+
+  test(`${mode}: an ES module app started through a bin link gets the same require`, async () => {
+    const { link, dep } = installedApp("main.mjs", `import ${JSON.stringify(FIDELITY)};\n`);
+    await withSession(
+      mode,
+      async (c) => {
+        assert.equal(await c.eval("require.resolve('only-here')"), `${JSON.stringify(path.join(dep, "main.js")).replace(/"/g, "'")}\n`);
+      },
+      {},
+      link,
+    );
+  });
+
+  test(`${mode}: without a main module (node -e), require resolves from the working directory`, async () => {
+    const app = await startApp({ mode, script: "-e", args: [`require(${JSON.stringify(FIDELITY)})`], options: { banner: null } });
+    try {
+      const c = await openSession(app);
+      // The tests run from the package's root, whose node_modules has acorn.
+      const fromCwd = createRequire(path.join(process.cwd(), "[test]")).resolve("acorn");
+      assert.equal(await c.eval("require.resolve('acorn')"), `'${fromCwd}'\n`);
+      c.end();
+    } finally {
+      await app.stop();
+    }
   });
 }

@@ -3,19 +3,33 @@
  * to the session, the app's `require`, and timers whose callbacks report throws to the session.
  */
 import { Console } from "node:console";
+import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { guardCallback, type Reporter } from "./containment.js";
 
-/** `require` as the app's entry module would see it. */
-function appRequire(): NodeRequire {
-  const entry = process.argv[1] ? path.resolve(process.argv[1]) : path.join(process.cwd(), "[manhole]");
+/**
+ * The app's main module as Node loaded it: its real path, so that an app started through a
+ * symlink (node_modules/.bin/*, npx) resolves from where its file really is, as its own
+ * `require` does. undefined when there is none (node -e, a REPL).
+ */
+function mainModulePath(): string | undefined {
+  // A CommonJS main: Node has already resolved it (and honoured --preserve-symlinks-main).
+  if (require.main?.filename) return require.main.filename;
+  // An ES module main has no require.main: resolve its path as Node does.
+  const entry = process.argv[1];
+  if (!entry) return undefined;
   try {
-    return createRequire(entry);
+    return fs.realpathSync(path.resolve(entry));
   } catch {
-    return createRequire(path.join(process.cwd(), "[manhole]"));
+    return undefined;
   }
+}
+
+/** `require` as the app's main module sees it; from the working directory when there is none. */
+function appRequire(): NodeRequire {
+  return createRequire(mainModulePath() ?? path.join(process.cwd(), "[manhole]"));
 }
 
 export interface SessionGlobals {
