@@ -366,6 +366,97 @@ test("one input at a time per session; another session reads the stack meanwhile
   }
 });
 
+/** What a stack shown to a session must not show: the manhole's own plumbing, or file URLs. */
+function assertOnlyUserFrames(stack) {
+  for (const bad of ["evaluator", "containment", "manhole-runner", "manhole-timed", "main-end", "node:internal", "dist/agent", "file://"]) {
+    assert.ok(!stack.includes(bad), `.stack shows ${bad}:\n${stack}`);
+  }
+}
+
+/** Sends `input` in one session, lets it spin, and returns `.stack` read from a second session. */
+async function stackWhileSpinning(app, input) {
+  const first = await connect(app.path);
+  await first.until(">>> ");
+  first.send(input);
+  await sleep(800);
+  const second = await connect(app.path);
+  await second.until(">>> ");
+  const stack = await second.eval(".stack");
+  first.destroy();
+  second.end();
+  return stack;
+}
+
+test(".stack while manhole code spins shows the user's frames as typed, with the top one's locals", T, async () => {
+  const app = await startApp({ options: { timeout: 60_000 } });
+  try {
+    const stack = await stackWhileSpinning(app, "function spin(n) { let i = 0; for (;;) { i++ } }\nspin(3)\n");
+    assertOnlyUserFrames(stack);
+    const frames = stack.split("\n").filter((l) => /^\s+at /.test(l));
+    assert.equal(frames.length, 2, stack);
+    assert.match(frames[0], /^ {4}at spin \(REPL\d+:1:\d+\)$/);
+    assert.match(frames[1], /^ {4}at REPL\d+:1:1$/);
+    assert.match(stack, /^Locals of spin:\n {4}n = 3\n {4}i = \d+$/m);
+  } finally {
+    await app.stop();
+  }
+});
+
+test(".stack maps lines within a multi-line input and through calls of callbacks", T, async () => {
+  const app = await startApp({ options: { timeout: 60_000 } });
+  try {
+    const input = "function spin2(n) {\n  let i = 0\n  for (;;) { i++ }\n}\nconst r = [1].map((x) => spin2(x + 4))\n";
+    const stack = await stackWhileSpinning(app, input);
+    assertOnlyUserFrames(stack);
+    const frames = stack.split("\n").filter((l) => /^\s+at /.test(l));
+    // The loop is on the third line of the function's input; the call in the arrow and the map call as typed.
+    assert.match(frames[0], /^ {4}at spin2 \(REPL(\d+):3:\d+\)$/);
+    assert.match(frames[1], /^ {4}at REPL\d+:1:26$/);
+    assert.match(frames[2], /^ {4}at REPL\d+:1:15$/);
+    assert.match(stack, /^Locals of spin2:\n {4}n = 5\n {4}i = \d+$/m);
+  } finally {
+    await app.stop();
+  }
+});
+
+test("structured: .stack maps an input of several lines to its own lines", T, async () => {
+  const app = await startApp({ options: { timeout: 60_000 } });
+  try {
+    const c = await structuredClient(app);
+    const code = "const before = 1\nfunction spin3(n) { let i = 0; for (;;) { i++ } }\nspin3(before)";
+    c.send(`${JSON.stringify({ op: "eval", id: 2, code })}\n`);
+    await sleep(800);
+    const second = await connect(app.path);
+    await second.until(">>> ");
+    const stack = await second.eval(".stack");
+    assertOnlyUserFrames(stack);
+    const frames = stack.split("\n").filter((l) => /^\s+at /.test(l));
+    assert.match(frames[0], /^ {4}at spin3 \(REPL\d+:2:\d+\)$/);
+    assert.match(frames[1], /^ {4}at REPL\d+:3:1$/);
+    c.destroy();
+    second.end();
+  } finally {
+    await app.stop();
+  }
+});
+
+test(".stack shows an app function called from the manhole with its file as a path", T, async () => {
+  const app = await startApp({ options: { timeout: 60_000 } });
+  try {
+    const stack = await stackWhileSpinning(app, "blockEventLoop(2500)\n");
+    assertOnlyUserFrames(stack);
+    const frames = stack.split("\n").filter((l) => /^\s+at /.test(l));
+    assert.equal(
+      frames[0],
+      `    at blockEventLoop (${path.join(ROOT, "test", "fixtures", "app.cjs")}:${frames[0].split(":").slice(-2).join(":")}`,
+    );
+    assert.match(frames[1], /^ {4}at REPL\d+:1:1$/);
+    assert.equal(frames.length, 2, stack);
+  } finally {
+    await app.stop();
+  }
+});
+
 test("an app with only a short timer exits by itself with code 0", T, async () => {
   const app = await startApp({ script: SHORT_LIVED });
   const result = await Promise.race([app.exit, new Promise((r) => setTimeout(r, 10_000, "still running").unref())]);

@@ -4,7 +4,7 @@
  * properties are followed and proxies are not entered, so completing runs no app code.
  */
 import { types } from "node:util";
-import { standInFor } from "./session-globals.js";
+import { isAssigned } from "./scope.js";
 
 export interface CompletionScope {
   own: Record<string, unknown>;
@@ -88,15 +88,18 @@ function dataProperty(obj: unknown, key: string): { found: boolean; value?: unkn
   return { found: false };
 }
 
+/** Node's own getter of globalThis.process, as it was when manhole loaded. */
+const processGetter = Object.getOwnPropertyDescriptor(globalThis, "process")?.get;
+
 function lookup(scope: CompletionScope, name: string): { found: boolean; value?: unknown } {
-  if (name in scope.own) return { found: true, value: scope.own[name] };
+  if (name in scope.own) return isAssigned(scope.own, name) ? { found: true, value: scope.own[name] } : { found: false };
   for (const layer of [scope.builtins, scope.namespace, globalThis]) {
     const r = dataProperty(layer, name);
-    if (r.found) {
-      const real = typeof r.value === "object" && r.value !== null ? standInFor.get(r.value) : undefined;
-      return real ? { found: true, value: real } : r;
-    }
+    if (r.found) return r;
   }
+  // Node defines `process` on globalThis with a getter: its value is known without running it.
+  if (name === "process" && Object.getOwnPropertyDescriptor(globalThis, name)?.get === processGetter)
+    return { found: true, value: process };
   return { found: false };
 }
 
@@ -132,7 +135,7 @@ export function complete(text: string, scope: CompletionScope, commands: readonl
   const name = NAME.exec(text);
   const prefix = name ? name[1] : "";
   const names = [
-    ...Object.keys(scope.own),
+    ...Object.keys(scope.own).filter((n) => isAssigned(scope.own, n)),
     ...Object.keys(scope.builtins),
     ...Object.keys(scope.namespace),
     ...propertyNames(globalThis),

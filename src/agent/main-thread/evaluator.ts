@@ -42,6 +42,8 @@ interface SessionState {
   markConstant: (...names: string[]) => void;
   /** The check manhole code of this session runs at every loop iteration and function call. */
   tick: () => void;
+  /** `process.nextTick` in this session's code: the callback's throw is reported to the session. */
+  nextTick: (fn: (...args: unknown[]) => void, ...args: unknown[]) => void;
   builtins: Record<string, unknown>;
   scope: object;
   /** Request being evaluated, or 0. */
@@ -66,6 +68,7 @@ type Runner = (
   importHelper: (specifier: unknown, options?: unknown) => Promise<unknown>,
   tick: () => void,
   markConstant: (...names: string[]) => void,
+  nextTick: SessionState["nextTick"],
 ) => unknown;
 
 let runner: Runner | undefined;
@@ -78,7 +81,7 @@ let timed: { script: vm.Script; slot: { fn: (() => unknown) | undefined } } | un
 
 function getRunner(): Runner {
   runner ??= vm.runInThisContext(
-    "(function (__mh_scope, __mh_code, __mh_import, __mh_tick, __mh_const) { with (__mh_scope) { return eval(__mh_code) } })",
+    "(function (__mh_scope, __mh_code, __mh_import, __mh_tick, __mh_const, __mh_nextTick) { with (__mh_scope) { return eval(__mh_code) } })",
     {
       filename: "manhole-runner",
     },
@@ -248,6 +251,7 @@ export class Evaluator {
       constants,
       markConstant: constantMarker(constants),
       tick: this.tickFor(id),
+      nextTick: () => {},
       builtins: {},
       scope: {},
       current: 0,
@@ -255,7 +259,9 @@ export class Evaluator {
       cut: false,
       write: (text) => this.output(state, text),
     };
-    state.builtins = createSessionGlobals(state.write);
+    const globals = createSessionGlobals(state.write);
+    state.builtins = globals.builtins;
+    state.nextTick = globals.nextTick;
     state.scope = createScope({ own, constants, builtins: state.builtins, namespace: this.options.namespace });
     this.sessions.set(id, state);
     s = state;
@@ -304,7 +310,7 @@ export class Evaluator {
 
   private call(s: SessionState, code: string): unknown {
     const run = getRunner();
-    if (this.options.syncTimeout <= 0) return run(s.scope, code, importHelper, s.tick, s.markConstant);
+    if (this.options.syncTimeout <= 0) return run(s.scope, code, importHelper, s.tick, s.markConstant, s.nextTick);
     if (!timed) {
       // Another copy of manhole in the process (two versions in node_modules) shares the slot.
       const key = Symbol.for("manhole.call");
@@ -318,7 +324,7 @@ export class Evaluator {
     }
     const { script, slot } = timed;
     const outer = slot.fn;
-    slot.fn = () => run(s.scope, code, importHelper, s.tick, s.markConstant);
+    slot.fn = () => run(s.scope, code, importHelper, s.tick, s.markConstant, s.nextTick);
     try {
       return script.runInThisContext({ timeout: this.options.syncTimeout, displayErrors: false });
     } finally {
@@ -367,7 +373,7 @@ export class Evaluator {
     s.budget = this.options.maxOutputBytes;
     s.cut = false;
     const rewritten = rewrite(req.code);
-    declare(s.own, s.constants, rewritten);
+    declare({ own: s.own, builtins: s.builtins, namespace: this.options.namespace }, s.constants, rewritten);
     rememberPositions(req.id, rewritten.position);
     const code = `${rewritten.code}\n//# sourceURL=REPL${req.id}`;
     let value: unknown;

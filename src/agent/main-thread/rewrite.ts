@@ -8,6 +8,12 @@
  * async function that returns its last expression, and `import()` goes through a helper so
  * that it works inside vm-compiled code (Node refuses a dynamic import there otherwise).
  * A top-level `const` marks its names constant once they are initialised.
+ *
+ * The scope must not change what JavaScript means: the checks go after a function's directive
+ * prologue (so "use strict" stays in force), a call of a bare name is made as `(0, name)(...)`
+ * (inside `with`, `name(...)` would pass the scope object as `this`), and the names that sloppy
+ * code assigns without declaring are reported so that the scope holds them for the session
+ * (strict code's go to JavaScript, which throws).
  */
 import type { Node } from "acorn";
 import { acornParser } from "../../shared/parser.js";
@@ -21,6 +27,11 @@ export const IMPORT_HELPER = "__mh_import";
 export const TICK_HELPER = "__mh_tick";
 /** Called with a top-level `const`'s names right after its initialisation: later assignments throw. */
 export const CONST_HELPER = "__mh_const";
+/**
+ * What `process.nextTick` is in manhole code: the app's own, with the callback guarded so that a
+ * throw is reported to the session. `process` itself is the app's real object.
+ */
+export const NEXT_TICK_HELPER = "__mh_nextTick";
 
 const LOOPS = new Set(["WhileStatement", "DoWhileStatement", "ForStatement", "ForInStatement", "ForOfStatement"]);
 
@@ -30,6 +41,12 @@ export interface Rewritten {
   position(line: number, column: number): [number, number];
   /** Names to create on the session scope before running `code`. */
   declared: string[];
+  /**
+   * Names that sloppy code assigns without declaring them anywhere in the input: the session
+   * holds them (unassigned until then) when they exist nowhere else, so they do not become
+   * app globals. Strict code's are not among them: its assignment throws, as in JavaScript.
+   */
+  implicit: string[];
   /**
    * Names bound anew by a top-level let, const, class or function: they stop being constants
    * before `code` runs, so a later declaration replaces a `const` (the latest one decides).
@@ -42,7 +59,7 @@ export interface Rewritten {
 
 type AnyNode = Node & Record<string, unknown>;
 /** Output text built from new strings and slices of the source, so positions can be mapped back. */
-type Piece = string | { from: number; to: number };
+type Piece = string | { from: number; to: number } | { text: string; at: number };
 type Rope = Piece[];
 interface Edit {
   start: number;
@@ -60,6 +77,71 @@ const PARSE_OPTIONS = {
 
 function isFunction(node: AnyNode): boolean {
   return node.type === "FunctionDeclaration" || node.type === "FunctionExpression" || node.type === "ArrowFunctionExpression";
+}
+
+/** Where code is while visiting: its strictness, the names declared around it, and whether a `with` of the user's holds it. */
+interface Context {
+  inFunction: boolean;
+  strict: boolean;
+  inWith: boolean;
+  /** Names declared by the enclosing functions and the input, innermost last (block scopes counted as their function's). */
+  locals: Set<string>[];
+}
+
+function hasUseStrict(statements: AnyNode[]): boolean {
+  for (const s of statements) {
+    if (typeof s.directive !== "string") return false;
+    if (s.directive === "use strict") return true;
+  }
+  return false;
+}
+
+/** The directive prologue's statements ("use strict" and the like) at the start of a body. */
+function prologueEnd(statements: AnyNode[]): number | undefined {
+  let end: number | undefined;
+  for (const s of statements) {
+    if (typeof s.directive !== "string") break;
+    end = s.end;
+  }
+  return end;
+}
+
+/**
+ * Names declared in a function (its parameters, own name and every declaration in its body) or
+ * in the input, without entering nested functions: over-approximated, as a block's `let` counts
+ * for the whole function.
+ */
+function declaredIn(node: AnyNode): Set<string> {
+  const names = new Set<string>();
+  const add = (pattern: AnyNode | null | undefined) => {
+    if (!pattern) return;
+    const into: string[] = [];
+    patternNames(pattern, into);
+    for (const n of into) names.add(n);
+  };
+  if (isFunction(node)) {
+    for (const p of node.params as AnyNode[]) add(p);
+    if (node.type === "FunctionExpression") add(node.id as AnyNode | null);
+    if (node.type !== "ArrowFunctionExpression") names.add("arguments");
+  }
+  const walk = (n: AnyNode) => {
+    switch (n.type) {
+      case "VariableDeclaration":
+        for (const d of n.declarations as AnyNode[]) add(d.id as AnyNode);
+        break;
+      case "FunctionDeclaration":
+      case "ClassDeclaration":
+        add(n.id as AnyNode);
+        break;
+      case "CatchClause":
+        add(n.param as AnyNode | null);
+        break;
+    }
+    if (isFunction(n) || n.type === "ClassExpression" || n.type === "ClassDeclaration") return;
+    for (const c of children(n)) walk(c);
+  };
+  walk(isFunction(node) ? (node.body as AnyNode) : node);
+  return names;
 }
 
 function children(node: AnyNode): AnyNode[] {
@@ -111,12 +193,21 @@ function parseInput(code: string): { ast: AnyNode; source: string } {
 
 /**
  * Inputs without any of these need no rewriting (no declaration, loop, function, await,
- * import() or typeof), so they skip the parse: most inputs, like `app.orders.length`.
+ * import(), typeof, assignment, call of a bare name or nextTick), so they skip the parse:
+ * inputs like `app.orders.length` or `server.address()`.
  */
-const NEEDS_REWRITE = /\b(?:let|const|var|class|function|await|import|typeof|for|while|do)\b|=>|\{/;
+const NEEDS_REWRITE =
+  /\b(?:let|const|var|class|function|await|import|typeof|for|while|do|nextTick)\b|=>|\{|[^=!<>]=(?!=)|\+\+|--|(?<![.\w$])[A-Za-z_$][\w$]*\s*(?:\?\.\s*)?[(`]/;
 
 export function rewrite(code: string): Rewritten {
-  const unchanged: Rewritten = { code, declared: [], rebound: [], awaited: false, position: (line, column) => [line, column] };
+  const unchanged: Rewritten = {
+    code,
+    declared: [],
+    implicit: [],
+    rebound: [],
+    awaited: false,
+    position: (line, column) => [line, column],
+  };
   if (!NEEDS_REWRITE.test(code)) return unchanged;
   let parsed: { ast: AnyNode; source: string };
   try {
@@ -130,12 +221,13 @@ export function rewrite(code: string): Rewritten {
   const declared: string[] = [];
   const rebound: string[] = [];
   const hoisted: Rope[] = [];
+  const implicit: string[] = [];
   let awaited = false;
   // A node's source with the edits already made inside it.
   const text = (n: AnyNode) => applyEdits(edits, n.start, n.end);
 
-  const assignments = (decl: AnyNode, keepEmpty: boolean, inFunction: boolean): Rope => {
-    for (const d of decl.declarations as AnyNode[]) if (d.init) visit(d.init as AnyNode, d, inFunction);
+  const assignments = (decl: AnyNode, keepEmpty: boolean, ctx: Context): Rope => {
+    for (const d of decl.declarations as AnyNode[]) if (d.init) visit(d.init as AnyNode, d, ctx);
     const parts: Rope[] = [];
     for (const d of decl.declarations as AnyNode[]) {
       const id = d.id as AnyNode;
@@ -148,12 +240,20 @@ export function rewrite(code: string): Rewritten {
     return parts.flatMap((p, i) => (i === 0 ? p : [", ", ...p]));
   };
   const orZero = (r: Rope): Rope => (r.length ? r : ["0"]);
+  const isLocal = (name: string, ctx: Context) => ctx.locals.some((l) => l.has(name));
+  /** Sloppy code assigning names it does not declare: the session will hold them. */
+  const assigns = (target: AnyNode | null | undefined, ctx: Context) => {
+    if (!target || ctx.strict || target.type === "VariableDeclaration") return;
+    const names: string[] = [];
+    patternNames(target, names);
+    for (const n of names) if (!isLocal(n, ctx)) implicit.push(n);
+  };
 
   // var anywhere outside functions; await and import() anywhere that matters.
-  function visit(node: AnyNode, parent: AnyNode | null, inFunction: boolean): void {
+  function visit(node: AnyNode, parent: AnyNode | null, ctx: Context): void {
     if (node.type === "ImportExpression") edits.push({ start: node.start, end: node.start + "import".length, text: [IMPORT_HELPER] });
     if (LOOPS.has(node.type) || isFunction(node)) insertTick(node.body as AnyNode, edits);
-    // The scope claims every unknown name (so bare assignments stay in the session), so `typeof nope` would throw.
+    // A name the session holds but sloppy code has not assigned yet reads as not defined, so `typeof` would throw.
     if (node.type === "UnaryExpression" && node.operator === "typeof" && (node.argument as AnyNode).type === "Identifier") {
       edits.push({
         start: node.start,
@@ -165,7 +265,35 @@ export function rewrite(code: string): Rewritten {
         ],
       });
     }
-    if (!inFunction) {
+    if (node.type === "AssignmentExpression") assigns(node.left as AnyNode, ctx);
+    else if (node.type === "UpdateExpression") assigns(node.argument as AnyNode, ctx);
+    else if (node.type === "ForInStatement" || node.type === "ForOfStatement") assigns(node.left as AnyNode, ctx);
+    if (!ctx.inWith) {
+      if ((node.type === "CallExpression" || node.type === "TaggedTemplateExpression") && !(node.optional === true)) {
+        const callee = (node.type === "CallExpression" ? node.callee : node.tag) as AnyNode;
+        // In `with (scope)`, `f()` would call f with the scope as `this`; `(0, f)()` calls it as a
+        // script does. `eval(...)` stays a direct eval.
+        if (callee.type === "Identifier" && callee.name !== "eval") {
+          const name: Piece = { from: callee.start, to: callee.end };
+          if (node.type === "CallExpression" && source[callee.end] === "(") {
+            // V8 places such a call at its `(`; placed at the name, the call's frame reads as typed.
+            edits.push({ start: callee.start, end: callee.end + 1, text: ["(0, ", name, ")", { text: "(", at: callee.start }] });
+          } else {
+            edits.push({ start: callee.start, end: callee.end, text: ["(0, ", name, ")"] });
+          }
+        }
+      }
+      if (node.type === "ChainExpression") {
+        // `f?.()`: the same, for an optional call of a bare name.
+        const call = node.expression as AnyNode;
+        const callee = call.callee as AnyNode | undefined;
+        if (call.type === "CallExpression" && callee?.type === "Identifier" && callee.name !== "eval") {
+          edits.push({ start: callee.start, end: callee.end, text: ["(0, ", { from: callee.start, to: callee.end }, ")"] });
+        }
+      }
+      if (isNextTick(node, parent) && !isLocal("process", ctx)) edits.push({ start: node.start, end: node.end, text: [NEXT_TICK_HELPER] });
+    }
+    if (!ctx.inFunction) {
       if (node.type === "AwaitExpression" || (node.type === "ForOfStatement" && node.await === true)) awaited = true;
       if (node.type === "VariableDeclaration" && node.kind === "var" && parent?.type !== "Program") {
         const inForHead =
@@ -177,22 +305,37 @@ export function rewrite(code: string): Rewritten {
           patternNames(id, declared);
           edits.push({ start: node.start, end: node.end, text: text(id) });
         } else if (inForHead) {
-          edits.push({ start: node.start, end: node.end, text: assignments(node, false, inFunction) });
+          edits.push({ start: node.start, end: node.end, text: assignments(node, false, ctx) });
         } else {
-          edits.push({ start: node.start, end: node.end, text: ["void (", ...orZero(assignments(node, false, inFunction)), ");"] });
+          edits.push({ start: node.start, end: node.end, text: ["void (", ...orZero(assignments(node, false, ctx)), ");"] });
         }
         return;
       }
     }
-    const nowInFunction = inFunction || isFunction(node);
-    for (const child of children(node)) visit(child, node, nowInFunction);
+    let inner = ctx;
+    if (isFunction(node)) {
+      const fnBody = node.body as AnyNode;
+      inner = {
+        inFunction: true,
+        strict: ctx.strict || (fnBody.type === "BlockStatement" && hasUseStrict(fnBody.body as AnyNode[])),
+        inWith: ctx.inWith,
+        locals: [...ctx.locals, declaredIn(node)],
+      };
+    } else if (node.type === "ClassDeclaration" || node.type === "ClassExpression") {
+      inner = { ...ctx, strict: true };
+    }
+    for (const child of children(node)) {
+      const inUsersWith = node.type === "WithStatement" && child === node.body;
+      visit(child, node, inUsersWith ? { ...inner, inWith: true } : inner);
+    }
   }
 
   const body = ast.body as AnyNode[];
+  const top: Context = { inFunction: false, strict: hasUseStrict(body), inWith: false, locals: [declaredIn(ast)] };
   for (const stmt of body) {
     if (stmt.type === "VariableDeclaration") {
       const kind = stmt.kind as string;
-      const list = assignments(stmt, kind !== "var", false);
+      const list = assignments(stmt, kind !== "var", top);
       if (kind !== "var") {
         const names: string[] = [];
         for (const d of stmt.declarations as AnyNode[]) patternNames(d.id as AnyNode, names);
@@ -204,17 +347,17 @@ export function rewrite(code: string): Rewritten {
       const name = (stmt.id as AnyNode).name as string;
       declared.push(name);
       rebound.push(name);
-      visit(stmt, ast, false);
+      visit(stmt, ast, top);
       hoisted.push([`void (${name} = (`, ...text(stmt), "));\n"]);
       edits.push({ start: stmt.start, end: stmt.end, text: [] });
     } else if (stmt.type === "ClassDeclaration") {
       const name = (stmt.id as AnyNode).name as string;
       declared.push(name);
       rebound.push(name);
-      visit(stmt, ast, false);
+      visit(stmt, ast, top);
       edits.push({ start: stmt.start, end: stmt.end, text: [`void (${name} = (`, ...text(stmt), "));"] });
     } else {
-      visit(stmt, ast, false);
+      visit(stmt, ast, top);
     }
   }
 
@@ -226,7 +369,12 @@ export function rewrite(code: string): Rewritten {
       edits.push({ start: expr.end, end: expr.end, text: [")"] });
     }
   }
-  let out: Rope = [...hoisted.flat(), ...applyEdits(edits, 0, source.length)];
+  // Hoisted functions go after the input's directive prologue, which must stay first to count.
+  const prologue = prologueEnd(body);
+  let out: Rope =
+    prologue === undefined
+      ? [...hoisted.flat(), ...applyEdits(edits, 0, source.length)]
+      : [{ from: 0, to: prologue }, ";", ...hoisted.flat(), ...applyEdits(edits, prologue, source.length)];
   if (awaited) out = ["(async () => {\n", ...out, "\n})()"];
   const rendered = render(out, source);
   // The object-literal form starts with "(": source offsets are one past the input's.
@@ -235,7 +383,14 @@ export function rewrite(code: string): Rewritten {
     const at = rendered.toSource(offsetOf(rendered.code, line, column));
     return lineColumnOf(code, Math.max(0, at - shift));
   };
-  return { code: rendered.code, declared: [...new Set(declared)], rebound: [...new Set(rebound)], awaited, position };
+  return {
+    code: rendered.code,
+    declared: [...new Set(declared)],
+    implicit: [...new Set(implicit)],
+    rebound: [...new Set(rebound)],
+    awaited,
+    position,
+  };
 }
 
 /** Joins a rope into code, remembering where each copied slice of the source landed. */
@@ -244,7 +399,11 @@ function render(rope: Rope, source: string): { code: string; toSource(offset: nu
   const spans: { out: number; from: number; len: number }[] = [];
   for (const piece of rope) {
     if (typeof piece === "string") code += piece;
-    else {
+    else if ("at" in piece) {
+      // New text that stands for one place of the source.
+      spans.push({ out: code.length, from: piece.at, len: 0 });
+      code += piece.text;
+    } else {
       spans.push({ out: code.length, from: piece.from, len: piece.to - piece.from });
       code += source.slice(piece.from, piece.to);
     }
@@ -281,11 +440,29 @@ function lineColumnOf(text: string, offset: number): [number, number] {
   return [line, offset - start + 1];
 }
 
+/** `process.nextTick` (or `process["nextTick"]`) read, not assigned or deleted. */
+function isNextTick(node: AnyNode, parent: AnyNode | null): boolean {
+  if (node.type !== "MemberExpression") return false;
+  const object = node.object as AnyNode;
+  const property = node.property as AnyNode;
+  if (object.type !== "Identifier" || object.name !== "process") return false;
+  const named = node.computed ? property.type === "Literal" && property.value === "nextTick" : property.name === "nextTick";
+  if (!named || !parent) return named;
+  if (parent.type === "AssignmentExpression" && parent.left === node) return false;
+  if (parent.type === "UpdateExpression") return false;
+  if (parent.type === "UnaryExpression" && parent.operator === "delete") return false;
+  if ((parent.type === "ForInStatement" || parent.type === "ForOfStatement") && parent.left === node) return false;
+  return true;
+}
+
 /** Puts a tick call first in a loop or function body, making a statement body a block. */
 function insertTick(body: AnyNode, edits: Edit[]): void {
   const call = `${TICK_HELPER}();`;
   if (body.type === "BlockStatement") {
-    edits.push({ start: body.start + 1, end: body.start + 1, text: [call] });
+    // After a function's directive prologue: before it, "use strict" would be an ordinary string.
+    const prologue = prologueEnd(body.body as AnyNode[]);
+    if (prologue !== undefined) edits.push({ start: prologue, end: prologue, text: [`;${call}`] });
+    else edits.push({ start: body.start + 1, end: body.start + 1, text: [call] });
   } else if (body.type.endsWith("Statement") || body.type.endsWith("Declaration")) {
     edits.push({ start: body.start, end: body.start, text: [`{${call}`] });
     edits.push({ start: body.end, end: body.end, text: ["}"] });

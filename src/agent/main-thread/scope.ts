@@ -2,15 +2,25 @@
  * A session's scope: the object behind `with (scope)` in the runner.
  *
  * Lookup order: the session's own names, then its builtins (console, require, timers that
- * report throws to the session), then the namespace, then the app's globals. A bare assignment
- * to a name that exists nowhere stays in the session instead of becoming an app global; an
+ * report throws to the session), then the namespace, then the app's globals. The scope holds
+ * only names it has: every other name resolves as in a script of the app (the app's globals,
+ * or JavaScript's own ReferenceError). So that a bare assignment in sloppy code stays in the
+ * session instead of becoming an app global, the names such code assigns without declaring are
+ * held as unassigned session names before the input runs (reading one throws until then); an
  * assignment to an existing global or namespace name changes it, as the operator meant.
  * Names of a top-level `const` are constants: assigning to them throws, as in JavaScript.
  */
-import { CONST_HELPER, IMPORT_HELPER, type Rewritten, TICK_HELPER } from "./rewrite.js";
+import { CONST_HELPER, IMPORT_HELPER, NEXT_TICK_HELPER, type Rewritten, TICK_HELPER } from "./rewrite.js";
 
 /** Parameters of the runner function; the proxy must let them through to it. */
-const RUNNER_NAMES = new Set(["__mh_scope", "__mh_code", IMPORT_HELPER, TICK_HELPER, CONST_HELPER]);
+const RUNNER_NAMES = new Set(["__mh_scope", "__mh_code", IMPORT_HELPER, TICK_HELPER, CONST_HELPER, NEXT_TICK_HELPER]);
+/** The value of a name the session holds for sloppy code that has not assigned it yet. */
+const UNASSIGNED: unique symbol = Symbol("unassigned");
+
+/** A session name that holds a value (not one held for an assignment still to come). */
+export function isAssigned(own: Record<string, unknown>, name: string): boolean {
+  return name in own && own[name] !== UNASSIGNED;
+}
 const hasOwn = Object.prototype.hasOwnProperty;
 
 export interface ScopeLayers {
@@ -38,12 +48,17 @@ export function createScope({ own, constants, builtins, namespace }: ScopeLayers
     has(_t, key) {
       if (typeof key === "symbol") return false;
       if (RUNNER_NAMES.has(key)) return false;
-      if (key in own || hasOwn.call(builtins, key) || hasOwn.call(namespace, key)) return true;
-      return !(key in globalThis);
+      // The runner's own `arguments` is none of the input's business.
+      if (key === "arguments") return true;
+      return key in own || hasOwn.call(builtins, key) || hasOwn.call(namespace, key);
     },
     get(_t, key) {
       if (typeof key === "symbol") return undefined; // Symbol.unscopables: nothing is unscopable
-      if (key in own) return own[key];
+      if (key in own) {
+        const value = own[key];
+        if (value === UNASSIGNED) throw notDefined(key, handler.get as never);
+        return value;
+      }
       if (hasOwn.call(builtins, key)) return builtins[key];
       if (hasOwn.call(namespace, key)) return namespace[key];
       if (key in globalThis) return (globalThis as Record<string, unknown>)[key];
@@ -69,15 +84,19 @@ export function createScope({ own, constants, builtins, namespace }: ScopeLayers
 
 /**
  * Makes an input's declared names own names of the session (undefined until assigned), so
- * declarations land there. A name declared anew stops being a constant: redeclaring is a REPL
+ * declarations land there, and holds the names its sloppy code assigns undeclared (see above). A name declared anew stops being a constant: redeclaring is a REPL
  * convenience, and a new `const` marks it again once initialised.
  */
 export function declare(
-  own: Record<string, unknown>,
+  { own, builtins, namespace }: Omit<ScopeLayers, "constants">,
   constants: Set<string>,
-  { declared, rebound }: Pick<Rewritten, "declared" | "rebound">,
+  { declared, implicit, rebound }: Pick<Rewritten, "declared" | "implicit" | "rebound">,
 ): void {
-  for (const name of declared) if (!(name in own)) own[name] = undefined;
+  for (const name of declared) if (!isAssigned(own, name)) own[name] = undefined;
+  for (const name of implicit) {
+    const elsewhere = name in own || hasOwn.call(builtins, name) || hasOwn.call(namespace, name) || name in globalThis;
+    if (!elsewhere) own[name] = UNASSIGNED;
+  }
   for (const name of rebound) constants.delete(name);
 }
 

@@ -3,25 +3,43 @@
  * to the session, the app's `require`, and timers whose callbacks report throws to the session.
  */
 import { Console } from "node:console";
+import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { guardCallback, type Reporter } from "./containment.js";
 
-/** `require` as the app's entry module would see it. */
-function appRequire(): NodeRequire {
-  const entry = process.argv[1] ? path.resolve(process.argv[1]) : path.join(process.cwd(), "[manhole]");
+/**
+ * The app's main module as Node loaded it: its real path, so that an app started through a
+ * symlink (node_modules/.bin/*, npx) resolves from where its file really is, as its own
+ * `require` does. undefined when there is none (node -e, a REPL).
+ */
+function mainModulePath(): string | undefined {
+  // A CommonJS main: Node has already resolved it (and honoured --preserve-symlinks-main).
+  if (require.main?.filename) return require.main.filename;
+  // An ES module main has no require.main: resolve its path as Node does.
+  const entry = process.argv[1];
+  if (!entry) return undefined;
   try {
-    return createRequire(entry);
+    return fs.realpathSync(path.resolve(entry));
   } catch {
-    return createRequire(path.join(process.cwd(), "[manhole]"));
+    return undefined;
   }
 }
 
-/** The session's stand-ins that are proxies, and what they stand for (completion looks at the latter). */
-export const standInFor = new WeakMap<object, object>();
+/** `require` as the app's main module sees it; from the working directory when there is none. */
+function appRequire(): NodeRequire {
+  return createRequire(mainModulePath() ?? path.join(process.cwd(), "[manhole]"));
+}
 
-export function createSessionGlobals(write: Reporter): Record<string, unknown> {
+export interface SessionGlobals {
+  /** Names the session sees before the namespace and the app's globals. */
+  builtins: Record<string, unknown>;
+  /** What `process.nextTick` is in the session's code (the rewrite routes it here): the app's, guarded. */
+  nextTick: (fn: (...a: unknown[]) => void, ...args: unknown[]) => void;
+}
+
+export function createSessionGlobals(write: Reporter): SessionGlobals {
   const stream = new Writable({
     decodeStrings: false,
     write(chunk: string | Buffer, _enc, done) {
@@ -38,20 +56,16 @@ export function createSessionGlobals(write: Reporter): Record<string, unknown> {
     setImmediate: (fn: (...a: unknown[]) => void, ...args: unknown[]) => setImmediate(guard(fn), ...args),
     queueMicrotask: (fn: () => void) => queueMicrotask(guard(fn)),
   };
+  // process itself is the app's real object (identity, Map keys): only the nextTick that the
+  // session's code names is a guarded one.
   const nextTick = (fn: (...a: unknown[]) => void, ...args: unknown[]) => process.nextTick(guard(fn), ...args);
-  // process as the app has it, except that nextTick callbacks are guarded.
-  const sessionProcess = new Proxy(process, {
-    get(target, key) {
-      if (key === "nextTick") return nextTick;
-      return Reflect.get(target, key, target);
-    },
-  });
-  standInFor.set(sessionProcess, process);
 
   return {
-    console: sessionConsole,
-    require: appRequire(),
-    process: sessionProcess,
-    ...timers,
+    builtins: {
+      console: sessionConsole,
+      require: appRequire(),
+      ...timers,
+    },
+    nextTick,
   };
 }

@@ -21,6 +21,9 @@ export interface SessionSink {
   output(text: string, requestId: number): void;
 }
 
+const MAX_INPUTS = 500;
+const MAX_INPUT_CHARS = 8 * 1024 * 1024;
+
 interface Pending {
   session: number;
   resolve(outcome: Outcome): void;
@@ -32,6 +35,9 @@ export class EvalChannel {
   private readonly pending = new Map<number, Pending>();
   private readonly calls = new Map<number, (r: CallResult) => void>();
   private readonly completing = new Map<number, (r: { items: string[]; prefix: string }) => void>();
+  /** Recent inputs by id, newest last, so that a stack can show their frames where the user typed them. */
+  private readonly inputs = new Map<number, string>();
+  private inputChars = 0;
 
   constructor(
     private readonly send: (message: ToEvaluator) => void,
@@ -52,8 +58,25 @@ export class EvalChannel {
   evaluate(session: number, code: string, structured = false): { id: number; done: Promise<Outcome> } {
     const id = this.nextId++;
     const done = new Promise<Outcome>((resolve) => this.pending.set(id, { session, resolve }));
+    this.remember(id, code);
     this.send({ type: "eval", id, session, code, structured });
     return { id, done };
+  }
+
+  /** The input of evaluation `id` (the code of its REPL<id> script), if it is among the recent ones. */
+  inputOf(id: number): string | undefined {
+    return this.inputs.get(id);
+  }
+
+  private remember(id: number, code: string): void {
+    this.inputs.set(id, code);
+    this.inputChars += code.length;
+    // A function typed long ago can still be on the stack: keep many inputs, within a bound.
+    while (this.inputs.size > MAX_INPUTS || (this.inputChars > MAX_INPUT_CHARS && this.inputs.size > 1)) {
+      const [oldest, text] = this.inputs.entries().next().value as [number, string];
+      this.inputs.delete(oldest);
+      this.inputChars -= text.length;
+    }
   }
 
   /** Completions for `text` from the session's scope on the main thread. */

@@ -7,9 +7,12 @@
  * frames (sourceURL REPL<id>), so that app code is never terminated by mistake.
  */
 import inspector from "node:inspector";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { awaitAbandoned, interruptedText, NOT_STARTED_TEXT, STILL_RUNNING } from "../../protocol/outcome.js";
 import { formatDuration } from "../../shared/duration.js";
 import { CELL, INTERRUPT, type LoopState, lastBeat, markCancelled, readLoopState } from "../boundary/shared-memory.js";
+import { rewrite } from "../main-thread/rewrite.js";
 import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
 import type { Supervisor } from "./supervisor.js";
@@ -47,7 +50,25 @@ class NotInJavaScript extends Error {}
 /** The main thread answers, but a pause asked for did not happen in time (it may have left the code it ran): sample again. */
 class PauseMissed extends Error {}
 
-/** An interrupted input that other code kept from starting; the main thread skips it (markCancelled). */
+/** This package's files (evaluator, containment, the boundary...): their frames are never the user's. */
+const OWN_DIR = path.resolve(__dirname, "..");
+/** The scripts that call an input's code: from them down, the stack is what runs manhole code. */
+const RUNNERS = new Set(["manhole-runner", "manhole-timed"]);
+const INPUT_URL = /^REPL(\d+)$/;
+
+/** A script's URL as a stack shows it: a file as its path. */
+function displayPath(url: string): string {
+  if (!url.startsWith("file:")) return url;
+  try {
+    return fileURLToPath(url);
+  } catch {
+    return url;
+  }
+}
+
+function isOwnFile(file: string): boolean {
+  return file.startsWith(OWN_DIR + path.sep);
+}
 
 /**
  * How halting went: the code let go of the main thread (stopped at a check, or it was never
@@ -377,12 +398,44 @@ export class ThreadSupervisor implements Supervisor {
     return seen;
   }
 
-  private async describe(frames: CallFrame[]): Promise<string> {
-    const lines: string[] = [];
-    for (const f of frames.slice(0, MAX_FRAMES)) {
-      const where = `${this.scripts.get(f.location.scriptId) || "<anonymous>"}:${f.location.lineNumber + 1}:${f.location.columnNumber + 1}`;
-      lines.push(`    at ${f.functionName || "<anonymous>"} (${where})`);
+  /**
+   * The frames worth showing: above the runner (what called the input is manhole and Node
+   * plumbing), without this package's own (the interrupt check the input was paused in). All of
+   * them when that leaves none: then what blocks the thread is ours, and that is worth seeing.
+   */
+  private userFrames(frames: CallFrame[]): { frame: CallFrame; file: string }[] {
+    const all = frames.map((frame) => ({ frame, file: displayPath(this.scripts.get(frame.location.scriptId) ?? "") }));
+    const runner = all.findIndex((f) => RUNNERS.has(f.file));
+    const kept = (runner >= 0 ? all.slice(0, runner) : all).filter((f) => !isOwnFile(f.file));
+    return kept.length > 0 ? kept : all;
+  }
+
+  /** `at name (file:line:column)`, an input's positions mapped back to what the user typed. */
+  private frameLine(frame: CallFrame, file: string, mappers: Map<number, (line: number, column: number) => [number, number]>): string {
+    let line = frame.location.lineNumber + 1;
+    let column = frame.location.columnNumber + 1;
+    const input = INPUT_URL.exec(file);
+    if (input) {
+      const id = Number(input[1]);
+      let map = mappers.get(id);
+      const code = map ? undefined : this.channel.inputOf(id);
+      if (!map && code !== undefined) {
+        map = rewrite(code).position;
+        mappers.set(id, map);
+      }
+      if (map) [line, column] = map(line, column);
+      // As an error's stack shows an input's own code: `at REPL7:1:5`.
+      if (!frame.functionName) return `    at ${file}:${line}:${column}`;
     }
+    return `    at ${frame.functionName || "<anonymous>"} (${file || "<anonymous>"}:${line}:${column})`;
+  }
+
+  private async describe(paused: CallFrame[]): Promise<string> {
+    const lines: string[] = [];
+    const shown = this.userFrames(paused);
+    const frames = shown.map((f) => f.frame);
+    const mappers = new Map<number, (line: number, column: number) => [number, number]>();
+    for (const { frame, file } of shown.slice(0, MAX_FRAMES)) lines.push(this.frameLine(frame, file, mappers));
     if (frames.length > MAX_FRAMES) lines.push(`    ... ${frames.length - MAX_FRAMES} more frames`);
     const top = frames[0];
     const local = top?.scopeChain.find((s) => s.type === "local");
