@@ -9,12 +9,12 @@ import { formatDuration } from "../shared/duration.js";
 import { needsMoreInput } from "../shared/input-complete.js";
 import { parseArgs, UsageError } from "./args.js";
 import type { CliCommand } from "./cli-command.js";
-import { endpointLabel, ManholeClient } from "./client.js";
+import { ManholeClient } from "./client.js";
 import { colorEnabled, type Palette, palette } from "./colors.js";
+import { parseTimeout, resolveEndpoint } from "./endpoint.js";
 import { EXIT } from "./errors.js";
 import { HISTORY_SIZE, History, historyPath } from "./history.js";
-import { parseSignal, waitForSocket } from "./signal.js";
-import { resolveTarget, TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED, tcpTarget } from "./target.js";
+import { TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED } from "./target.js";
 
 export const connectHelp = `Usage: manhole connect [options] <pid|socket>
        manhole connect [options] <host:port>
@@ -90,6 +90,8 @@ export class InteractiveSession {
     private readonly tty: boolean,
     streams: SessionStreams,
     private readonly history?: History,
+    /** The agent's dot-commands that count even inside a multi-line input (describe: midInput). */
+    private readonly midInput: ReadonlySet<string> = new Set(),
   ) {
     this.out = streams.output;
     this.err = streams.error;
@@ -273,7 +275,7 @@ export class InteractiveSession {
 
   private async handle(line: string): Promise<void> {
     const command = COMMAND_LINE.exec(line);
-    if (command && (this.buffer === "" || command[1] === "break" || command[1] === "exit")) {
+    if (command && (this.buffer === "" || this.midInput.has(command[1]))) {
       await this.dotCommand(command[1], command[2] ?? "");
       return;
     }
@@ -304,22 +306,20 @@ export class InteractiveSession {
     this.lastFailed = !outcome.ok;
   }
 
+  /** Every dot-command is the agent's (describe); its reply says what it did to the session. */
   private async dotCommand(name: string, args: string): Promise<void> {
-    if (name === "exit") {
-      this.finish(EXIT.ok);
-      return;
-    }
-    if (name === "break") {
-      this.buffer = "";
-      return;
-    }
-    let result: { ok: boolean; text: string };
+    let result: Awaited<ReturnType<ManholeClient["command"]>>;
     try {
       result = await this.client.command(name, args);
     } catch (err) {
       result = { ok: false, text: `manhole: ${err instanceof Error ? err.message : String(err)}` };
     }
     if (this.done) return;
+    if (result.session?.clearInput) this.buffer = "";
+    if (result.session?.leave) {
+      this.finish(EXIT.ok);
+      return;
+    }
     if (!result.ok) {
       this.writeError(result.text);
     } else {
@@ -362,32 +362,18 @@ export async function connect(argv: string[]): Promise<number> {
   const unknown = [...args.flags].find((f) => !(TCP_FLAGS as readonly string[]).includes(f));
   if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole connect --help)`);
   if (args.positionals.length !== 1) throw new UsageError("connect needs one <pid|socket> (see manhole connect --help)");
-  let timeoutMs = 5000;
-  if (args.options.timeout !== undefined) {
-    timeoutMs = Number(args.options.timeout);
-    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError("--timeout needs a positive number of milliseconds");
-  }
-  const spec = args.positionals[0];
-  let socket: string;
-  const tcp = tcpTarget(spec, args.options, args.flags);
-  if (tcp) {
-    if (args.options.signal !== undefined) throw new UsageError("--signal needs a pid, not host:port");
-    socket = endpointLabel(tcp);
-  } else if (args.options.signal !== undefined) {
-    const signal = parseSignal(args.options.signal);
-    if (!/^\d+$/.test(spec)) throw new UsageError("--signal needs a pid, not a socket path");
-    socket = await waitForSocket(Number(spec), signal, timeoutMs);
-  } else {
-    socket = resolveTarget(spec).socket;
-  }
+  const timeoutMs = parseTimeout(args) ?? 5000;
+  const { socket, tcp } = await resolveEndpoint(args.positionals[0], args, timeoutMs);
 
   const client = await ManholeClient.connect(socket, { timeoutMs, tcp });
+  const midInput = new Set((await client.describe()).filter((c) => c.midInput).map((c) => c.name));
   const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const session = new InteractiveSession(
     client,
     tty,
     { input: process.stdin, output: process.stdout, error: process.stderr },
     tty ? new History(historyPath()) : undefined,
+    midInput,
   );
   session.start();
   return session.finished;

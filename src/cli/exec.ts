@@ -2,12 +2,12 @@
 import { runtimeDir } from "../shared/runtime-dir.js";
 import { parseArgs, UsageError } from "./args.js";
 import type { CliCommand } from "./cli-command.js";
-import { type EvalOutcome, endpointLabel, ManholeClient, type TcpEndpoint } from "./client.js";
+import { type EvalOutcome, ManholeClient, type TcpEndpoint } from "./client.js";
 import { discover, type ManholeEntry } from "./discovery.js";
+import { parseTimeout, resolveEndpoint } from "./endpoint.js";
 import { CliError, EXIT } from "./errors.js";
-import { parseSignal, waitForSocket } from "./signal.js";
 import { table } from "./table.js";
-import { resolveTarget, TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED, tcpTarget } from "./target.js";
+import { TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED } from "./target.js";
 
 export const execHelp = `Usage: manhole exec [options] <pid|socket> <code>
        manhole exec [options] <host:port> <code>
@@ -165,12 +165,8 @@ export async function exec(argv: string[]): Promise<number> {
   if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole exec --help)`);
   const json = args.flags.has("json");
   const all = args.flags.has("all");
-  let timeoutMs: number | undefined;
-  if (args.options.timeout !== undefined) {
-    timeoutMs = Number(args.options.timeout);
-    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new UsageError("--timeout needs a positive number of milliseconds");
-  }
-  const signal = args.options.signal === undefined ? undefined : parseSignal(args.options.signal);
+  const timeoutMs = parseTimeout(args);
+  const signal = args.options.signal;
 
   const [first, ...rest] = args.positionals;
   const target = all ? undefined : first;
@@ -182,18 +178,7 @@ export async function exec(argv: string[]): Promise<number> {
 
   if (all) return execAll(code, json, timeoutMs);
 
-  const spec = target as string;
-  let socket: string;
-  const tcp = tcpTarget(spec, args.options, args.flags);
-  if (tcp) {
-    if (signal) throw new UsageError("--signal needs a pid, not host:port");
-    socket = endpointLabel(tcp);
-  } else if (signal) {
-    if (!/^\d+$/.test(spec)) throw new UsageError("--signal needs a pid, not a socket path");
-    socket = await waitForSocket(Number(spec), signal, timeoutMs ?? 5000);
-  } else {
-    socket = resolveTarget(spec).socket;
-  }
+  const { socket, tcp } = await resolveEndpoint(target as string, args, timeoutMs ?? 5000);
   const result = await execOn(socket, code, {
     timeoutMs,
     tcp,
