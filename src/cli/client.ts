@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import net from "node:net";
 import tls from "node:tls";
-import type { ErrorInfo, Reply, Request } from "../protocol/structured.js";
+import type { CommandInfo, ErrorInfo, Reply, Request, SessionEffect } from "../protocol/structured.js";
 import { PROTOCOL_VERSION } from "../protocol/version.js";
 import { CliError, EXIT } from "./errors.js";
 
@@ -196,10 +196,16 @@ export class ManholeClient {
     await this.request({ op: "interrupt" });
   }
 
-  async command(name: string, args = ""): Promise<{ ok: boolean; text: string }> {
+  async command(name: string, args = ""): Promise<{ ok: boolean; text: string; json?: unknown; session?: SessionEffect }> {
     const reply = await this.request({ op: "command", name, args });
-    if (reply.op === "result") return { ok: true, text: reply.text };
+    if (reply.op === "result") return { ok: true, text: reply.text, json: reply.json, session: reply.session };
     return { ok: false, text: reply.op === "error" ? reply.text : "the connection closed" };
+  }
+
+  /** The agent's operations, as it declares them. */
+  async describe(): Promise<CommandInfo[]> {
+    const reply = await this.request({ op: "describe" });
+    return reply.op === "describe" ? reply.commands : [];
   }
 
   close(): void {

@@ -45,7 +45,7 @@ export type Reply =
   | { op: "value"; id: number; text: string; json?: unknown }
   | { op: "error"; id: number; text: string; error?: ErrorInfo }
   | { op: "completions"; id: number; items: string[]; prefix: string }
-  | { op: "result"; id: number; text: string; json?: unknown }
+  | { op: "result"; id: number; text: string; json?: unknown; session?: SessionEffect }
   | { op: "describe"; id: number; ops: OperationInfo[]; commands: CommandInfo[] }
   | { op: "bye"; id: number | null; reason?: string };
 
@@ -63,6 +63,16 @@ export interface CommandInfo extends OperationInfo {
   observeSafe: boolean;
   /** One heavy operation at a time per process. */
   heavy: boolean;
+  /** A client recognises it even in the middle of a multi-line input. */
+  midInput: boolean;
+}
+
+/** What an operation did to the session, for a client that keeps its own input and connection. */
+export interface SessionEffect {
+  /** Drop the half-typed multi-line input (`.break`). */
+  clearInput?: true;
+  /** The session ends after this reply (`.exit`). */
+  leave?: true;
 }
 
 /** Every request op, described (the answer to `describe`). */

@@ -7,6 +7,7 @@ export const breakInput: Operation = {
   runsOn: "socket",
   observeSafe: true,
   heavy: false,
+  midInput: true,
   run({ clearInput }) {
     clearInput();
     return undefined;

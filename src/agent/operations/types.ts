@@ -81,6 +81,8 @@ export interface Operation {
   heavy: boolean;
   /** Leaves the session's own state alone: may answer at once even while its input runs. */
   immediate?: boolean;
+  /** Recognised even in the middle of a multi-line input (`.break`, `.exit`). */
+  midInput?: boolean;
   run(ctx: OperationContext): Promise<OperationResult | undefined> | OperationResult | undefined;
   /** The main-thread half, in the app's realm. Its return value crosses the relay (structured clone). */
   main?(input: unknown, ctx: MainContext): unknown;

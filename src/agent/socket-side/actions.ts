@@ -30,6 +30,8 @@ export interface OperationOutcome {
   json?: unknown;
   /** The operation asked to end the session (`.exit`). */
   leave: boolean;
+  /** The operation dropped the half-typed input (`.break`). */
+  clearedInput?: boolean;
   /** The operation that ran, when the name was known. */
   op?: Operation;
 }
@@ -98,6 +100,11 @@ export class Actions {
     return { stopped: "nothing", note };
   }
 
+  /** Is `name` recognised in the middle of a multi-line input? */
+  isMidInput(name: string): boolean {
+    return operation(name)?.midInput === true;
+  }
+
   /** Is `name` an operation that answers at once, even while this session's input runs? */
   isImmediate(name: string): boolean {
     const op = operation(name);
@@ -133,16 +140,23 @@ export class Actions {
       heavyRunning = op.name;
     }
     let leave = false;
+    let clearedInput = false;
     const abort = new AbortController();
     this.opAbort = abort;
-    const ctx = this.context(op, values, rawArgs, abort.signal, write, () => {
-      leave = true;
+    const ctx = this.context(op, values, rawArgs, abort.signal, write, {
+      leave: () => {
+        leave = true;
+      },
+      clearInput: () => {
+        clearedInput = true;
+        this.host.clearInput();
+      },
     });
     try {
       const result = await op.run(ctx);
       const kind: OutcomeKind = abort.signal.aborted ? "interrupted" : "ok";
       audited(kind === "ok" ? "ok" : "interrupted");
-      return { kind, text: result?.text ?? (kind === "interrupted" ? "Interrupted" : ""), json: result?.json, leave, op };
+      return { kind, text: result?.text ?? (kind === "interrupted" ? "Interrupted" : ""), json: result?.json, leave, clearedInput, op };
     } catch (err) {
       const interrupted = abort.signal.aborted;
       audited(interrupted ? "interrupted" : "error");
@@ -165,7 +179,7 @@ export class Actions {
     rawArgs: string,
     signal: AbortSignal,
     write: (text: string) => void,
-    leave: () => void,
+    effects: { leave(): void; clearInput(): void },
   ): OperationContext {
     const { channel, supervisor, session, threaded } = this.host;
     return {
@@ -181,8 +195,8 @@ export class Actions {
       ...(supervisor.withInspector ? { withInspector: supervisor.withInspector.bind(supervisor) } : {}),
       operations: OPERATIONS,
       observeOnly: this.observeOnly,
-      clearInput: () => this.host.clearInput(),
-      leave,
+      clearInput: effects.clearInput,
+      leave: effects.leave,
     };
   }
 }

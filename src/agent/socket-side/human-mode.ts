@@ -150,7 +150,7 @@ export class HumanMode {
     if (ev.kind !== "line") return;
     const line = ev.text;
     const command = COMMAND.exec(line);
-    if (command && (this.input.length === 0 || command[1] === "break")) {
+    if (command && (this.input.length === 0 || this.actions.isMidInput(command[1]))) {
       await this.command(command[1], (command[2] ?? "").trim());
       return;
     }

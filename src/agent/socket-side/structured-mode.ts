@@ -145,6 +145,7 @@ export class StructuredMode {
             runsOn: op.runsOn,
             observeSafe: op.observeSafe,
             heavy: op.heavy,
+            midInput: op.midInput === true,
           })),
         });
         return;
@@ -232,6 +233,11 @@ export class StructuredMode {
       id: r.id,
       text: outcome.text,
       ...(outcome.json !== undefined ? { json: outcome.json } : {}),
+      ...(outcome.leave || outcome.clearedInput
+        ? {
+            session: { ...(outcome.clearedInput ? { clearInput: true as const } : {}), ...(outcome.leave ? { leave: true as const } : {}) },
+          }
+        : {}),
     });
     if (outcome.leave) this.link.leave();
   }
