@@ -52,3 +52,15 @@ test("durations parse and print one way", () => {
   assert.equal(formatDuration(3250, { compact: true }), "3.2s");
   assert.equal(formatDuration(null), "?");
 });
+
+test("README's observeOnly row names exactly the observe-safe operations", async () => {
+  const fs = await import("node:fs");
+  const readme = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const row = readme.split("\n").find((l) => l.startsWith("| `observeOnly` |"));
+  assert.ok(row, "README has the observeOnly row");
+  const listed = [...row.matchAll(/`\.([a-z-]+)`/g)].map((m) => m[1]).sort();
+  const safe = OPERATIONS.filter((op) => op.observeSafe)
+    .map((op) => op.name)
+    .sort();
+  assert.deepEqual(listed, safe);
+});

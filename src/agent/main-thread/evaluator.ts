@@ -105,7 +105,15 @@ export class Evaluator {
   private readonly sharedOwn: Record<string, unknown> = Object.create(null);
   private readonly sharedConstants = new Set<string>();
 
-  constructor(private readonly options: EvaluatorOptions) {}
+  /** How an evaluation starts and how its code is called: fixed by the serving mode, once, here. */
+  private readonly evaluate: (req: EvalRequest) => void;
+  private readonly call: (s: SessionState, code: string) => unknown;
+
+  constructor(private readonly options: EvaluatorOptions) {
+    const cells = options.interruptCells;
+    this.evaluate = cells ? (req) => this.evaluateShared(req, cells) : (req) => this.run(req);
+    this.call = options.syncTimeout > 0 ? (s, code) => this.callTimed(s, code) : (s, code) => this.callDirect(s, code);
+  }
 
   /**
    * Without a worker, nobody can raise the interrupt flag while manhole code holds the thread:
@@ -308,9 +316,13 @@ export class Evaluator {
     s.cut = false;
   }
 
-  private call(s: SessionState, code: string): unknown {
+  private callDirect(s: SessionState, code: string): unknown {
+    return getRunner()(s.scope, code, importHelper, s.tick, s.markConstant, s.nextTick);
+  }
+
+  /** `threaded: false`: vm's timeout stops synchronous code, since no other thread can. */
+  private callTimed(s: SessionState, code: string): unknown {
     const run = getRunner();
-    if (this.options.syncTimeout <= 0) return run(s.scope, code, importHelper, s.tick, s.markConstant, s.nextTick);
     if (!timed) {
       // Another copy of manhole in the process (two versions in node_modules) shares the slot.
       const key = Symbol.for("manhole.call");
@@ -332,12 +344,8 @@ export class Evaluator {
     }
   }
 
-  private evaluate(req: EvalRequest): void {
-    const cells = this.options.interruptCells;
-    if (!cells) {
-      this.run(req);
-      return;
-    }
+  /** Threaded mode: the evaluation's place in the shared cells around its run. */
+  private evaluateShared(req: EvalRequest, cells: Int32Array): void {
     // `sync` before `started`: a worker that sees this evaluation started also sees it running.
     Atomics.store(cells, CELL.sync, req.id);
     Atomics.store(cells, CELL.started, req.id);
