@@ -7,6 +7,7 @@
 //
 //   node bench/round-trip.js            (after `npm run build`)
 //   BENCH_N=10000 BENCH_WARMUP=500 BENCH_ROUNDS=20 node bench/round-trip.js
+//   BENCH_BASELINE=../other/dist/agent/index.js node bench/round-trip.js   (before/after)
 "use strict";
 const fs = require("node:fs");
 const net = require("node:net");
@@ -31,6 +32,14 @@ const TARGETS = [
   { key: "s-inline", label: "(f) structured threaded:false", file: "manhole.js", args: ["inline"], structured: true },
   { key: "relay", label: "(g) bare worker relay", file: "worker-relay.js", args: [], structured: true },
 ];
+// BENCH_BASELINE=<another checkout>/dist/agent/index.js: that build too, interleaved with this one.
+if (process.env.BENCH_BASELINE) {
+  const base = path.resolve(process.env.BENCH_BASELINE);
+  TARGETS.push(
+    { key: "b-threaded", label: "(h) baseline threaded", file: "manhole.js", args: ["threaded", base], greeting: ">>> ", reply: "2\n>>> " },
+    { key: "b-s-threaded", label: "(i) baseline structured", file: "manhole.js", args: ["threaded", base], structured: true },
+  );
+}
 
 const HELLO = `${JSON.stringify({ op: "hello", id: 1, protocol: [1], client: "bench" })}\n`;
 

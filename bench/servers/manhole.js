@@ -1,6 +1,7 @@
-// manhole serving a socket. argv[2] = socket path, argv[3] = "threaded" | "inline".
+// manhole serving a socket. argv[2] = socket path, argv[3] = "threaded" | "inline",
+// argv[4] = another build's agent entry (BENCH_BASELINE: a before/after comparison in one run).
 "use strict";
-const { startManhole } = require("../../dist/agent/index.js");
+const { startManhole } = require(process.argv[4] || "../../dist/agent/index.js");
 
 async function main() {
   const handle = await startManhole({ path: process.argv[2], banner: null, threaded: process.argv[3] !== "inline" });
