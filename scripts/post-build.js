@@ -1,4 +1,4 @@
-// After tsc: writes dist/agent/index.mjs, the ESM entry that re-exports the CommonJS build (so
+// After tsc: writes dist/agent/index.mjs and dist/agent/auto.mjs, the ESM entry that re-exports the CommonJS build (so
 // `import` and `require` share one copy of the agent: no dual-package hazard), and makes the
 // CLI executable.
 const fs = require("node:fs");
@@ -7,4 +7,6 @@ const path = require("node:path");
 const names = Object.keys(require("../dist/agent/index.js")).filter((n) => n !== "__esModule");
 const body = `import cjs from "./index.js";\nexport const { ${names.join(", ")} } = cjs;\nexport default cjs;\n`;
 fs.writeFileSync(path.join(__dirname, "..", "dist", "agent", "index.mjs"), body);
+// `--import manhole/auto`: the ESM entry loads the same CommonJS build as `--require manhole/auto`.
+fs.writeFileSync(path.join(__dirname, "..", "dist", "agent", "auto.mjs"), 'import "./auto.js";\n');
 fs.chmodSync(path.join(__dirname, "..", "dist", "cli", "main.js"), 0o755);

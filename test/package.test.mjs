@@ -116,3 +116,31 @@ for (const mode of MODES) {
     });
   }
 }
+
+for (const [flag, script] of [
+  ["--require", "plain.cjs"],
+  ["--import", "plain.mjs"],
+]) {
+  test(`node ${flag} manhole/auto ${script}: the installed package's auto entry gives an app that never loads it a manhole`, {
+    timeout: 60_000,
+  }, async () => {
+    const plain = "setInterval(() => {}, 1000);\nprocess.stdout.write('READY ' + process.pid + '\\n');\n";
+    fs.writeFileSync(path.join(appDir, script), plain);
+    const dir = tempDir();
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, [flag, "manhole/auto", script], {
+      cwd: appDir,
+      env: { ...process.env, MANHOLE_DIR: dir, MANHOLE_BANNER: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const socket = path.join(dir, `${child.pid}.sock`);
+      const until = Date.now() + 15_000;
+      while (!fs.existsSync(socket) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+      const { stdout } = await nc(socket, "1+1\n");
+      assert.equal(stdout, ">>> 2\n>>> ");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+}

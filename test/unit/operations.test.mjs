@@ -64,3 +64,48 @@ test("README's observeOnly row names exactly the observe-safe operations", async
     .sort();
   assert.deepEqual(listed, safe);
 });
+
+test("README's environment table lists exactly the variables manhole/auto reads", async () => {
+  const fs = await import("node:fs");
+  const { ENV_OPTIONS } = await import("../../dist/agent/env-options.js");
+  const readme = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const section = readme.slice(readme.indexOf("## Zero-code start"), readme.indexOf("\n## ", readme.indexOf("## Zero-code start") + 3));
+  const rows = [...section.matchAll(/^\| `(MANHOLE_[A-Z_]+)` \|/gm)].map((m) => m[1]);
+  const control = ["MANHOLE", "MANHOLE_CHILDREN", "MANHOLE_SKIP", "MANHOLE_DIR"];
+  assert.deepEqual(rows.filter((r) => !control.includes(r)).sort(), ENV_OPTIONS.map((o) => o.env).sort());
+});
+
+test("manhole/auto leaves Node tools and scripts without a main module alone", async () => {
+  const { skipReason } = await import("../../dist/agent/auto-start.js");
+  assert.equal(skipReason({}, ["node", "/srv/app/server.js"]), undefined);
+  assert.equal(skipReason({ MANHOLE: "0" }, ["node", "/srv/app/server.js"]), "MANHOLE=0");
+  assert.equal(skipReason({}, ["node"]), "no main script");
+  assert.match(skipReason({}, ["node", "/usr/lib/node_modules/npm/bin/npm-cli.js"]), /tool/);
+  assert.match(skipReason({}, ["node", "/usr/lib/node_modules/corepack/dist/corepack.js"]), /tool/);
+  assert.match(skipReason({ MANHOLE_SKIP: "worker, cron" }, ["node", "/srv/app/cron.mjs"]), /tool/);
+  assert.equal(skipReason({ MANHOLE_AUTO_PARENT: "1", MANHOLE_CHILDREN: "0" }, ["node", "/srv/app/w.js"]), "MANHOLE_CHILDREN=0");
+  assert.equal(skipReason({ MANHOLE_AUTO_PARENT: "1" }, ["node", "/srv/app/w.js"]), undefined);
+});
+
+test("environment values: converted, checked as startManhole() checks them, bad ones named", async () => {
+  const { optionsFromEnv } = await import("../../dist/agent/env-options.js");
+  const ok = optionsFromEnv({
+    MANHOLE_TIMEOUT: "250",
+    MANHOLE_THREADED: "off",
+    MANHOLE_BANNER: "",
+    MANHOLE_ACTIVATE_ON: "usr2",
+    MANHOLE_TCP_PORT: "0",
+  });
+  assert.deepEqual(ok, { options: { timeout: 250, threaded: false, banner: null, activateOn: "SIGUSR2", tcp: { port: 0 } }, problems: [] });
+  const bad = optionsFromEnv({
+    MANHOLE_TIMEOUT: "-1",
+    MANHOLE_SHARED: "maybe",
+    MANHOLE_ACTIVATE_ON: "SIGNOPE",
+    MANHOLE_TCP_HOST: "10.0.0.1",
+  });
+  assert.deepEqual(bad.options, {});
+  assert.equal(bad.problems.length, 4);
+  assert.match(bad.problems[0], /^MANHOLE_TIMEOUT="-1": must be a positive integer; ignored$/);
+  assert.match(bad.problems.join("\n"), /MANHOLE_ACTIVATE_ON="SIGNOPE": option "activateOn" must be the name of a signal/);
+  assert.match(bad.problems.join("\n"), /MANHOLE_TCP_\*: MANHOLE_TCP_HOST and MANHOLE_TCP_TOKEN need MANHOLE_TCP_PORT/);
+});
