@@ -4,7 +4,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { test } from "node:test";
-import { connect, MODES, nc, ROOT, requireTool, startApp, tempDir } from "./helpers.mjs";
+import { connect, httpGet, MODES, nc, ROOT, requireTool, startApp, tempDir } from "./helpers.mjs";
 
 requireTool("nc");
 
@@ -155,6 +155,46 @@ for (const mode of MODES) {
       );
     } finally {
       await app.stop();
+    }
+  });
+}
+
+for (const mode of MODES) {
+  test(`${mode}: oneshot serves one connection, then closes and cleans up; with activateOn, one per signal`, async () => {
+    const app = await startApp({ mode, options: { oneshot: true, banner: null } });
+    try {
+      const c = await connect(app.path);
+      assert.equal(await c.until(">>> "), ">>> ");
+      assert.equal(fs.existsSync(app.path), false, "nobody else gets in: the socket file is gone at once");
+      await assert.rejects(connect(app.path), /ENOENT/);
+      assert.equal(await c.eval("1+1"), "2\n");
+      c.end();
+      await c.closed();
+      const until = Date.now() + 5000;
+      while (fs.readdirSync(app.dir).length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+      assert.deepEqual(fs.readdirSync(app.dir), [], "socket and descriptor removed");
+      assert.match(await httpGet(app.port), /ok \d+/);
+    } finally {
+      await app.stop();
+    }
+
+    const signalled = await startApp({ mode, options: { oneshot: true, banner: null, activateOn: "SIGUSR2" } });
+    try {
+      for (let round = 0; round < 2; round++) {
+        signalled.child.kill("SIGUSR2");
+        const until = Date.now() + 5000;
+        while (!fs.existsSync(signalled.path) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+        const c = await connect(signalled.path);
+        assert.equal(await c.until(">>> "), ">>> ");
+        assert.equal(await c.eval(`'round ' + ${round}`), `'round ${round}'\n`);
+        c.end();
+        await c.closed();
+        const gone = Date.now() + 5000;
+        while (fs.existsSync(signalled.path) && Date.now() < gone) await new Promise((r) => setTimeout(r, 25));
+        assert.equal(fs.existsSync(signalled.path), false);
+      }
+    } finally {
+      await signalled.stop();
     }
   });
 }

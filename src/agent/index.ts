@@ -77,6 +77,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     info,
     threaded: opts.threaded,
     version: packageVersion(),
+    oneshot: opts.oneshot,
   };
   const tokenPath = tokenPathFor(socketPath);
   if (opts.tcp) {
@@ -152,36 +153,44 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
       removeFiles();
     };
     process.once("exit", onExit);
+    let undone: Promise<void> | undefined;
     return () =>
-      serving.close().finally(() => {
+      (undone ??= serving.close().finally(() => {
         process.off("exit", onExit);
         removeFiles();
         containment.close();
-      });
+      }));
   };
 
-  let opened: Promise<(() => Promise<void>) | undefined>;
+  let opened: Promise<(() => Promise<void>) | undefined> = Promise.resolve(undefined);
   const signal = opts.activateOn;
   let onSignal: (() => void) | undefined;
-  if (signal === undefined) {
-    opened = Promise.resolve(await open());
-  } else {
-    // Nothing listens until the signal: a once-listener (signal listeners keep no process alive).
+  let closing: Promise<void> | undefined;
+  /** Nothing listens until the signal: a once-listener (signal listeners keep no process alive). */
+  const arm = (sig: NodeJS.Signals, after: Promise<unknown> = Promise.resolve()) => {
     let activate: (v: (() => Promise<void>) | undefined) => void = () => {};
     opened = new Promise((resolve) => {
       activate = resolve;
     });
     onSignal = () => {
       onSignal = undefined;
-      open().then(activate, (err: unknown) => {
-        process.emitWarning(`manhole: could not listen after ${signal}: ${err instanceof Error ? err.message : String(err)}`);
+      after.then(open).then(activate, (err: unknown) => {
+        process.emitWarning(`manhole: could not listen after ${sig}: ${err instanceof Error ? err.message : String(err)}`);
         activate(undefined);
       });
     };
-    process.once(signal, onSignal);
-  }
+    process.once(sig, onSignal);
+  };
+  // oneshot: the one session is over; close, and with activateOn wait for the next signal.
+  // The signal is re-armed at once, never left without a listener (its default action may end
+  // the app); one that comes while the last session's manhole still closes opens after it.
+  access.oneshotDone = () => {
+    const closed = opened.then((undo) => undo?.());
+    if (signal !== undefined && closing === undefined) arm(signal, closed);
+  };
+  if (signal === undefined) opened = Promise.resolve(await open());
+  else arm(signal);
 
-  let closing: Promise<void> | undefined;
   return {
     path: socketPath,
     descriptorPath: descFile,

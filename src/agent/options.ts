@@ -55,6 +55,11 @@ export interface ManholeOptions {
   tcp?: TcpOption;
   /** Serve the TCP listener over TLS with this key and certificate (PEM strings). Needs `tcp`. */
   tls?: { key: string; cert: string };
+  /**
+   * Serve exactly one connection, then close and clean up. With `activateOn`, each signal
+   * opens the manhole for one connection. Default false.
+   */
+  oneshot?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -74,6 +79,7 @@ export interface ResolvedOptions {
   observeOnly: boolean;
   tcp: { port: number; host: string; token: string | undefined } | undefined;
   tls: { key: string; cert: string } | undefined;
+  oneshot: boolean;
 }
 
 export const DEFAULTS = {
@@ -165,5 +171,6 @@ export function resolveOptions(options: ManholeOptions = {}): ResolvedOptions {
     activateOn: signalName(options.activateOn),
     audit: auditOption(options.audit),
     observeOnly: options.observeOnly === true,
+    oneshot: options.oneshot === true,
   };
 }

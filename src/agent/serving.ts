@@ -5,6 +5,8 @@ import type { AuditOption } from "./audit.js";
 export interface Access {
   observeOnly: boolean;
   audit: AuditOption | undefined;
+  /** oneshot: told on the main thread when the one session has ended. */
+  oneshotDone?: () => void;
 }
 
 export interface Serving {

@@ -111,7 +111,9 @@ export interface AuditMessage {
 export type WorkerStatus =
   | { type: "ready"; ino: number; tcpPort?: number }
   | { type: "failed"; name: string; message: string }
-  | { type: "closed" };
+  | { type: "closed" }
+  /** oneshot: the one session has ended; the main thread closes the manhole. */
+  | { type: "oneshot-done" };
 
 /** Main → worker: stop serving. */
 export interface WorkerClose {

@@ -43,7 +43,8 @@ export async function serveThreaded(
   let tcpPort: number | undefined;
   let onStatus: ((s: WorkerStatus) => void) | undefined;
   worker.on("message", (m: ToEvaluator | WorkerStatus | AuditMessage) => {
-    if (m.type === "ready" || m.type === "failed" || m.type === "closed") onStatus?.(m);
+    if (m.type === "oneshot-done") access.oneshotDone?.();
+    else if (m.type === "ready" || m.type === "failed" || m.type === "closed") onStatus?.(m);
     else if (m.type === "audit") relayed?.record(m.event);
     else ev.handle(m);
   });

@@ -34,7 +34,7 @@ const audit: Auditor | undefined =
       : undefined;
 const channel = new EvalChannel((m) => port.postMessage(m), { observeOnly: data.observeOnly, audit });
 const supervisor = new ThreadSupervisor(channel, data.heartbeat, new Int32Array(data.interrupt), data.timeout);
-const listener = new Listener(data.listener, channel, supervisor);
+const listener = new Listener(data.listener, channel, supervisor, () => status({ type: "oneshot-done" }));
 
 port.on("message", (m: FromEvaluator | WorkerClose) => {
   if (m.type === "close") {

@@ -26,6 +26,8 @@ export interface ListenerConfig {
   version: string;
   /** Also listen on TCP (token required); see tcp-listener.ts. */
   tcp?: TcpConfig;
+  /** Accept one connection; stop listening at once; `onOneshotDone` when it ends. */
+  oneshot?: boolean;
 }
 
 export class Listener {
@@ -42,6 +44,8 @@ export class Listener {
     private readonly config: ListenerConfig,
     private readonly channel: EvalChannel,
     private readonly supervisor: Supervisor,
+    /** oneshot: the one session has ended (the owner closes the manhole). */
+    private readonly onOneshotDone: () => void = () => {},
   ) {
     this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server.on("error", () => {}); // accept errors (EMFILE...) must not take the app down
@@ -100,17 +104,29 @@ export class Listener {
           ...(this.supervisor.loopState() ? { loop: this.supervisor.loopState() } : {}),
         }),
       },
-      (s) => this.sessions.delete(s),
+      (s) => {
+        this.sessions.delete(s);
+        if (config.oneshot) this.onOneshotDone();
+      },
     );
     if (peer) session.peer = { pid: peer.pid, uid: peer.uid };
     if (address !== undefined) session.peer = { address };
     this.sessions.add(session);
+    if (config.oneshot) this.stopAccepting();
     session.start();
+  }
+
+  /** oneshot: nobody else gets in (the socket file goes at once); the one session goes on. */
+  private stopAccepting(): void {
+    this.closed = true;
+    unlinkIfOurs(this.config.path, this.ino);
+    this.server.close();
+    void this.tcp?.close();
   }
 
   /** Stops accepting, says goodbye to every session, and removes the socket file. */
   close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    if (this.closed && !this.config.oneshot) return Promise.resolve();
     this.closed = true;
     for (const s of [...this.sessions]) s.goodbye("\nmanhole: closing, goodbye\n");
     unlinkIfOurs(this.config.path, this.ino);
