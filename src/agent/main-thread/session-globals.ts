@@ -21,7 +21,8 @@ function appRequire(): NodeRequire {
 /** The session's stand-ins that are proxies, and what they stand for (completion looks at the latter). */
 export const standInFor = new WeakMap<object, object>();
 
-export function createSessionGlobals(write: Reporter): Record<string, unknown> {
+/** `write` prints to the session; `report` tells it of a throw (see Evaluator.report). */
+export function createSessionGlobals(write: Reporter, report: Reporter): Record<string, unknown> {
   const stream = new Writable({
     decodeStrings: false,
     write(chunk: string | Buffer, _enc, done) {
@@ -30,7 +31,7 @@ export function createSessionGlobals(write: Reporter): Record<string, unknown> {
     },
   });
   const sessionConsole = new Console({ stdout: stream, stderr: stream, colorMode: false });
-  const guard = <A extends unknown[], R>(fn: (...args: A) => R) => (typeof fn === "function" ? guardCallback(write, fn) : fn);
+  const guard = <A extends unknown[], R>(fn: (...args: A) => R) => (typeof fn === "function" ? guardCallback(report, fn) : fn);
 
   const timers = {
     setTimeout: (fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => setTimeout(guard(fn), ms, ...args),
