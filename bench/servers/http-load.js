@@ -1,7 +1,8 @@
 // An HTTP server for bench/containment-overhead.js, with or without a manhole.
 // argv[2] = "await" (each request awaits 20 chained promises) | "stat" (one fs.stat per request);
 // argv[3] = "none" | "threaded" | "inline"; argv[4] = socket path (with a manhole).
-// Reports one JSON line: { port }.
+// Reports one JSON line: { port }; then, for each "cpu" line on stdin, { cpuUs, requests }: the
+// CPU time this process has used (all threads) and the requests it has served so far.
 "use strict";
 const fs = require("node:fs");
 const http = require("node:http");
@@ -17,11 +18,14 @@ async function chain() {
   return n;
 }
 
+let requests = 0;
 const handlers = {
   await(_req, res) {
+    requests++;
     chain().then((n) => res.end(`ok ${n}\n`));
   },
   stat(_req, res) {
+    requests++;
     fs.stat(__filename, (err, st) => res.end(err ? "no\n" : `ok ${st.size}\n`));
   },
 };
@@ -35,6 +39,13 @@ async function main() {
     handle = await startManhole({ path: process.argv[4], banner: null, threaded: mode === "threaded", namespace: { server } });
   }
   process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
+  process.stdin.setEncoding("utf8").on("data", (d) => {
+    for (const line of d.split("\n")) {
+      if (line !== "cpu") continue;
+      const { user, system } = process.cpuUsage();
+      process.stdout.write(`${JSON.stringify({ cpuUs: user + system, requests })}\n`);
+    }
+  });
   process.stdin.on("end", async () => {
     server.close();
     if (handle) await handle.close();
