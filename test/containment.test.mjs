@@ -1,6 +1,7 @@
 // Nothing typed into the manhole crashes the host (short of an explicit process.exit/abort/kill):
-// runaway loops, never-settling awaits, unhandled rejections and throws in callbacks made by
-// manhole code, hostile values. And the app's own unhandled rejections behave as without a manhole.
+// runaway loops, never-settling awaits, unhandled rejections, throws in callbacks that manhole
+// code hands to any Node API, hostile values. And the app's own unhandled rejections and
+// uncaught exceptions behave as without a manhole.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import path from "node:path";
