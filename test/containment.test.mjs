@@ -1,6 +1,7 @@
 // Nothing typed into the manhole crashes the host (short of an explicit process.exit/abort/kill):
-// runaway loops, never-settling awaits, unhandled rejections and throws in callbacks made by
-// manhole code, hostile values. And the app's own unhandled rejections behave as without a manhole.
+// runaway loops, never-settling awaits, unhandled rejections, throws in callbacks that manhole
+// code hands to any Node API, hostile values. And the app's own unhandled rejections and
+// uncaught exceptions behave as without a manhole.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -9,6 +10,7 @@ import { connect, evalNumber, httpGet, MODES, openSession as open, PROMPT, ROOT,
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const REJECTION_APP = path.join(ROOT, "test", "fixtures", "app-rejection.cjs");
+const THROW_APP = path.join(ROOT, "test", "fixtures", "app-throw.cjs");
 
 const count = (text, needle) => text.split(needle).length - 1;
 
@@ -47,6 +49,59 @@ function runToExit(env) {
 
 /** The error report Node prints, from "Error: app boom" on (the source excerpt above it names the thrower). */
 const errorReport = (stderr) => stderr.slice(stderr.indexOf("Error: app boom"));
+
+/**
+ * Callbacks that manhole code hands to Node APIs other than timers, and listeners it adds to
+ * streams it opens: each throws once. [input, what the session is told]
+ */
+const CALLBACK_CASES = [
+  ['require("fs").readFile("/nonexistent", (err) => { throw err }); "scheduled"', "Uncaught Error: ENOENT: no such file or directory"],
+  ['require("fs").stat("/", () => { throw new Error("stat cb") })', "Uncaught Error: stat cb"],
+  ['require("dns").lookup("localhost", () => { throw new Error("lookup cb") })', "Uncaught Error: lookup cb"],
+  ['require("child_process").exec("true", () => { throw new Error("exec cb") })', "Uncaught Error: exec cb"],
+  [
+    'require("fs").createReadStream(process.argv[1]).on("data", () => { throw new Error("data listener") })',
+    "Uncaught Error: data listener",
+  ],
+  [
+    'require("fs").createReadStream(process.argv[1]).resume().on("end", () => { throw new Error("end listener") })',
+    "Uncaught Error: end listener",
+  ],
+  [
+    'sock = require("net").connect(server.address().port, "127.0.0.1", () => sock.end("GET / HTTP/1.0\\r\\n\\r\\n")); sock.on("data", () => { throw new Error("socket data") }); 0',
+    "Uncaught Error: socket data",
+  ],
+  // Work started from a contained callback is contained too.
+  [
+    'require("fs").stat("/", () => require("dns").lookup("localhost", () => { throw new Error("nested cb") }))',
+    "Uncaught Error: nested cb",
+  ],
+  ['void (async () => { await null; require("fs").stat("/", () => { throw new Error("after await") }) })()', "Uncaught Error: after await"],
+];
+
+/** Starts the throwing fixture, lets `prepare(app)` run, sends SIGUSR2; resolves to { code, signal, stdout, stderr }. */
+async function throwRun({ mode = "threaded", env = {}, prepare = async () => {} } = {}) {
+  const app = await startApp({ mode, script: THROW_APP, env });
+  try {
+    await prepare(app);
+    app.child.kill("SIGUSR2");
+    // With a listener of its own the app lives on: the caller looks and stops it.
+    if (env.MANHOLE_FIXTURE_LISTENER === "1") return { app };
+    const exited = await Promise.race([app.exit, sleep(10_000).then(() => ({ code: null, signal: "did not exit" }))]);
+    return { ...exited, stdout: app.stdout(), stderr: app.stderr() };
+  } finally {
+    if (env.MANHOLE_FIXTURE_LISTENER !== "1") await app.stop();
+  }
+}
+
+/** Leaves manhole work pending in the app (so that containment is on) and one contained throw behind. */
+async function leavePendingWork(app) {
+  const c = await open(app);
+  c.send('setInterval(() => {}, 1000); require("fs").stat("/", () => { throw new Error("mine") })\n');
+  await c.until("Uncaught Error: mine");
+  await sync(c);
+  return c;
+}
 
 let reference;
 async function referenceRun() {
@@ -139,6 +194,129 @@ for (const mode of MODES) {
     assert.equal(run.signal, ref.signal);
     assert.match(run.stderr, /app boom/);
     assert.equal(errorReport(run.stderr), errorReport(ref.stderr));
+  });
+
+  test(`${mode}: a throw in a callback manhole code hands to Node is reported to its session, the app survives`, async () => {
+    const app = await startApp({ mode, options: { banner: null, timeout: 2000 } });
+    try {
+      const c = await open(app);
+      const other = await open(app);
+      for (const [line, report] of CALLBACK_CASES) {
+        c.send(`${line}\n`);
+        const first = await c.until(report, 10_000);
+        const all = first + (await sync(c));
+        assert.equal(count(all, report), 1, `${line}: ${JSON.stringify(all)}`);
+        const reported = all.slice(all.lastIndexOf("Uncaught "));
+        assert.doesNotMatch(reported, /__mh_|manhole-runner|dist\/agent/, `${line}: ${JSON.stringify(reported)}`);
+        assert.equal(app.child.exitCode, null, `${line} killed the app: ${app.stderr()}`);
+        assert.equal(await c.eval("1+1"), "2\n");
+      }
+      // The user's frame is kept, at its place in the input as typed.
+      c.send('require("fs").stat("/", () => {\n  throw new Error("where") })\n');
+      const where = (await c.until("Uncaught Error: where", 10_000)) + (await sync(c));
+      assert.match(where, /Uncaught Error: where\n {4}at .*REPL\d+:2:9/, JSON.stringify(where));
+      assert.equal(await sync(other), "", "another session was told");
+      await assertAppAlive(app, c);
+      assert.doesNotMatch(app.stderr(), /stat cb|lookup cb|exec cb|listener|socket data|__mh_tick/);
+      other.end();
+      c.end();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: containment counts nothing pending once the manhole's work is over`, async () => {
+    const app = await startApp({ mode, options: { banner: null } });
+    try {
+      const c = await open(app);
+      const work = path.join(ROOT, "dist", "agent", "main-thread", "containment.js");
+      c.send(
+        'fs = require("fs"); done = 0; fs.stat("/", () => done++); require("dns").lookup("localhost", () => done++); ' +
+          'require("child_process").exec("true", () => done++); setTimeout(() => done++, 10); ' +
+          'fs.createReadStream(process.argv[1]).on("data", () => {}).on("close", () => done++); ' +
+          "void (async () => { for (let i = 0; i < 3; i++) await null; done++ })(); 0\n",
+      );
+      await c.until(`0\n${PROMPT}`);
+      for (let i = 0; i < 100 && (await c.eval("done")) !== "6\n"; i++) await sleep(50);
+      assert.equal(await c.eval("done"), "6\n");
+      // Resources are let go when Node destroys them, a moment after their last callback.
+      let pending;
+      for (let i = 0; i < 50; i++) {
+        pending = await c.eval(`(({ promises, resources }) => promises + resources)(require(${JSON.stringify(work)}).pendingWork())`);
+        if (pending === "0\n") break;
+        await sleep(50);
+      }
+      assert.equal(pending, "0\n");
+      c.end();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: a throw in a callback of a session that has closed is told on stderr, the app survives`, async () => {
+    const app = await startApp({ mode, options: { banner: null } });
+    try {
+      const c = await open(app);
+      c.send('require("child_process").exec("sleep 0.3", () => { throw new Error("orphan") }); 0\n');
+      await c.until(`0\n${PROMPT}`);
+      c.end();
+      for (let i = 0; i < 100 && !app.stderr().includes("orphan"); i++) await sleep(50);
+      assert.match(app.stderr(), /manhole: .*session \d+.*\n?.*Uncaught Error: orphan/);
+      assert.doesNotMatch(app.stderr(), /__mh_tick/);
+      const d = await open(app);
+      await assertAppAlive(app, d);
+      d.end();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: the app's own uncaught exception is Node's, even while manhole callbacks are pending`, async () => {
+    const ref = await throwRun({ env: { MANHOLE_FIXTURE_NO_MANHOLE: "1" } });
+    assert.equal(ref.code, 1, `reference run: ${JSON.stringify(ref)}`);
+    assert.match(ref.stderr, /Error: app boom/);
+    const run = await throwRun({ mode, prepare: leavePendingWork });
+    assert.equal(run.code, ref.code, `stderr: ${run.stderr}`);
+    assert.equal(run.signal, ref.signal);
+    assert.equal(run.stderr, ref.stderr);
+  });
+
+  test(`${mode}: the app's uncaughtException listener is called once, for the app's throw only`, async () => {
+    const run = await throwRun({ mode, env: { MANHOLE_FIXTURE_LISTENER: "1" }, prepare: leavePendingWork });
+    try {
+      for (let i = 0; i < 100 && !run.app.stdout().includes("APP LISTENER"); i++) await sleep(50);
+      await sleep(200);
+      assert.equal(run.app.stdout().split("APP LISTENER").length - 1, 1, run.app.stdout());
+      assert.match(run.app.stdout(), /^APP LISTENER app boom$/m);
+      assert.equal(run.app.child.exitCode, null, `app died: ${run.app.stderr()}`);
+      assert.doesNotMatch(run.app.stderr(), /app boom|mine/);
+    } finally {
+      await run.app.stop();
+    }
+  });
+
+  test(`${mode}: --abort-on-uncaught-exception still aborts on the app's own throw`, async () => {
+    const env = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --abort-on-uncaught-exception`.trim() };
+    const ref = await throwRun({ env: { ...env, MANHOLE_FIXTURE_NO_MANHOLE: "1" } });
+    // Node aborts: SIGABRT, or SIGTRAP where V8's abort is a trap instruction.
+    assert.match(String(ref.signal), /^SIG(ABRT|TRAP)$/, `reference run: ${JSON.stringify(ref)}`);
+    // A session that has nothing pending: Node's report, byte for byte.
+    const idle = await throwRun({
+      mode,
+      env,
+      prepare: async (app) => {
+        const c = await open(app);
+        assert.equal(await c.eval("1"), "1\n");
+      },
+    });
+    assert.equal(idle.signal, ref.signal, `stderr: ${idle.stderr}`);
+    assert.equal(idle.stderr, ref.stderr);
+    // With manhole work pending (whose throws must not abort), the before/after hooks that keep
+    // V8 from aborting on those add Node's async_hooks trampoline frame to the report's stack.
+    const run = await throwRun({ mode, env, prepare: leavePendingWork });
+    assert.equal(run.signal, ref.signal, `stderr: ${run.stderr}`);
+    assert.equal(run.code, ref.code);
+    assert.equal(run.stderr.replace(/\n\S*callbackTrampoline \(node:internal\/async_hooks:\d+:\d+\)/, ""), ref.stderr);
   });
 
   test(`${mode}: an app-installed unhandledRejection listener is called and the app lives on`, async () => {

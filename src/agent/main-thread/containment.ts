@@ -1,42 +1,171 @@
 /**
- * Keeps errors from manhole code inside the manhole.
+ * Keeps errors from manhole code inside the manhole, at a cost paid only while manhole work exists.
  *
- * Promises created while manhole code runs are tagged with their session (a V8 promise hook,
- * switched on only while manhole code may be running, because it slows await-heavy apps).
- * An unhandled rejection of a tagged promise is reported to its session; any other one gets
- * the treatment Node would have given it had we not been listening.
+ * What manhole code starts is tagged with the session to report to: promises (a V8 promise hook)
+ * and every other async resource, whatever Node API made it (an async_hooks `init` hook). A
+ * resource or promise made while manhole code runs, or while the callback of a tagged resource
+ * runs, is tagged in turn. Both hooks are on only while manhole code runs or something tagged is
+ * pending (a promise not yet settled, a resource not yet destroyed); the rest of the time the app
+ * runs with no hook at all.
+ *
+ * - An unhandled rejection of a tagged promise is reported to its session; any other one gets
+ *   the treatment Node would have given it had we not been listening.
+ * - An uncaught exception: Node first emits `uncaughtExceptionMonitor`, then calls the capture
+ *   callback if one is set, else emits `uncaughtException` or crashes. Our monitor listener looks
+ *   at the async resource whose callback threw (executionAsyncId()); if it is tagged, it sets a
+ *   one-shot capture callback, which reports the throw to the session. Anything else finds no
+ *   capture callback of ours and gets Node's own handling, untouched. The resource hook has no
+ *   before/after callbacks (they would add a frame to the app's stacks, and cost).
+ * - Under --abort-on-uncaught-exception, V8 aborts at the throw, before any listener: there the
+ *   capture callback is set for as long as a tagged callback runs instead (before/after hooks),
+ *   which tells V8 not to abort.
  *
  * Callbacks that manhole code hands to timers, queueMicrotask and process.nextTick are wrapped
- * (see session-globals.ts) so that a throw there is reported instead of killing the process.
+ * as well (see session-globals.ts), which also covers an app that set its own capture callback.
  */
+import { createHook, executionAsyncId } from "node:async_hooks";
 import v8 from "node:v8";
 
 export type Reporter = (text: string) => void;
 
+/** Promises made by manhole code, and where their rejections go. */
 const tagged = new WeakMap<object, Reporter>();
-/** Reporter of the manhole code running right now, innermost last. */
-const running: (Reporter | undefined)[] = [];
-let stopHook: (() => void) | undefined;
-let users = 0;
-let idleTimer: NodeJS.Timeout | undefined;
-let lastRun = 0;
-/** How long the hook stays on after manhole code last ran, to tag promises its continuations create. */
-const TAIL_MS = 10_000;
-let formatError: (err: unknown) => string = String;
+/**
+ * Who runs now, innermost last: a session's reporter for manhole code (or a tagged callback),
+ * null for code known not to be manhole code (the app's promise continuations, our own plumbing).
+ */
+const running: (Reporter | null)[] = [];
+/** Tagged async resources not yet destroyed, by async id. */
+const resources = new Map<number, Reporter>();
+/** Tagged promises not yet settled. */
+const unsettled = new WeakSet<object>();
+let pendingPromises = 0;
 
-function current(): Reporter | undefined {
+/** A tagged promise or resource collected without settling or being destroyed is pending no more. */
+const collected = new FinalizationRegistry<number | undefined>((asyncId) => {
+  if (asyncId === undefined) pendingPromises--;
+  else resources.delete(asyncId);
+  closeSoon();
+});
+
+let formatError: (err: unknown) => string = String;
+let users = 0;
+
+function current(): Reporter | null | undefined {
   return running[running.length - 1];
 }
 
-function enableHook(): void {
-  if (stopHook) return;
-  stopHook = <() => void>v8.promiseHooks.createHook({
+/** Whose code runs now: the innermost manhole code, else the tagged resource whose callback this is. */
+function owner(): Reporter | null | undefined {
+  return running.length > 0 ? current() : resources.get(executionAsyncId());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Uncaught exceptions in tagged callbacks
+
+function tell(r: Reporter, err: unknown): void {
+  try {
+    r(`Uncaught ${formatError(err)}\n`);
+  } catch {
+    // nowhere to report: the throw is still ours, and goes no further
+  }
+}
+
+function onMonitor(_err: unknown, origin: string): void {
+  if (origin !== "uncaughtException" || process.hasUncaughtExceptionCaptureCallback()) return;
+  const r = resources.get(executionAsyncId());
+  if (!r) return;
+  // Node calls the capture callback right after its monitor listeners, instead of crashing.
+  process.setUncaughtExceptionCaptureCallback((err) => {
+    process.setUncaughtExceptionCaptureCallback(null);
+    tell(r, err);
+  });
+}
+
+/** Node's --abort-on-uncaught-exception, as given on the command line or in NODE_OPTIONS. */
+function abortsOnUncaught(): boolean {
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)];
+  return flags.some((f) => /^--abort[-_]on[-_]uncaught[-_]exception$/.test(f));
+}
+
+/** Under --abort-on-uncaught-exception: the async ids of the tagged callbacks running now. */
+const callbacks: number[] = [];
+let ownCapture = false;
+
+function releaseCapture(): void {
+  if (!ownCapture) return;
+  ownCapture = false;
+  process.setUncaughtExceptionCaptureCallback(null);
+}
+
+/**
+ * Hook callbacks, and Node 24's trackPromises: false (the promise hook tags promises; earlier
+ * Nodes ignore the option and track promises too, which costs only while the hooks are on).
+ */
+type HookOptions = Parameters<typeof createHook>[0] & { trackPromises?: boolean };
+const hook = (options: HookOptions) => createHook({ ...options, trackPromises: false } as HookOptions);
+
+const callbackHook = hook({
+  before(asyncId) {
+    const r = resources.get(asyncId);
+    if (!r) return;
+    callbacks.push(asyncId);
+    if (callbacks.length === 1 && !process.hasUncaughtExceptionCaptureCallback()) {
+      process.setUncaughtExceptionCaptureCallback((err) => tell(r, err));
+      ownCapture = true;
+    }
+  },
+  after(asyncId) {
+    const at = callbacks.lastIndexOf(asyncId);
+    if (at < 0) return;
+    callbacks.length = at; // above it: callbacks that threw (Node emits their `after` first)
+    if (at === 0) releaseCapture();
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// The hooks
+
+/**
+ * Resources made once per process, for whoever comes next, when first needed: the one that manhole
+ * code happened to be first to need is no more the manhole's than the app's.
+ */
+const SHARED = new Set(["PROMISE", "DNSCHANNEL", "TTYWRAP", "SIGNALWRAP"]);
+
+const resourceHook = hook({
+  init(asyncId, type, triggerAsyncId, resource) {
+    if (SHARED.has(type)) return; // promises: the promise hook tags those
+    const r = running.length > 0 ? current() : (resources.get(executionAsyncId()) ?? resources.get(triggerAsyncId));
+    if (!r) return;
+    resources.set(asyncId, r);
+    collected.register(resource, asyncId, resource);
+  },
+  destroy(asyncId) {
+    if (resources.delete(asyncId)) closeSoon();
+  },
+});
+
+let stopPromiseHook: (() => void) | undefined;
+let withCallbackHook = false;
+
+function promiseHooks(): () => void {
+  return <() => void>v8.promiseHooks.createHook({
     init(promise, parent) {
-      const r = current() ?? (parent ? tagged.get(parent) : undefined);
-      if (r) tagged.set(promise, r);
+      const r = owner() ?? (parent ? tagged.get(parent) : undefined);
+      if (!r) return;
+      tagged.set(promise, r);
+      unsettled.add(promise);
+      pendingPromises++;
+      collected.register(promise, undefined, promise);
+    },
+    settled(promise) {
+      if (!unsettled.delete(promise)) return;
+      pendingPromises--;
+      collected.unregister(promise);
+      closeSoon();
     },
     before(promise) {
-      running.push(tagged.get(promise));
+      running.push(tagged.get(promise) ?? null);
     },
     after() {
       running.pop();
@@ -44,32 +173,59 @@ function enableHook(): void {
   });
 }
 
-/** Turns the hook off once no manhole code has run for TAIL_MS (one timer, re-armed as needed, not one per run). */
-function scheduleDisable(): void {
-  lastRun = Date.now();
-  if (idleTimer) return;
-  const check = () => {
-    const quiet = Date.now() - lastRun;
-    if (running.length > 0 || quiet < TAIL_MS) {
-      idleTimer = setTimeout(check, Math.max(TAIL_MS - quiet, 100)).unref();
-      return;
-    }
-    idleTimer = undefined;
-    stopHook?.();
-    stopHook = undefined;
-  };
-  idleTimer = setTimeout(check, TAIL_MS).unref();
+/** Turns the hooks on: manhole code is about to run. */
+function open(): void {
+  if (stopPromiseHook) return;
+  stopPromiseHook = promiseHooks();
+  resourceHook.enable();
+  withCallbackHook = abortsOnUncaught();
+  if (withCallbackHook) callbackHook.enable();
 }
+
+/** Turns the hooks off when nothing of the manhole's runs or is pending. Never from inside a hook. */
+function closeIfIdle(): void {
+  if (!stopPromiseHook || running.length > 0 || pendingPromises > 0 || resources.size > 0) return;
+  stopPromiseHook();
+  stopPromiseHook = undefined;
+  resourceHook.disable();
+  if (withCallbackHook) callbackHook.disable();
+}
+
+let closeScheduled = false;
+/** From a hook: look again once the current callback is over. */
+function closeSoon(): void {
+  if (closeScheduled || !stopPromiseHook || pendingPromises > 0 || resources.size > 0) return;
+  closeScheduled = true;
+  asAgentCode(() =>
+    setImmediate(() => {
+      closeScheduled = false;
+      closeIfIdle();
+    }).unref(),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry points
 
 /** Runs `fn` as manhole code of the session that `report` writes to. */
 export function runAsManholeCode<T>(report: Reporter, fn: () => T): T {
-  enableHook();
+  open();
   running.push(report);
   try {
     return fn();
   } finally {
     running.pop();
-    if (running.length === 0) scheduleDisable();
+    if (running.length === 0) closeIfIdle();
+  }
+}
+
+/** Runs `fn` as the agent's own code (e.g. writing a session's output): nothing it starts is tagged. */
+export function asAgentCode<T>(fn: () => T): T {
+  running.push(null);
+  try {
+    return fn();
+  } finally {
+    running.pop();
   }
 }
 
@@ -138,22 +294,39 @@ function onUnhandledRejection(reason: unknown, promise: Promise<unknown>): void 
   throw isErrorLike ? reason : new UnhandledPromiseRejection(reason);
 }
 
-/** Installs the process-wide rejection listener once; `close()` removes it when the last manhole closes. */
+/** Installs the process-wide rejection and uncaught-exception-monitor listeners once; `close()` removes it when the last manhole closes. */
 export function installContainment(format: (err: unknown) => string): { close(): void } {
   formatError = format;
-  if (users++ === 0) process.on("unhandledRejection", onUnhandledRejection);
+  // Node makes these streams on first use: made by manhole code (say, a stream's destroy path
+  // that logs), they would be tagged for the life of the process. Made now, they are the app's.
+  void process.stdout;
+  void process.stderr;
+  if (users++ === 0) {
+    process.on("unhandledRejection", onUnhandledRejection);
+    process.on("uncaughtExceptionMonitor", onMonitor);
+  }
   let closed = false;
   return {
     close() {
       if (closed) return;
       closed = true;
-      if (--users === 0) process.off("unhandledRejection", onUnhandledRejection);
+      if (--users === 0) {
+        process.off("unhandledRejection", onUnhandledRejection);
+        process.off("uncaughtExceptionMonitor", onMonitor);
+      }
     },
   };
+}
+
+/** What keeps the hooks on (for diagnostics and tests). */
+export function pendingWork(): { hooksOn: boolean; promises: number; resources: number } {
+  return { hooksOn: stopPromiseHook !== undefined, promises: pendingPromises, resources: resources.size };
 }
 
 /** After a terminated evaluation: its frames never unwound, so forget what they pushed. */
 export function resetRunning(): void {
   running.length = 0;
-  scheduleDisable();
+  callbacks.length = 0;
+  releaseCapture();
+  closeIfIdle();
 }

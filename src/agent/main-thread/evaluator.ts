@@ -3,6 +3,7 @@
  * scope, with its output and errors routed to that session. Knows nothing of sockets; it
  * receives ToEvaluator messages and answers with FromEvaluator messages.
  */
+import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { types } from "node:util";
@@ -13,7 +14,7 @@ import type { ErrorInfo } from "../../protocol/structured.js";
 import { CELL, INTERRUPT, takeCancelled } from "../boundary/shared-memory.js";
 import { operation, operationNames } from "../operations/registry.js";
 import { complete } from "./completion.js";
-import { resetRunning, runAsManholeCode, tagPromise } from "./containment.js";
+import { asAgentCode, resetRunning, runAsManholeCode, tagPromise } from "./containment.js";
 import { errorInfo, formatThrown, formatValue, rememberPositions, toJson } from "./format.js";
 import { InterruptSignal, isInterruptSignal } from "./interrupt-signal.js";
 import { rewrite } from "./rewrite.js";
@@ -51,6 +52,8 @@ interface SessionState {
   budget: number;
   cut: boolean;
   write(text: string): void;
+  /** Where a throw or rejection of this session's code goes: the session, or stderr once it has closed. */
+  report(text: string): void;
 }
 
 export interface InFlight {
@@ -108,11 +111,14 @@ export class Evaluator {
   /** How an evaluation starts and how its code is called: fixed by the serving mode, once, here. */
   private readonly evaluate: (req: EvalRequest) => void;
   private readonly call: (s: SessionState, code: string) => unknown;
+  /** Messages to the socket side go out as the agent's own code: nothing they start is manhole work. */
+  private readonly emit: (message: FromEvaluator) => void;
 
   constructor(private readonly options: EvaluatorOptions) {
     const cells = options.interruptCells;
     this.evaluate = cells ? (req) => this.evaluateShared(req, cells) : (req) => this.run(req);
     this.call = options.syncTimeout > 0 ? (s, code) => this.callTimed(s, code) : (s, code) => this.callDirect(s, code);
+    this.emit = (message) => asAgentCode(() => options.emit(message));
   }
 
   /**
@@ -194,7 +200,7 @@ export class Evaluator {
         const s = this.session(message.session);
         const scope = { own: s.own, builtins: s.builtins, namespace: this.options.namespace };
         const { items, prefix } = complete(message.text, scope, operationNames());
-        this.options.emit({ type: "completions", id: message.id, session: message.session, items, prefix });
+        this.emit({ type: "completions", id: message.id, session: message.session, items, prefix });
         break;
       }
       case "call":
@@ -220,13 +226,13 @@ export class Evaluator {
       const base = { type: "call-result" as const, id: req.id, session: req.session };
       if (r.ok) {
         try {
-          this.options.emit({ ...base, ok: true, value: r.value });
+          this.emit({ ...base, ok: true, value: r.value });
           return;
         } catch (err) {
           r = { ok: false, error: err }; // not cloneable
         }
       }
-      this.options.emit({ ...base, ok: false, error: errorInfo(r.error) });
+      this.emit({ ...base, ok: false, error: errorInfo(r.error) });
     };
     const half = operation(req.op)?.main;
     if (!half) {
@@ -266,14 +272,29 @@ export class Evaluator {
       budget: this.options.maxOutputBytes,
       cut: false,
       write: (text) => this.output(state, text),
+      report: (text) => this.report(state, text),
     };
-    const globals = createSessionGlobals(state.write);
+    const globals = createSessionGlobals(state.write, state.report);
     state.builtins = globals.builtins;
     state.nextTick = globals.nextTick;
     state.scope = createScope({ own, constants, builtins: state.builtins, namespace: this.options.namespace });
     this.sessions.set(id, state);
     s = state;
     return s;
+  }
+
+  /** An error of the session's code: to the session while it is open, else one line on the app's stderr. */
+  private report(s: SessionState, text: string): void {
+    if (this.sessions.has(s.id)) {
+      this.output(s, text);
+      return;
+    }
+    try {
+      const body = text.replace(/\n$/, "").replace(/\n/g, "\n  ");
+      fs.writeSync(2, `manhole: session ${s.id} (closed): ${body}\n`);
+    } catch {
+      // stderr is gone: nothing left to tell
+    }
   }
 
   /** Sends output within the session's byte budget; past it, one note and then silence. */
@@ -283,7 +304,7 @@ export class Evaluator {
     const bytes = encoder.encode(text).length;
     if (bytes <= s.budget) {
       s.budget -= bytes;
-      this.options.emit({ type: "output", session: s.id, id: s.current, text });
+      this.emit({ type: "output", session: s.id, id: s.current, text });
       return;
     }
     const kept = Buffer.from(text)
@@ -293,7 +314,7 @@ export class Evaluator {
     s.budget = 0;
     s.cut = true;
     const note = `\n[output cut: over maxOutputBytes (${this.options.maxOutputBytes} bytes)]\n`;
-    this.options.emit({ type: "output", session: s.id, id: s.current, text: kept + note });
+    this.emit({ type: "output", session: s.id, id: s.current, text: kept + note });
   }
 
   private finish(s: SessionState, id: number, kind: OutcomeKind, text: string, extra: { json?: string; error?: ErrorInfo } = {}): void {
@@ -310,7 +331,7 @@ export class Evaluator {
         .replace(/\uFFFD$/, "")}\n[output cut: over maxOutputBytes (${this.options.maxOutputBytes} bytes)]`;
       s.cut = true;
     }
-    this.options.emit({ type: "result", id, session: s.id, kind, text: out, ...extra });
+    this.emit({ type: "result", id, session: s.id, kind, text: out, ...extra });
     // What manhole code prints from now until the next input gets a fresh budget.
     s.budget = this.options.maxOutputBytes;
     s.cut = false;
@@ -386,7 +407,7 @@ export class Evaluator {
     const code = `${rewritten.code}\n//# sourceURL=REPL${req.id}`;
     let value: unknown;
     try {
-      value = runAsManholeCode(s.write, () => this.call(s, code));
+      value = runAsManholeCode(s.report, () => this.call(s, code));
     } catch (err) {
       const e = err as { code?: string } | null;
       let timedOut = false;
@@ -406,15 +427,15 @@ export class Evaluator {
     }
     if (!rewritten.awaited) {
       if (types.isPromise(value)) {
-        tagPromise(value, s.write);
-        value.then(undefined, (err: unknown) => s.write(`Uncaught (in promise) ${formatThrown(err)}\n`));
+        tagPromise(value, s.report);
+        value.then(undefined, (err: unknown) => s.report(`Uncaught (in promise) ${formatThrown(err)}\n`));
       }
       this.remember(s, value);
       this.finish(s, req.id, "ok", formatValue(value), this.returned(req, value));
       return;
     }
     const promise = value as Promise<unknown>;
-    tagPromise(promise, s.write);
+    tagPromise(promise, s.report);
     let timer: NodeJS.Timeout | undefined;
     if (this.options.asyncTimeout > 0) {
       timer = setTimeout(() => {

@@ -115,9 +115,34 @@ function cleanPrintedStacks(text: string): string {
   return out.join("\n");
 }
 
+/**
+ * On Node before 24, async_hooks (on while manhole work is pending) puts two ids on each promise
+ * made meanwhile; Node's REPL, with no hook, would print none. A promise printed as the value is
+ * printed without them (taken off for the call), and they are cut from the text elsewhere.
+ */
+const ASYNC_ID_KEYS = new Set(["async_id_symbol", "trigger_async_id_symbol"]);
+const PRINTED_ASYNC_ID = /,\s*\[Symbol\((?:async_id_symbol|trigger_async_id_symbol)\)\]: \d+/g;
+
+function withoutAsyncIds<T>(value: unknown, fn: () => T): T {
+  if (!util.types.isPromise(value)) return fn();
+  const saved: [symbol, PropertyDescriptor][] = [];
+  try {
+    for (const key of Object.getOwnPropertySymbols(value)) {
+      const desc = Object.getOwnPropertyDescriptor(value, key);
+      if (!desc?.configurable || !ASYNC_ID_KEYS.has(key.description ?? "")) continue;
+      saved.push([key, desc]);
+      delete (value as unknown as Record<symbol, unknown>)[key];
+    }
+    return fn();
+  } finally {
+    for (const [key, desc] of saved) Object.defineProperty(value, key, desc);
+  }
+}
+
 /** A value as the session prints it: util.inspect, with stacks in it cut to the user's frames. */
 export function formatValue(value: unknown): string {
-  return cleanPrintedStacks(inspect(value));
+  const text = withoutAsyncIds(value, () => inspect(value));
+  return cleanPrintedStacks(text.includes("async_id_symbol") ? text.replace(PRINTED_ASYNC_ID, "") : text);
 }
 
 /** `Error: msg\n    at ...` for errors, util.inspect for anything else thrown. */

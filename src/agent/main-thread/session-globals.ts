@@ -39,7 +39,8 @@ export interface SessionGlobals {
   nextTick: (fn: (...a: unknown[]) => void, ...args: unknown[]) => void;
 }
 
-export function createSessionGlobals(write: Reporter): SessionGlobals {
+/** `write` prints to the session; `report` tells it of a throw (see Evaluator.report). */
+export function createSessionGlobals(write: Reporter, report: Reporter): SessionGlobals {
   const stream = new Writable({
     decodeStrings: false,
     write(chunk: string | Buffer, _enc, done) {
@@ -48,7 +49,7 @@ export function createSessionGlobals(write: Reporter): SessionGlobals {
     },
   });
   const sessionConsole = new Console({ stdout: stream, stderr: stream, colorMode: false });
-  const guard = <A extends unknown[], R>(fn: (...args: A) => R) => (typeof fn === "function" ? guardCallback(write, fn) : fn);
+  const guard = <A extends unknown[], R>(fn: (...args: A) => R) => (typeof fn === "function" ? guardCallback(report, fn) : fn);
 
   const timers = {
     setTimeout: (fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => setTimeout(guard(fn), ms, ...args),

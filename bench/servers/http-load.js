@@ -1,0 +1,59 @@
+// An HTTP server for bench/containment-overhead.js, with or without a manhole.
+// argv[2] = "await" (each request awaits 20 chained promises) | "stat" (one fs.stat per request);
+// argv[3] = "none" | "threaded" | "inline"; argv[4] = socket path (with a manhole).
+// Reports one JSON line: { port }; then, for each "cpu" line on stdin, { cpuUs, requests }: the
+// CPU time this process has used (all threads) and the requests it has served so far.
+"use strict";
+const fs = require("node:fs");
+const http = require("node:http");
+
+const kind = process.argv[2];
+const mode = process.argv[3];
+
+async function chain() {
+  let p = Promise.resolve(0);
+  for (let i = 0; i < 20; i++) p = p.then((n) => n + 1);
+  let n = 0;
+  for (let i = 0; i < 20; i++) n += await p;
+  return n;
+}
+
+let requests = 0;
+const handlers = {
+  await(_req, res) {
+    requests++;
+    chain().then((n) => res.end(`ok ${n}\n`));
+  },
+  stat(_req, res) {
+    requests++;
+    fs.stat(__filename, (err, st) => res.end(err ? "no\n" : `ok ${st.size}\n`));
+  },
+};
+
+async function main() {
+  const server = http.createServer(handlers[kind]);
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  let handle;
+  if (mode !== "none") {
+    const { startManhole } = require("../../dist/agent/index.js");
+    handle = await startManhole({ path: process.argv[4], banner: null, threaded: mode === "threaded", namespace: { server } });
+  }
+  process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
+  process.stdin.setEncoding("utf8").on("data", (d) => {
+    for (const line of d.split("\n")) {
+      if (line !== "cpu") continue;
+      const { user, system } = process.cpuUsage();
+      process.stdout.write(`${JSON.stringify({ cpuUs: user + system, requests })}\n`);
+    }
+  });
+  process.stdin.on("end", async () => {
+    server.close();
+    if (handle) await handle.close();
+    process.exit(0);
+  });
+  process.stdin.resume();
+}
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
