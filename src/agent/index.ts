@@ -164,32 +164,30 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
 
   let opened: Promise<(() => Promise<void>) | undefined> = Promise.resolve(undefined);
   const signal = opts.activateOn;
-  let onSignal: (() => void) | undefined;
   let closing: Promise<void> | undefined;
-  /** Nothing listens until the signal: a once-listener (signal listeners keep no process alive). */
-  const arm = (sig: NodeJS.Signals, after: Promise<unknown> = Promise.resolve()) => {
-    let activate: (v: (() => Promise<void>) | undefined) => void = () => {};
-    opened = new Promise((resolve) => {
-      activate = resolve;
+  /** activateOn: nothing listens until the signal. Waiting for it means a listener is installed. */
+  let waiting = signal !== undefined;
+  /** What must finish before the manhole opens again (oneshot: the previous one's close). */
+  let previous: Promise<unknown> = Promise.resolve();
+  // One listener for the handle's whole life (signal listeners keep no process alive): a later
+  // signal never meets the signal's default action, which could end the app.
+  const onSignal = () => {
+    if (!waiting || closing) return;
+    waiting = false;
+    opened = previous.then(open).catch((err: unknown) => {
+      process.emitWarning(`manhole: could not listen after ${signal}: ${err instanceof Error ? err.message : String(err)}`);
+      waiting = true;
+      return undefined;
     });
-    onSignal = () => {
-      onSignal = undefined;
-      after.then(open).then(activate, (err: unknown) => {
-        process.emitWarning(`manhole: could not listen after ${sig}: ${err instanceof Error ? err.message : String(err)}`);
-        activate(undefined);
-      });
-    };
-    process.once(sig, onSignal);
   };
-  // oneshot: the one session is over; close, and with activateOn wait for the next signal.
-  // The signal is re-armed at once, never left without a listener (its default action may end
-  // the app); one that comes while the last session's manhole still closes opens after it.
+  // oneshot: the one session is over: close; with activateOn, the next signal opens it again
+  // (after this close, if it comes sooner).
   access.oneshotDone = () => {
-    const closed = opened.then((undo) => undo?.());
-    if (signal !== undefined && closing === undefined) arm(signal, closed);
+    previous = opened.then((undo) => undo?.());
+    if (signal !== undefined) waiting = true;
   };
   if (signal === undefined) opened = Promise.resolve(await open());
-  else arm(signal);
+  else process.on(signal, onSignal);
 
   return {
     path: socketPath,
@@ -200,13 +198,8 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     },
     close() {
       if (closing) return closing;
-      if (signal !== undefined && onSignal) {
-        process.off(signal, onSignal); // never activated: nothing else to undo
-        onSignal = undefined;
-        closing = Promise.resolve();
-        return closing;
-      }
-      closing = opened.then((undo) => undo?.());
+      if (signal !== undefined) process.off(signal, onSignal);
+      closing = Promise.all([previous, opened.then((undo) => undo?.())]).then(() => {});
       return closing;
     },
   };
