@@ -157,6 +157,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
         process.off("exit", onExit);
         removeFiles();
         containment.close();
+        evaluator?.close();
       });
   };
 
