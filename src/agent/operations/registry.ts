@@ -1,4 +1,6 @@
 /** Every operation, in `.help` order: adding one is its file plus one line here. */
+
+import type { CommandInfo } from "../../protocol/structured.js";
 import { breakInput } from "./break.js";
 import { exit } from "./exit.js";
 import { gc } from "./gc.js";
@@ -18,6 +20,20 @@ const byName = new Map(OPERATIONS.map((op) => [op.name, op]));
 
 export function operation(name: string): Operation | undefined {
   return byName.get(name);
+}
+
+/** Every operation's declaration as data: `describe` answers with it; the CLI builds its subcommands from it. */
+export function declarations(): CommandInfo[] {
+  return OPERATIONS.map((op) => ({
+    name: op.name,
+    help: op.help,
+    args: op.args.map((a) => ({ ...a })),
+    runsOn: op.runsOn,
+    observeSafe: op.observeSafe,
+    heavy: op.heavy,
+    midInput: op.midInput === true,
+    sessionOnly: op.sessionOnly === true,
+  }));
 }
 
 /** Every operation's name, for completion of dot-commands. */
