@@ -45,9 +45,13 @@ function takeReport(input: unknown): { report: Report; uptimeMs: number } {
   } finally {
     if (excluded !== undefined) settings.excludeNetwork = excluded;
   }
-  if (!env && report.environmentVariables) {
-    report.environmentVariables = Object.fromEntries(Object.keys(report.environmentVariables).map((name) => [name, "[redacted]"]));
-  }
+  // The report of each worker thread (the manhole's own among them) carries its environment too.
+  const redact = (r: { environmentVariables?: Record<string, string>; workers?: unknown[] }) => {
+    if (r.environmentVariables)
+      r.environmentVariables = Object.fromEntries(Object.keys(r.environmentVariables).map((name) => [name, "[redacted]"]));
+    for (const w of r.workers ?? []) redact(w as typeof r);
+  };
+  if (!env) redact(report);
   return { report, uptimeMs: Math.round(process.uptime() * 1000) };
 }
 
