@@ -24,11 +24,13 @@ interface Collected {
  * The main thread's handles and requests. Self-contained (globals only): while the loop is
  * blocked it runs through the inspector instead of the relay.
  */
-function collect(): Collected {
+function collect(input: unknown): Collected {
   const counts: Record<string, number> = {};
   for (const type of process.getActiveResourcesInfo()) counts[type] = (counts[type] ?? 0) + 1;
   const p = process as unknown as { _getActiveHandles?: () => object[]; _getActiveRequests?: () => object[] };
   if (typeof p._getActiveHandles !== "function") return { counts, items: null };
+  // Counts only (`limit` 0, as `manhole top` asks every second): no object is described.
+  if ((input as { limit?: number } | null)?.limit === 0) return { counts, items: [] };
   const address = (host: unknown, port: unknown) =>
     host === undefined ? "?" : String(host).includes(":") ? `[${String(host)}]:${String(port)}` : `${String(host)}:${String(port)}`;
   const refOf = (h: { hasRef?: () => boolean; _handle?: { hasRef?: () => boolean } }) =>
@@ -177,7 +179,7 @@ export const handles: Operation = {
   heavy: false,
   main: collect,
   async run(ctx) {
-    const got = (await ctx.callMain()) as Collected;
+    const got = (await ctx.callMain({ limit: ctx.args.limit })) as Collected;
     let timers: Timers | undefined;
     let timersNote: string | undefined;
     if (ctx.args.all) {
