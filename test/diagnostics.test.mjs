@@ -42,7 +42,9 @@ function check(schema, value, where = "$") {
   }
   if (value === null || typeof value !== "object") return;
   if (Array.isArray(value)) {
-    if (schema.items) value.forEach((v, i) => check(schema.items, v, `${where}[${i}]`));
+    if (schema.items) {
+      for (const [i, v] of value.entries()) check(schema.items, v, `${where}[${i}]`);
+    }
     return;
   }
   for (const key of schema.required ?? []) assert.ok(key in value, `${where}: missing ${key}`);

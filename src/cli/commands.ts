@@ -5,8 +5,9 @@ import { demoCommand } from "./demo.js";
 import { execCommand } from "./exec.js";
 import { lsCommand } from "./ls.js";
 import { operationCommands } from "./operation.js";
+import { topCommand } from "./top.js";
 
 /** The CLI's own subcommands, then one per agent operation (from its declaration). */
-export const COMMANDS: CliCommand[] = [demoCommand, lsCommand, execCommand, connectCommand, ...operationCommands()];
+export const COMMANDS: CliCommand[] = [demoCommand, lsCommand, execCommand, connectCommand, topCommand, ...operationCommands()];
 
 export type { CliCommand } from "./cli-command.js";
