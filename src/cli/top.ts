@@ -56,7 +56,8 @@ type LoopJson = {
   blocked: { sinceMs: number } | null;
 };
 
-async function sampleOnce(client: ManholeClient, app: string, last: Sample | undefined): Promise<Sample> {
+/** One sample: the loop over the next second, memory, handle counts, requests in flight. */
+export async function sampleOnce(client: ManholeClient, app: string, last: Sample | undefined): Promise<Sample> {
   const loop = await client.command("loop", { window: 1000, stack: false });
   if (!loop.ok) throw new CliError(EXIT.failure, loop.text);
   const l = loop.json as LoopJson;
