@@ -58,6 +58,7 @@ for (const mode of MODES) {
         observeSafe: true,
         heavy: false,
         midInput: false,
+        sessionOnly: false,
       });
       assert.equal(byName.get("stack").runsOn, "socket");
       assert.equal(byName.get("break").midInput, true);
@@ -109,7 +110,10 @@ for (const mode of MODES) {
     try {
       const c = await connect(app.path);
       const banner = await c.until(">>> ");
-      assert.match(banner, /This manhole is observe-only: evaluation is disabled; \.help, \.exit, \.stack and \.versions work\.\n>>> $/);
+      assert.match(
+        banner,
+        /This manhole is observe-only: evaluation is disabled; \.help, \.exit and the diagnostics \(\.stack, \.versions, [^)]*\) work\.\n>>> $/,
+      );
       assert.match(await c.eval(".versions"), /^node v/);
       const help = await c.eval(".help");
       assert.doesNotMatch(help, /Anything else is JavaScript/);

@@ -27,6 +27,8 @@ import { generateToken } from "./socket-side/token.js";
 export { PROTOCOL_VERSION } from "../protocol/version.js";
 export { UnsafeDirectoryError } from "../shared/runtime-dir.js";
 export type { AuditEvent, AuditOutcome, AuditPeer } from "./audit.js";
+/** The operations' declarations (the CLI's subcommands are made from them). */
+export { declarations as operationDeclarations } from "./operations/registry.js";
 export type { ManholeOptions } from "./options.js";
 export { SocketInUseError } from "./socket-side/socket-bind.js";
 
@@ -159,6 +161,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
         process.off("exit", onExit);
         removeFiles();
         containment.close();
+        evaluator?.close();
       }));
   };
 

@@ -196,8 +196,12 @@ export class ManholeClient {
     await this.request({ op: "interrupt" });
   }
 
-  async command(name: string, args = ""): Promise<{ ok: boolean; text: string; json?: unknown; session?: SessionEffect }> {
-    const reply = await this.request({ op: "command", name, args });
+  async command(
+    name: string,
+    args: string | Record<string, unknown> = "",
+    onOutput?: (text: string) => void,
+  ): Promise<{ ok: boolean; text: string; json?: unknown; session?: SessionEffect }> {
+    const reply = await this.request({ op: "command", name, args }, onOutput);
     if (reply.op === "result") return { ok: true, text: reply.text, json: reply.json, session: reply.session };
     return { ok: false, text: reply.op === "error" ? reply.text : "the connection closed" };
   }

@@ -4,7 +4,10 @@ import { connectCommand } from "./connect.js";
 import { demoCommand } from "./demo.js";
 import { execCommand } from "./exec.js";
 import { lsCommand } from "./ls.js";
+import { operationCommands } from "./operation.js";
+import { topCommand } from "./top.js";
 
-export const COMMANDS: CliCommand[] = [demoCommand, lsCommand, execCommand, connectCommand];
+/** The CLI's own subcommands, then one per agent operation (from its declaration). */
+export const COMMANDS: CliCommand[] = [demoCommand, lsCommand, execCommand, connectCommand, topCommand, ...operationCommands()];
 
 export type { CliCommand } from "./cli-command.js";

@@ -56,7 +56,14 @@ export interface OperationInfo {
 
 /** An operation (dot-command) as `describe` lists it: its whole declaration. */
 export interface CommandInfo extends OperationInfo {
-  args: { name: string; type: "string" | "number" | "boolean" | "duration"; help: string; default?: string | number | boolean }[];
+  args: {
+    name: string;
+    type: "string" | "number" | "boolean" | "duration";
+    help: string;
+    /** A duration given as a bare number is in this unit ("ms" when absent). */
+    unit?: "ms" | "s";
+    default?: string | number | boolean;
+  }[];
   /** "socket": answered by the socket side; "main": by the app's main thread; "main-or-socket": the socket side while the loop is blocked. */
   runsOn: "socket" | "main" | "main-or-socket";
   /** Works in observe-only mode. */
@@ -65,6 +72,8 @@ export interface CommandInfo extends OperationInfo {
   heavy: boolean;
   /** A client recognises it even in the middle of a multi-line input. */
   midInput: boolean;
+  /** About the session itself (help, exit, break): the CLI has no subcommand for it. */
+  sessionOnly: boolean;
 }
 
 /** What an operation did to the session, for a client that keeps its own input and connection. */

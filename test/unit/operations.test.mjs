@@ -109,3 +109,28 @@ test("environment values: converted, checked as startManhole() checks them, bad 
   assert.match(bad.problems.join("\n"), /MANHOLE_ACTIVATE_ON="SIGNOPE": option "activateOn" must be the name of a signal/);
   assert.match(bad.problems.join("\n"), /MANHOLE_TCP_\*: MANHOLE_TCP_HOST and MANHOLE_TCP_TOKEN need MANHOLE_TCP_PORT/);
 });
+
+test("arguments as options: --flag, --no-flag, --name value, --name=value; bare durations in the declared unit", () => {
+  const specs = [
+    { name: "window", type: "duration", unit: "s", help: "", default: 5000 },
+    { name: "all", type: "boolean", help: "", default: false },
+    { name: "limit", type: "number", help: "", default: 50 },
+  ];
+  assert.deepEqual(parseArgs(specs, "--all"), { window: 5000, all: true, limit: 50 });
+  assert.deepEqual(parseArgs(specs, "--all 2"), { window: 2000, all: true, limit: 50 });
+  assert.deepEqual(parseArgs(specs, "--no-all --limit 3 500ms"), { window: 500, all: false, limit: 3 });
+  assert.deepEqual(parseArgs(specs, "--limit=7 --all=yes"), { window: 5000, all: true, limit: 7 });
+  assert.deepEqual(parseArgs(specs, "--limit 4 1.5"), { window: 1500, all: false, limit: 4 });
+  assert.throws(() => parseArgs(specs, "--nope"), /unknown option --nope/);
+  assert.throws(() => parseArgs(specs, "--limit"), /needs a value/);
+  assert.throws(() => parseArgs(specs, "--no-limit"), /not a boolean/);
+  assert.equal(parseDurationMs("5", "s"), 5000);
+  assert.equal(parseDurationMs("5ms", "s"), 5);
+});
+
+test("the observe-only list names the session commands and the diagnostics, from the declarations", () => {
+  const list = observeSafeList();
+  assert.match(list, /^\.help, \.exit and the diagnostics \(\.stack, \.versions, /);
+  assert.doesNotMatch(list, /\.break|\.gc/);
+  for (const op of OPERATIONS) if (op.sessionOnly) assert.ok(op.args.length === 0);
+});

@@ -12,7 +12,8 @@ import { awaitAbandoned, interruptedText, type OutcomeKind } from "../../protoco
 import type { CallRequest, EvalRequest, FromEvaluator, ToEvaluator } from "../../protocol/relay.js";
 import type { ErrorInfo } from "../../protocol/structured.js";
 import { CELL, INTERRUPT, takeCancelled } from "../boundary/shared-memory.js";
-import { operation, operationNames } from "../operations/registry.js";
+import { OPERATIONS, operation, operationNames } from "../operations/registry.js";
+import type { Operation } from "../operations/types.js";
 import { complete } from "./completion.js";
 import { asAgentCode, resetRunning, runAsManholeCode, tagPromise } from "./containment.js";
 import { errorInfo, formatThrown, formatValue, rememberPositions, toJson } from "./format.js";
@@ -108,6 +109,9 @@ export class Evaluator {
   private readonly sharedOwn: Record<string, unknown> = Object.create(null);
   private readonly sharedConstants = new Set<string>();
 
+  /** What operations keep on this thread between calls (Operation.keep), by operation name. */
+  private readonly kept = new Map<string, { state: unknown; op: Operation }>();
+
   /** How an evaluation starts and how its code is called: fixed by the serving mode, once, here. */
   private readonly evaluate: (req: EvalRequest) => void;
   private readonly call: (s: SessionState, code: string) => unknown;
@@ -119,6 +123,29 @@ export class Evaluator {
     this.evaluate = cells ? (req) => this.evaluateShared(req, cells) : (req) => this.run(req);
     this.call = options.syncTimeout > 0 ? (s, code) => this.callTimed(s, code) : (s, code) => this.callDirect(s, code);
     this.emit = (message) => asAgentCode(() => options.emit(message));
+    for (const op of OPERATIONS) if (op.keep?.atStart) this.keptFor(op);
+  }
+
+  private keptFor(op: Operation): unknown {
+    if (!op.keep) return undefined;
+    let k = this.kept.get(op.name);
+    if (!k) {
+      k = { state: op.keep.create(), op };
+      this.kept.set(op.name, k);
+    }
+    return k.state;
+  }
+
+  /** The manhole closes: operations let go of what they kept (subscriptions, histograms). */
+  close(): void {
+    for (const { state, op } of this.kept.values()) {
+      try {
+        op.keep?.dispose?.(state);
+      } catch {
+        // disposing is best effort; the manhole closes anyway
+      }
+    }
+    this.kept.clear();
   }
 
   /**
@@ -234,14 +261,15 @@ export class Evaluator {
       }
       this.emit({ ...base, ok: false, error: errorInfo(r.error) });
     };
-    const half = operation(req.op)?.main;
-    if (!half) {
+    const op = operation(req.op);
+    const half = op?.main;
+    if (!op || !half) {
       answer({ ok: false, error: new Error(`no main-thread half for .${req.op}`) });
       return;
     }
     let value: unknown;
     try {
-      value = half(req.input, { session: req.session });
+      value = half.call(op, req.input, { session: req.session, kept: this.keptFor(op) });
     } catch (err) {
       answer({ ok: false, error: err });
       return;

@@ -1,6 +1,6 @@
 /**
- * An operation's arguments from the text after its name (`.loop 5s`, `.profile 10 --json` is
- * not ours: words only), checked against its declaration. Pure: no I/O.
+ * An operation's arguments from the text after its name (`.loop 5s`, `.handles --all`,
+ * `.requests slow=2s`), checked against its declaration. Pure: no I/O.
  */
 import type { ArgSpec, ArgValues } from "./types.js";
 
@@ -8,12 +8,12 @@ export class ArgError extends Error {
   override name = "ArgError";
 }
 
-/** `250ms`, `5s`, `2m`, `1h`, or a plain number of milliseconds. */
-export function parseDurationMs(text: string): number | undefined {
+/** `250ms`, `5s`, `2m`, `1h`, or a plain number of milliseconds (of `bare` units). */
+export function parseDurationMs(text: string, bare: "ms" | "s" = "ms"): number | undefined {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!m) return undefined;
   const n = Number(m[1]);
-  const unit = m[2] ?? "ms";
+  const unit = m[2] ?? bare;
   return Math.round(n * (unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000));
 }
 
@@ -31,7 +31,7 @@ function convert(spec: ArgSpec, word: string): string | number | boolean {
       if (/^(false|no|off|0)$/i.test(word)) return false;
       throw new ArgError(`${spec.name} must be true or false, not "${word}"`);
     case "duration": {
-      const ms = parseDurationMs(word);
+      const ms = parseDurationMs(word, spec.unit);
       if (ms === undefined) throw new ArgError(`${spec.name} must be a duration such as 500ms, 5s or 2m, not "${word}"`);
       return ms;
     }
@@ -39,15 +39,34 @@ function convert(spec: ArgSpec, word: string): string | number | boolean {
 }
 
 /**
- * Words in declaration order, or `name=value` in any order; the last declared argument takes
- * the rest of the line when it is a string. Missing ones get their defaults.
+ * Words in declaration order, or `name=value` in any order, or as options: `--name value`,
+ * `--name=value`, and for a boolean `--name` (true) and `--no-name` (false). The last declared
+ * argument takes the rest of the line when it is a string. Missing ones get their defaults.
  */
 export function parseArgs(specs: readonly ArgSpec[], text: string): ArgValues {
   const values: ArgValues = {};
   const words = text.trim() === "" ? [] : text.trim().split(/\s+/);
   let next = 0;
   for (let i = 0; i < words.length; i++) {
+    const option = /^--(no-)?([A-Za-z][\w-]*)(?:=(.*))?$/.exec(words[i]);
+    if (option) {
+      const [, no, name, inline] = option;
+      const spec = specs.find((s) => s.name === name);
+      if (!spec) throw new ArgError(`unknown option --${name}`);
+      if (spec.type === "boolean" && inline === undefined) {
+        values[name] = !no;
+      } else if (no) {
+        throw new ArgError(`--no-${name}: ${name} is not a boolean`);
+      } else {
+        const word = inline ?? words[++i];
+        if (word === undefined) throw new ArgError(`option --${name} needs a value`);
+        values[name] = convert(spec, word);
+      }
+      continue;
+    }
     const named = /^([A-Za-z][\w-]*)=(.*)$/.exec(words[i]);
+    // A positional word takes the next argument not already given by name.
+    while (!named && next < specs.length && values[specs[next].name] !== undefined) next++;
     const spec = named ? specs.find((s) => s.name === named[1]) : specs[next];
     if (!spec) throw new ArgError(named ? `unknown argument "${named[1]}"` : `too many arguments (takes ${specs.length})`);
     if (!named) next++;

@@ -7,6 +7,7 @@ export const breakInput: Operation = {
   runsOn: "socket",
   observeSafe: true,
   heavy: false,
+  sessionOnly: true,
   midInput: true,
   run({ clearInput }) {
     clearInput();

@@ -7,6 +7,7 @@ export const exit: Operation = {
   runsOn: "socket",
   observeSafe: true,
   heavy: false,
+  sessionOnly: true,
   midInput: true,
   run({ leave }) {
     leave();

@@ -7,6 +7,7 @@ export const help: Operation = {
   runsOn: "socket",
   observeSafe: true,
   heavy: false,
+  sessionOnly: true,
   run({ operations, observeOnly }) {
     const shown = operations.filter((op) => !observeOnly || op.observeSafe);
     const width = Math.max(...shown.map((op) => op.name.length)) + 1;

@@ -1,12 +1,20 @@
 /** Every operation, in `.help` order: adding one is its file plus one line here. */
+
+import type { CommandInfo } from "../../protocol/structured.js";
 import { breakInput } from "./break.js";
 import { exit } from "./exit.js";
+import { gc } from "./gc.js";
+import { handles } from "./handles.js";
 import { help } from "./help.js";
+import { loop } from "./loop.js";
+import { mem } from "./mem.js";
+import { report } from "./report.js";
+import { requests } from "./requests.js";
 import { stack } from "./stack.js";
 import type { Operation } from "./types.js";
 import { versions } from "./versions.js";
 
-export const OPERATIONS: readonly Operation[] = [help, exit, breakInput, stack, versions];
+export const OPERATIONS: readonly Operation[] = [help, exit, breakInput, stack, versions, handles, requests, loop, mem, gc, report];
 
 const byName = new Map(OPERATIONS.map((op) => [op.name, op]));
 
@@ -14,13 +22,37 @@ export function operation(name: string): Operation | undefined {
   return byName.get(name);
 }
 
+/** Every operation's declaration as data: `describe` answers with it; the CLI builds its subcommands from it. */
+export function declarations(): CommandInfo[] {
+  return OPERATIONS.map((op) => ({
+    name: op.name,
+    help: op.help,
+    args: op.args.map((a) => ({ ...a })),
+    runsOn: op.runsOn,
+    observeSafe: op.observeSafe,
+    heavy: op.heavy,
+    midInput: op.midInput === true,
+    sessionOnly: op.sessionOnly === true,
+  }));
+}
+
 /** Every operation's name, for completion of dot-commands. */
 export function operationNames(): string[] {
   return OPERATIONS.map((op) => op.name);
 }
 
-/** "`.help`, `.exit` and `.stack`": the operations that still work in observe-only mode, for the banner. */
+const list = (names: string[]) => (names.length <= 1 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`);
+
+/**
+ * "`.help`, `.exit` and the diagnostics (`.stack`, `.mem`, …)": what still works in observe-only
+ * mode, for the banner, from each operation's declaration. Session commands that make no sense
+ * on their own there (`.break`) are left out.
+ */
 export function observeSafeList(): string {
-  const names = OPERATIONS.filter((op) => op.observeSafe && op.name !== "break").map((op) => `.${op.name}`);
-  return names.length <= 1 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+  const safe = OPERATIONS.filter((op) => op.observeSafe);
+  const session = safe.filter((op) => op.sessionOnly && op.name !== "break");
+  const diagnostics = safe.filter((op) => !op.sessionOnly).map((op) => `.${op.name}`);
+  const parts = session.map((op) => `.${op.name}`);
+  if (diagnostics.length) parts.push(`the diagnostics (${diagnostics.join(", ")})`);
+  return list(parts);
 }

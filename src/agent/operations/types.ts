@@ -10,7 +10,12 @@
  */
 import type { LoopInfo } from "../../protocol/structured.js";
 
-/** Where the work happens. "main-or-socket": on the main thread, with a socket-side answer while its loop is blocked. */
+/**
+ * Where the work happens. "main-or-socket": on the main thread, with an answer from the socket
+ * side while its loop is blocked: the operation's `whileBlocked`, or else its `main` half run in
+ * the main thread's realm through the inspector (which answers while the loop is blocked in
+ * JavaScript), so that `main` must then be self-contained (see `Operation.main`).
+ */
 export type RunsOn = "socket" | "main" | "main-or-socket";
 
 export type ArgType = "string" | "number" | "boolean" | "duration";
@@ -19,7 +24,9 @@ export interface ArgSpec {
   name: string;
   type: ArgType;
   help: string;
-  /** Absent: the argument is required. */
+  /** A duration written as a bare number is in this unit (default "ms"): `.loop 5` is 5 s with "s". */
+  unit?: "ms" | "s";
+  /** Absent: the argument is required. A boolean is also given as a flag: `--name`, `--no-name`. */
   default?: string | number | boolean;
 }
 
@@ -30,6 +37,18 @@ export interface OperationResult {
   text?: string;
   /** For programs: the structured reply's `json`. */
   json?: unknown;
+}
+
+/**
+ * `ctx.callMain()` of a "main-or-socket" operation with a `whileBlocked` answer: the main
+ * thread's event loop is blocked (before the call, or while it waited). Uncaught, the action
+ * path answers with `whileBlocked` instead; `run` may catch it to answer with what it has.
+ */
+export class MainBlocked extends Error {
+  override name = "MainBlocked";
+  constructor(readonly sinceMs: number) {
+    super(`the main thread's event loop is blocked (for ${sinceMs} ms)`);
+  }
 }
 
 /** An inspector session on the main thread, held for this operation alone (threaded mode only). */
@@ -51,7 +70,13 @@ export interface OperationContext {
   /** undefined when the socket side shares the main thread and so cannot tell. */
   loopState(): LoopInfo | undefined;
   threaded: boolean;
-  /** Runs this operation's `main` half on the main thread with `input` (structured-cloneable both ways). */
+  /**
+   * Runs this operation's `main` half on the main thread with `input` (structured-cloneable both
+   * ways). While the main thread's loop is blocked: a "main" operation says once that it waits
+   * (through `write`) and keeps waiting until it answers or `signal` aborts; a "main-or-socket"
+   * one rejects with MainBlocked when it declares `whileBlocked`, else runs `main` through the
+   * inspector (input and value then JSON-like, and `MainContext.kept` absent).
+   */
   callMain(input?: unknown): Promise<unknown>;
   /** Runs `fn` with the shared inspector session held exclusively; undefined without a worker. */
   withInspector?<T>(fn: (inspector: InspectorAccess) => Promise<T>): Promise<T>;
@@ -67,6 +92,20 @@ export interface OperationContext {
 /** What the main-thread half gets besides its input. */
 export interface MainContext {
   session: number;
+  /**
+   * The state this operation keeps on the main thread (its `keep.create()`), one per manhole:
+   * created on first use (or when the manhole starts, with `keep.atStart`), disposed when the
+   * manhole closes. Absent when `main` runs through the inspector (loop blocked).
+   */
+  kept?: unknown;
+}
+
+/** State an operation keeps on the main thread between calls (a subscription, a baseline). */
+export interface KeptState {
+  /** Created when the manhole starts rather than on first use (a baseline to compare with). */
+  atStart?: boolean;
+  create(): unknown;
+  dispose?(state: unknown): void;
 }
 
 export interface Operation {
@@ -83,7 +122,19 @@ export interface Operation {
   immediate?: boolean;
   /** Recognised even in the middle of a multi-line input (`.break`, `.exit`). */
   midInput?: boolean;
+  /** About the session itself (`.help`, `.exit`, `.break`): no CLI subcommand. */
+  sessionOnly?: boolean;
   run(ctx: OperationContext): Promise<OperationResult | undefined> | OperationResult | undefined;
-  /** The main-thread half, in the app's realm. Its return value crosses the relay (structured clone). */
+  /**
+   * The main-thread half, in the app's realm. Its return value crosses the relay (structured
+   * clone). For a "main-or-socket" operation without `whileBlocked` it must be self-contained:
+   * written as a function expression that uses only its input and globals (`process`,
+   * `performance`), no imports or module names, since its source is what runs through the
+   * inspector while the loop is blocked.
+   */
   main?(input: unknown, ctx: MainContext): unknown;
+  /** "main-or-socket": the socket side's answer while the main thread's loop is blocked. */
+  whileBlocked?(ctx: OperationContext, blocked: MainBlocked): Promise<OperationResult | undefined> | OperationResult | undefined;
+  /** State `main` keeps between calls (MainContext.kept). */
+  keep?: KeptState;
 }

@@ -4,15 +4,30 @@
  * modes only turn lines into these calls and outcomes into bytes.
  */
 import type { Outcome, OutcomeKind } from "../../protocol/outcome.js";
+import { formatDuration } from "../../shared/duration.js";
 import { evalOutcome, type SessionAudit } from "../audit.js";
 import { ArgError, argsFromObject, parseArgs } from "../operations/args.js";
 import { OPERATIONS, operation } from "../operations/registry.js";
-import type { ArgValues, Operation, OperationContext } from "../operations/types.js";
+import { type ArgValues, MainBlocked, type Operation, type OperationContext, type OperationResult } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
 import type { Supervisor } from "./supervisor.js";
 
 /** One heavy operation at a time in this process, whichever session asks. */
 let heavyRunning: string | undefined;
+
+/** How often a call to the main thread looks whether its loop is blocked. */
+const BLOCKED_POLL_MS = 100;
+/** How long the inspector may take to answer while the loop is blocked; longer means native code. */
+const INSPECTOR_ANSWER_MS = 1000;
+
+/** `--json` after any dot-command prints its JSON value instead of its text (unless it declares its own json argument). */
+const JSON_FLAG = /(^|\s)--json(?=\s|$)/;
+
+/** The source of an operation's self-contained `main` as an expression (a method shorthand is wrapped). */
+function mainExpression(op: Operation): string {
+  const source = String(op.main);
+  return /^(async\s*)?(function\b|\(|[\w$]+\s*=>)/.test(source) ? source : `({${source}}).main`;
+}
 
 export interface ActionHost {
   session: number;
@@ -124,6 +139,11 @@ export class Actions {
       audited("refused");
       return { kind: "refused", text: "", leave: false, op };
     }
+    let asJson = false;
+    if (typeof args === "string" && JSON_FLAG.test(args) && !op.args.some((a) => a.name === "json")) {
+      asJson = true;
+      args = args.replace(JSON_FLAG, " ").trim();
+    }
     let values: ArgValues;
     try {
       values = typeof args === "string" ? parseArgs(op.args, args) : argsFromObject(op.args, args);
@@ -153,10 +173,17 @@ export class Actions {
       },
     });
     try {
-      const result = await op.run(ctx);
+      let result: OperationResult | undefined;
+      try {
+        result = await op.run(ctx);
+      } catch (err) {
+        if (!(err instanceof MainBlocked && op.whileBlocked) || abort.signal.aborted) throw err;
+        result = await op.whileBlocked(ctx, err);
+      }
       const kind: OutcomeKind = abort.signal.aborted ? "interrupted" : "ok";
       audited(kind === "ok" ? "ok" : "interrupted");
-      return { kind, text: result?.text ?? (kind === "interrupted" ? "Interrupted" : ""), json: result?.json, leave, clearedInput, op };
+      const text = asJson && result?.json !== undefined ? JSON.stringify(result.json, null, 2) : result?.text;
+      return { kind, text: text ?? (kind === "interrupted" ? "Interrupted" : ""), json: result?.json, leave, clearedInput, op };
     } catch (err) {
       const interrupted = abort.signal.aborted;
       audited(interrupted ? "interrupted" : "error");
@@ -173,6 +200,72 @@ export class Actions {
     this.opAbort?.abort();
   }
 
+  /** ctx.callMain(): the relay, watched for a blocked loop (see OperationContext.callMain). */
+  private callMain(op: Operation, input: unknown, signal: AbortSignal, write: (text: string) => void): Promise<unknown> {
+    const { channel, supervisor, session } = this.host;
+    const fallback = op.runsOn === "main-or-socket";
+    const now = supervisor.loopState();
+    if (fallback && now?.blocked) return this.answerWhileBlocked(op, input, now.sinceMs);
+    const relay = new AbortController();
+    const onAbort = () => relay.abort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    return new Promise((resolve, reject) => {
+      let noted = false;
+      const watch =
+        now === undefined
+          ? undefined
+          : setInterval(() => {
+              const loop = supervisor.loopState();
+              if (!loop?.blocked) return;
+              if (fallback) {
+                clearInterval(watch);
+                relay.abort();
+                this.answerWhileBlocked(op, input, loop.sinceMs).then(resolve, reject);
+              } else if (!noted) {
+                noted = true;
+                write(
+                  `(waiting for the main thread: its event loop is blocked for ${formatDuration(loop.sinceMs)}; Ctrl-C stops waiting)\n`,
+                );
+              }
+            }, BLOCKED_POLL_MS);
+      channel
+        .call(session, op.name, input, relay.signal)
+        .then(resolve, (err: unknown) => {
+          // Given up on for the blocked loop's answer: that answer settles the promise instead.
+          if (signal.aborted || !relay.signal.aborted) reject(err);
+        })
+        .finally(() => {
+          clearInterval(watch);
+          signal.removeEventListener("abort", onAbort);
+        });
+    });
+  }
+
+  /** A "main-or-socket" call while the loop is blocked: MainBlocked for `whileBlocked`, else `main` through the inspector. */
+  private async answerWhileBlocked(op: Operation, input: unknown, sinceMs: number): Promise<unknown> {
+    const { supervisor } = this.host;
+    if (op.whileBlocked || !op.main || !supervisor.withInspector) throw new MainBlocked(sinceMs);
+    const expression = `(${mainExpression(op)})(${JSON.stringify(input ?? null)})`;
+    return supervisor.withInspector(async (inspector) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), INSPECTOR_ANSWER_MS);
+      });
+      type Evaluated = { result?: { value?: unknown }; exceptionDetails?: { text?: string; exception?: { description?: string } } };
+      const reply = await Promise.race([
+        inspector.post<Evaluated>("Runtime.evaluate", { expression, returnByValue: true, silent: true, includeCommandLineAPI: true }),
+        late,
+      ]).finally(() => clearTimeout(timer));
+      if (reply === "late") {
+        throw new Error(
+          `the main thread's event loop is blocked for ${formatDuration(supervisor.loopState()?.sinceMs ?? sinceMs)}, outside JavaScript (native code): it cannot answer until that returns`,
+        );
+      }
+      if (reply.exceptionDetails) throw new Error(reply.exceptionDetails.exception?.description ?? reply.exceptionDetails.text ?? "failed");
+      return reply.result?.value;
+    });
+  }
+
   private context(
     op: Operation,
     args: ArgValues,
@@ -181,7 +274,7 @@ export class Actions {
     write: (text: string) => void,
     effects: { leave(): void; clearInput(): void },
   ): OperationContext {
-    const { channel, supervisor, session, threaded } = this.host;
+    const { supervisor, session, threaded } = this.host;
     return {
       args,
       rawArgs,
@@ -191,7 +284,7 @@ export class Actions {
       stack: () => supervisor.stack(),
       loopState: () => supervisor.loopState(),
       threaded,
-      callMain: (input) => channel.call(session, op.name, input, signal),
+      callMain: (input) => this.callMain(op, input, signal, write),
       ...(supervisor.withInspector ? { withInspector: supervisor.withInspector.bind(supervisor) } : {}),
       operations: OPERATIONS,
       observeOnly: this.observeOnly,

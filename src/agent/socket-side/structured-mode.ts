@@ -8,7 +8,7 @@ import { REFUSED_MESSAGE } from "../../protocol/outcome.js";
 import type { Reply, Request } from "../../protocol/structured.js";
 import { PROTOCOL_ERRORS, OPERATIONS as REQUESTS } from "../../protocol/structured.js";
 import { PROTOCOL_VERSION } from "../../protocol/version.js";
-import { OPERATIONS } from "../operations/registry.js";
+import { declarations } from "../operations/registry.js";
 import type { Actions } from "./actions.js";
 
 /** The evaluation id of a request whose evaluation has started but not yet been numbered. */
@@ -138,15 +138,7 @@ export class StructuredMode {
           op: "describe",
           id: r.id,
           ops: REQUESTS,
-          commands: OPERATIONS.map((op) => ({
-            name: op.name,
-            help: op.help,
-            args: op.args.map((a) => ({ ...a })),
-            runsOn: op.runsOn,
-            observeSafe: op.observeSafe,
-            heavy: op.heavy,
-            midInput: op.midInput === true,
-          })),
+          commands: declarations(),
         });
         return;
       case "close":
