@@ -9,28 +9,43 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { FromEvaluator } from "../protocol/relay.js";
-import { appLabel, buildDescriptor, descriptorPath, findAppPackage, writeDescriptor } from "../shared/descriptor.js";
+import type { CommandInfo } from "../protocol/structured.js";
 import { checkSocketParent, ensurePrivateDir, runtimeDir } from "../shared/runtime-dir.js";
-import { removeTokenFile, tokenPathFor, writeTokenFile } from "../shared/token-file.js";
-import { auditAtExit } from "./audit.js";
-import { serveThreaded } from "./boundary/main-end.js";
-import { installContainment } from "./main-thread/containment.js";
-import { Evaluator } from "./main-thread/evaluator.js";
-import { formatThrown } from "./main-thread/format.js";
+import type { Evaluator } from "./main-thread/evaluator.js";
 import { type ManholeOptions, resolveOptions } from "./options.js";
-import { serveInline } from "./serve-inline.js";
 import type { Access, Serving } from "./serving.js";
 import type { AgentInfo } from "./socket-side/banner.js";
 import type { ListenerConfig } from "./socket-side/listener.js";
-import { generateToken } from "./socket-side/token.js";
 
 export { PROTOCOL_VERSION } from "../protocol/version.js";
 export { UnsafeDirectoryError } from "../shared/runtime-dir.js";
 export type { AuditEvent, AuditOutcome, AuditPeer } from "./audit.js";
-/** The operations' declarations (the CLI's subcommands are made from them). */
-export { declarations as operationDeclarations } from "./operations/registry.js";
+export { SocketInUseError } from "./errors.js";
 export type { ManholeOptions } from "./options.js";
-export { SocketInUseError } from "./socket-side/socket-bind.js";
+
+/**
+ * What importing manhole loads is only this file, the options and the runtime directory's
+ * checks: an app that imports it and never starts a manhole pays for nothing else. The rest
+ * (evaluator, containment, the worker's end, the parser...) loads when a manhole starts.
+ */
+function load() {
+  return {
+    ...(require("../shared/descriptor.js") as typeof import("../shared/descriptor.js")),
+    ...(require("../shared/token-file.js") as typeof import("../shared/token-file.js")),
+    ...(require("./audit.js") as typeof import("./audit.js")),
+    ...(require("./boundary/main-end.js") as typeof import("./boundary/main-end.js")),
+    ...(require("./main-thread/containment.js") as typeof import("./main-thread/containment.js")),
+    ...(require("./main-thread/evaluator.js") as typeof import("./main-thread/evaluator.js")),
+    ...(require("./main-thread/format.js") as typeof import("./main-thread/format.js")),
+    ...(require("./serve-inline.js") as typeof import("./serve-inline.js")),
+    ...(require("./socket-side/token.js") as typeof import("./socket-side/token.js")),
+  };
+}
+
+/** The operations' declarations (the CLI's subcommands are made from them); loads the operations. */
+export function operationDeclarations(): CommandInfo[] {
+  return (require("./operations/registry.js") as typeof import("./operations/registry.js")).declarations();
+}
 
 export interface ManholeHandle {
   /** The socket to connect to: `nc -U <path>`. */
@@ -57,6 +72,23 @@ function packageVersion(): string {
 
 export async function startManhole(options: ManholeOptions = {}): Promise<ManholeHandle> {
   const opts = resolveOptions(options);
+  const {
+    appLabel,
+    auditAtExit,
+    buildDescriptor,
+    descriptorPath,
+    Evaluator,
+    findAppPackage,
+    formatThrown,
+    generateToken,
+    installContainment,
+    removeTokenFile,
+    serveInline,
+    serveThreaded,
+    tokenPathFor,
+    writeDescriptor,
+    writeTokenFile,
+  } = load();
   const dir = runtimeDir();
   ensurePrivateDir(dir);
   const socketPath = opts.path ? path.resolve(opts.path) : path.join(dir, `${process.pid}.sock`);

@@ -134,3 +134,21 @@ test("the observe-only list names the session commands and the diagnostics, from
   assert.doesNotMatch(list, /\.break|\.gc/);
   for (const op of OPERATIONS) if (op.sessionOnly) assert.ok(op.args.length === 0);
 });
+
+test("loopback addresses, told from the text alone", async () => {
+  const { isLoopback } = await import("../../dist/shared/loopback.js");
+  for (const host of [
+    "localhost",
+    "127.0.0.1",
+    "127.1.2.3",
+    "::1",
+    "0:0:0:0:0:0:0:1",
+    "0000:0000:0000:0000:0000:0000:0000:0001",
+    "::ffff:127.0.0.1",
+  ]) {
+    assert.equal(isLoopback(host), true, host);
+  }
+  for (const host of ["10.0.0.1", "0.0.0.0", "127.0.0.256", "::", "::2", "::ffff:10.0.0.1", "example.com", "1.127.0.0"]) {
+    assert.equal(isLoopback(host), false, host);
+  }
+});

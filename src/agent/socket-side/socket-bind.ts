@@ -12,14 +12,12 @@ import type net from "node:net";
 import path from "node:path";
 import { currentUid } from "../../shared/runtime-dir.js";
 import { probeSocket } from "../../shared/socket-probe.js";
+import { SocketInUseError } from "../errors.js";
 
 /** How long a connect probe of an existing socket may take before it is "unknown". */
 const PROBE_MS = 2000;
 
-export class SocketInUseError extends Error {
-  override name = "SocketInUseError";
-  code = "EADDRINUSE";
-}
+export { SocketInUseError } from "../errors.js";
 
 /** Unix socket paths are limited by sockaddr_un.sun_path (108 bytes with the NUL on Linux). */
 export const MAX_SOCKET_PATH_BYTES = 107;

@@ -4,8 +4,10 @@
  * structured client may instead put `"token"` in its hello (its first line). A wrong token is
  * answered after a delay; repeated failures from one address refuse that address for a while.
  */
+
 import net from "node:net";
 import tls from "node:tls";
+import { isLoopback } from "../../shared/loopback.js";
 import { endThenDestroy } from "./end-socket.js";
 import { isHello } from "./structured-mode.js";
 import { FailureLimiter, tokenMatches } from "./token.js";
@@ -31,13 +33,6 @@ export const WRONG_TOKEN_TEXT = "manhole: wrong token\n";
 export const TOO_MANY_FAILURES_TEXT = "manhole: too many failed attempts; try later\n";
 
 /** Is `host` a loopback address (or "localhost")? */
-export function isLoopback(host: string): boolean {
-  if (host === "localhost") return true;
-  if (net.isIPv4(host)) return host.startsWith("127.");
-  if (net.isIPv6(host)) return host === "::1" || /^(0{0,4}:){7}0{0,3}1$/.test(host) || /^::ffff:127\./i.test(host);
-  return false;
-}
-
 const refuse = (socket: net.Socket, text: string) => endThenDestroy(socket, text);
 
 export class TcpListener {
