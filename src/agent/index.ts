@@ -74,6 +74,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     continuationPrompt: opts.continuationPrompt,
     maxLineBytes: opts.maxLineBytes,
     maxConnections: opts.maxConnections,
+    idleTimeout: opts.idleTimeout,
     info,
     threaded: opts.threaded,
     version: packageVersion(),

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import net from "node:net";
 import type { AuditPeer } from "../../protocol/audit-event.js";
 import { AGENT_NAME } from "../../protocol/version.js";
+import { formatDuration } from "../../shared/duration.js";
 import { type AgentInfo, bannerFor } from "./banner.js";
 import { endThenDestroy } from "./end-socket.js";
 import type { EvalChannel } from "./eval-channel.js";
@@ -24,6 +25,8 @@ export interface ListenerConfig {
   continuationPrompt: string;
   maxLineBytes: number;
   maxConnections: number;
+  /** ms a session may sit idle before it is closed; 0: never. */
+  idleTimeout: number;
   info: AgentInfo;
   threaded: boolean;
   /** This package's version, for the structured hello. */
@@ -101,7 +104,7 @@ export class Listener {
     }
     if (this.closed || this.sessions.size >= this.config.maxConnections) {
       const reason = `maxConnections (${this.config.maxConnections}) sessions open`;
-      endThenDestroy(socket, `manhole: too many connections (maxConnections is ${this.config.maxConnections}); try again later\n`);
+      endThenDestroy(socket, `manhole: too many connections: ${this.openSessionsText()}; try again later\n`);
       if (!this.closed)
         this.refused(who, `manhole: refused a connection${address === undefined ? "" : ` from ${address}`}: ${reason}`, reason);
       return;
@@ -116,6 +119,7 @@ export class Listener {
         prompt: config.prompt,
         continuationPrompt: config.continuationPrompt,
         maxLineBytes: config.maxLineBytes,
+        idleTimeout: config.idleTimeout,
         threaded: config.threaded,
         banner: () => bannerFor(config.banner, config.info, this.supervisor.loopState()),
         hello: () => ({
@@ -134,6 +138,22 @@ export class Listener {
     session.peer = who;
     this.sessions.add(session);
     session.start();
+  }
+
+  /** `3 sessions open (maxConnections is 3), the oldest since 2025-01-01T12:00:00.000Z (2h03m ago), ...` */
+  private openSessionsText(): string {
+    const { maxConnections, idleTimeout } = this.config;
+    const n = this.sessions.size;
+    let text = `${n} session${n === 1 ? "" : "s"} open (maxConnections is ${maxConnections})`;
+    const opened = [...this.sessions].map((s) => s.openedAt).sort((a, b) => a - b);
+    if (opened.length > 0) {
+      const now = Date.now();
+      const since = (t: number) => `${new Date(t).toISOString()} (${formatDuration(now - t, { compact: true })} ago)`;
+      text += `, the oldest since ${since(opened[0])}`;
+      if (opened.length > 1) text += `, the newest since ${since(opened[opened.length - 1])}`;
+    }
+    if (idleTimeout > 0) text += `; idle sessions close after ${formatDuration(idleTimeout, { compact: true })}`;
+    return text;
   }
 
   /** A connection refused before it became a session: audited, and one line on stderr (at most 20 a minute). */
