@@ -9,7 +9,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { FromEvaluator } from "../protocol/relay.js";
-import { appLabel, buildDescriptor, descriptorPath, findAppPackage, writeDescriptor } from "../shared/descriptor.js";
+import { appLabel } from "../shared/app-label.js";
+import { buildDescriptor, claimDescriptorPath, findAppPackage, releaseDescriptorPath, writeDescriptor } from "../shared/descriptor.js";
 import { checkSocketParent, ensurePrivateDir, runtimeDir } from "../shared/runtime-dir.js";
 import { removeTokenFile, tokenPathFor, writeTokenFile } from "../shared/token-file.js";
 import { auditAtExit } from "./audit.js";
@@ -43,8 +44,6 @@ export interface ManholeHandle {
   close(): Promise<void>;
 }
 
-let descriptorCount = 0;
-
 function packageVersion(): string {
   try {
     return (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string }).version;
@@ -64,7 +63,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
   const info: AgentInfo = {
     pid: process.pid,
     node: process.version,
-    app: appLabel(app),
+    app: appLabel(app, process.argv),
     startedAt: Date.now() - process.uptime() * 1000,
   };
   const config: ListenerConfig = {
@@ -101,7 +100,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
       asyncTimeout: opts.threaded ? 0 : opts.timeout,
       emit,
     }));
-  const descFile = descriptorPath(dir, socketPath, ++descriptorCount);
+  const descFile = claimDescriptorPath(dir);
   const access: Access = {
     observeOnly: opts.observeOnly,
     audit: typeof opts.audit === "string" ? path.resolve(opts.audit) : opts.audit,
@@ -195,10 +194,11 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
       if (signal !== undefined && onSignal) {
         process.off(signal, onSignal); // never activated: nothing else to undo
         onSignal = undefined;
+        releaseDescriptorPath(descFile);
         closing = Promise.resolve();
         return closing;
       }
-      closing = opened.then((undo) => undo?.());
+      closing = opened.then((undo) => undo?.()).finally(() => releaseDescriptorPath(descFile));
       return closing;
     },
   };

@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { appLabel } from "../shared/app-label.js";
 import { type Descriptor, processStartTicks, readDescriptors } from "../shared/descriptor.js";
 import { formatDuration } from "../shared/duration.js";
 import { runtimeDir } from "../shared/runtime-dir.js";
@@ -50,11 +51,9 @@ export interface DiscoveryOptions {
   clean?: boolean;
 }
 
+/** The app's label as its banner shows it (one function for both: shared/app-label.ts). */
 export function appName(d: Pick<Descriptor, "app" | "argv">): string {
-  if (d.app) return d.app.version ? `${d.app.name}@${d.app.version}` : d.app.name;
-  const argv = Array.isArray(d.argv) ? d.argv : [];
-  if (argv.length === 0) return "node";
-  return [path.basename(String(argv[0])), ...argv.slice(1).map(String)].join(" ");
+  return appLabel(d.app, d.argv);
 }
 
 function isDescriptor(value: unknown): value is Descriptor {
