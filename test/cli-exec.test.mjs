@@ -189,6 +189,7 @@ for (const mode of MODES) {
       assert.equal(json.code, 0, json.stderr);
       assert.deepEqual(JSON.parse(json.stdout), {
         pid: app.child.pid,
+        app: "manhole@0.1.0",
         ok: true,
         value: { n: 1, s: "x" },
         text: "{ n: 1, s: 'x' }",

@@ -117,6 +117,72 @@ export const nc = (socketPath, input, opts) => runClient("nc", ["-N", "-U", sock
 /** `socat - UNIX-CONNECT:path`. */
 export const socat = (socketPath, input, opts) => runClient("socat", ["-t", "30", "-", `UNIX-CONNECT:${socketPath}`], input, opts);
 
+/**
+ * Waits on a growing transcript: `until(pattern)` resolves with everything up to and
+ * including `pattern` (a string or RegExp), consuming it. `push` adds text, `close` ends it.
+ */
+function transcript() {
+  let buf = "";
+  let waiters = [];
+  let closed = false;
+  const flush = () => {
+    waiters = waiters.filter((w) => {
+      const i = typeof w.pattern === "string" ? buf.indexOf(w.pattern) : buf.search(w.pattern);
+      if (i < 0) return !closed || w.reject(new Error(`closed before ${w.pattern}; got: ${JSON.stringify(buf)}`));
+      const m = typeof w.pattern === "string" ? w.pattern : buf.match(w.pattern)[0];
+      const upto = buf.slice(0, i + m.length);
+      buf = buf.slice(i + m.length);
+      clearTimeout(w.timer);
+      w.resolve(upto);
+      return false;
+    });
+  };
+  return {
+    push(text) {
+      buf += text;
+      flush();
+    },
+    close() {
+      closed = true;
+      flush();
+    },
+    until(pattern, ms = 10_000) {
+      return new Promise((res, rej) => {
+        const w = { pattern, resolve: res, reject: rej };
+        w.timer = setTimeout(() => {
+          waiters = waiters.filter((x) => x !== w);
+          rej(new Error(`timeout waiting for ${pattern}; got: ${JSON.stringify(buf)}`));
+        }, ms);
+        waiters.push(w);
+        flush();
+      });
+    },
+    rest: () => buf,
+  };
+}
+
+/**
+ * A real `nc -U path` (netcat-openbsd) driven step by step, as a person types into it:
+ * { send(text), until(pattern, ms), rest(), end(), exited }.
+ */
+export function ncInteractive(socketPath) {
+  const child = spawn("nc", ["-N", "-U", socketPath], { stdio: ["pipe", "pipe", "pipe"] });
+  const t = transcript();
+  child.stdout.setEncoding("utf8").on("data", (d) => t.push(d));
+  const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  child.on("exit", () => t.close());
+  child.stdin.on("error", () => {});
+  return {
+    child,
+    send: (text) => child.stdin.write(text),
+    until: t.until,
+    rest: t.rest,
+    end: () => child.stdin.end(),
+    exited,
+    kill: () => child.kill("SIGKILL"),
+  };
+}
+
 /** A raw Node socket client for step-by-step conversations. */
 export function connect(socketPath) {
   return new Promise((resolve, reject) => {

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { MODES, openSession, requireTool, runClient, startApp } from "./helpers.mjs";
+import { MODES, openSession, requireTool, runClient, startApp, tempDir } from "./helpers.mjs";
 
 const NOBODY = 65534;
 const skip =
@@ -64,6 +64,33 @@ for (const mode of MODES) {
       again.end();
       owner.end();
       assert.equal(app.child.exitCode, null);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: a refused peer is recorded in the audit log (connection-refused, its pid and uid)`, { skip }, async () => {
+    const log = path.join(tempDir(), "audit.log");
+    const app = await startApp({ mode, options: { banner: null, audit: log } });
+    try {
+      fs.chmodSync(app.dir, 0o755);
+      fs.chmodSync(app.path, 0o777);
+      await ncAsNobody(app.path, "1+1\n");
+      await stderrMatching(app, /refused a connection from uid 65534/);
+      while (!fs.existsSync(log) || !fs.readFileSync(log, "utf8").includes("connection-refused")) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const [event, ...rest] = fs
+        .readFileSync(log, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(rest, []);
+      assert.equal(event.event, "connection-refused");
+      assert.equal(event.session, 0);
+      assert.equal(event.peer.uid, NOBODY);
+      assert.ok(Number.isInteger(event.peer.pid));
+      assert.equal(event.reason, `peer uid ${NOBODY} is not the owner (uid 0)`);
     } finally {
       await app.stop();
     }

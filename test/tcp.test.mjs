@@ -125,6 +125,90 @@ for (const mode of MODES) {
     }
   });
 
+  test(`${mode}: the token file is removed on process.exit and on SIGTERM/SIGINT when the app's handler then exits`, async () => {
+    const script = path.join(ROOT, "test", "fixtures", "tcp-signals.cjs");
+    const options = { tcp: { port: 0 } };
+    for (const [how, stop] of [
+      ["exit", "process.exit"],
+      ["exit", "SIGTERM"],
+      ["exit", "SIGINT"],
+      ["drain", "SIGTERM"],
+      ["drain", "SIGINT"],
+    ]) {
+      const app = await startApp({ mode, script, options, env: { MANHOLE_TEST_SIGNALS: how } });
+      try {
+        assert.ok(fs.existsSync(tokenFileOf(app)));
+        if (stop === "process.exit") await runClient("nc", ["-N", "-U", app.path], "process.exit(0)\n");
+        else app.child.kill(stop);
+        assert.deepEqual(await app.exit, { code: 0, signal: null }, `${how} ${stop}`);
+        assert.deepEqual(fs.readdirSync(app.dir), [], `${how} ${stop}: token, socket and descriptor are gone`);
+      } finally {
+        await app.stop();
+      }
+    }
+  });
+
+  test(`${mode}: a signal the app does not handle still kills it; manhole ls then removes its token file`, async () => {
+    const script = path.join(ROOT, "test", "fixtures", "tcp-signals.cjs");
+    for (const signal of ["SIGTERM", "SIGINT"]) {
+      const app = await startApp({ mode, script, options: { tcp: { port: 0 } }, env: { MANHOLE_TEST_SIGNALS: "none" } });
+      const { pid } = app.child;
+      try {
+        app.child.kill(signal);
+        // The manhole adds no handler: Node's default disposition, no exit handlers run.
+        assert.deepEqual(await app.exit, { code: null, signal });
+        assert.deepEqual(fs.readdirSync(app.dir).sort(), [`${pid}.json`, `${pid}.sock`, `${pid}.token`]);
+        const ls = await cli(["ls", "--json"], { MANHOLE_DIR: app.dir });
+        assert.equal(ls.code, 0, ls.stderr);
+        assert.deepEqual(JSON.parse(ls.stdout), []);
+        assert.deepEqual(fs.readdirSync(app.dir), []);
+      } finally {
+        await app.stop();
+      }
+    }
+    // A token file and socket left without a descriptor go too.
+    const dir = tempDir();
+    const app = await startApp({ mode, script, options: { tcp: { port: 0 } }, env: { MANHOLE_DIR: dir } });
+    app.child.kill("SIGKILL");
+    await app.exit;
+    fs.unlinkSync(path.join(dir, `${app.child.pid}.json`));
+    await cli(["ls"], { MANHOLE_DIR: dir });
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
+
+  test(`${mode}: refused TCP connections are audited and said in one line each on stderr`, async () => {
+    const log = path.join(tempDir(), "audit.log");
+    const app = await startApp({ mode, options: { tcp: { port: 0, token: "s3cret" }, audit: log } });
+    try {
+      const port = tcpPortOf(app);
+      assert.equal((await ncTcp(port, "guess\n")).stdout, `token: ${WRONG}`);
+      assert.equal((await ncTcp(port, "")).stdout, "token: ");
+      const hello = `${JSON.stringify({ op: "hello", id: 1, protocol: [1] })}\n`;
+      assert.equal((await ncTcp(port, hello)).stdout, `token: ${WRONG}`);
+      for (let i = 0; i < 3; i++) await ncTcp(port, "guess\n");
+      assert.equal((await ncTcp(port, "s3cret\n")).stdout, TOO_MANY);
+      const reasons = ["wrong token", "no token (the client ended its input)", "no token", "wrong token", "wrong token", "wrong token"];
+      reasons.push("too many failed attempts (locked out)");
+      await until(() => (app.stderr().match(/refused a TCP connection/g) ?? []).length >= reasons.length);
+      await until(() => fs.existsSync(log) && fs.readFileSync(log, "utf8").split("\n").length > reasons.length);
+      const events = fs
+        .readFileSync(log, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(
+        events.map((e) => [e.event, e.session, e.peer, e.reason]),
+        reasons.map((r) => ["connection-refused", 0, { address: "127.0.0.1" }, r]),
+      );
+      assert.deepEqual(
+        app.stderr().match(/^manhole: refused .*$/gm),
+        reasons.map((r) => `manhole: refused a TCP connection from 127.0.0.1: ${r}`),
+      );
+    } finally {
+      await app.stop();
+    }
+  });
+
   test(`${mode}: repeated failures from one address are refused at once for a while`, async () => {
     const app = await startApp({ mode, options: { tcp: { port: 0, token: "s3cret" } } });
     try {

@@ -5,7 +5,7 @@
  */
 import { type ManholeOptions, resolveOptions } from "./options.js";
 
-type Kind = "string" | "boolean" | "positiveInt" | "signal" | "port";
+type Kind = "string" | "boolean" | "positiveInt" | "count" | "signal" | "port";
 
 interface EnvOption {
   env: string;
@@ -39,6 +39,12 @@ export const ENV_OPTIONS: readonly EnvOption[] = [
     kind: "positiveInt",
     help: "most output of one evaluation (default 1048576)",
   },
+  {
+    env: "MANHOLE_IDLE_TIMEOUT",
+    option: "idleTimeout",
+    kind: "count",
+    help: "ms an idle session may stay open (default 30 min; 0: forever)",
+  },
   { env: "MANHOLE_ONESHOT", option: "oneshot", kind: "boolean", help: "serve one connection, then close (default 0)" },
   { env: "MANHOLE_TCP_PORT", option: "tcp.port", kind: "port", help: "also listen on this loopback TCP port (0: any)" },
   { env: "MANHOLE_TCP_HOST", option: "tcp.host", kind: "string", help: "the TCP listener's loopback address (default 127.0.0.1)" },
@@ -57,10 +63,19 @@ function convert(kind: Kind, text: string): { value: unknown } | { problem: stri
       if (FALSE.test(text)) return { value: false };
       return { problem: "must be 1 or 0 (true/false, yes/no, on/off)" };
     case "positiveInt":
+    case "count":
     case "port": {
       const n = Number(text);
-      const ok = /^\d+$/.test(text.trim()) && (kind === "port" ? n <= 65535 : n > 0);
-      return ok ? { value: n } : { problem: kind === "port" ? "must be a port number from 0 to 65535" : "must be a positive integer" };
+      const ok = /^\d+$/.test(text.trim()) && (kind === "port" ? n <= 65535 : kind === "count" || n > 0);
+      if (ok) return { value: n };
+      return {
+        problem:
+          kind === "port"
+            ? "must be a port number from 0 to 65535"
+            : kind === "count"
+              ? "must be 0 or a positive integer"
+              : "must be a positive integer",
+      };
     }
     case "signal": {
       const name = text.toUpperCase().startsWith("SIG") ? text.toUpperCase() : `SIG${text.toUpperCase()}`;

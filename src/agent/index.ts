@@ -30,6 +30,7 @@ export type { ManholeOptions } from "./options.js";
  */
 function load() {
   return {
+    ...(require("../shared/app-label.js") as typeof import("../shared/app-label.js")),
     ...(require("../shared/descriptor.js") as typeof import("../shared/descriptor.js")),
     ...(require("../shared/token-file.js") as typeof import("../shared/token-file.js")),
     ...(require("./audit.js") as typeof import("./audit.js")),
@@ -60,8 +61,6 @@ export interface ManholeHandle {
   close(): Promise<void>;
 }
 
-let descriptorCount = 0;
-
 function packageVersion(): string {
   try {
     return (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string }).version;
@@ -76,7 +75,8 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     appLabel,
     auditAtExit,
     buildDescriptor,
-    descriptorPath,
+    claimDescriptorPath,
+    releaseDescriptorPath,
     Evaluator,
     findAppPackage,
     formatThrown,
@@ -98,7 +98,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
   const info: AgentInfo = {
     pid: process.pid,
     node: process.version,
-    app: appLabel(app),
+    app: appLabel(app, process.argv),
     startedAt: Date.now() - process.uptime() * 1000,
   };
   const config: ListenerConfig = {
@@ -108,6 +108,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     continuationPrompt: opts.continuationPrompt,
     maxLineBytes: opts.maxLineBytes,
     maxConnections: opts.maxConnections,
+    idleTimeout: opts.idleTimeout,
     info,
     threaded: opts.threaded,
     version: packageVersion(),
@@ -135,7 +136,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
       asyncTimeout: opts.threaded ? 0 : opts.timeout,
       emit,
     }));
-  const descFile = descriptorPath(dir, socketPath, ++descriptorCount);
+  const descFile = claimDescriptorPath(dir);
   const access: Access = {
     observeOnly: opts.observeOnly,
     audit: typeof opts.audit === "string" ? path.resolve(opts.audit) : opts.audit,
@@ -234,7 +235,9 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     close() {
       if (closing) return closing;
       if (signal !== undefined) process.off(signal, onSignal);
-      closing = Promise.all([previous, opened.then((undo) => undo?.())]).then(() => {});
+      closing = Promise.all([previous, opened.then((undo) => undo?.())])
+        .then(() => {})
+        .finally(() => releaseDescriptorPath(descFile));
       return closing;
     },
   };

@@ -34,6 +34,12 @@ export interface ManholeOptions {
   /** Most bytes of output one evaluation may print; the rest is cut with a note. Default 1 MiB. */
   maxOutputBytes?: number;
   /**
+   * Milliseconds a session may sit idle (no input from its client, nothing of it running)
+   * before it is closed, with a warning a minute before (half the limit when that is under two
+   * minutes). Default 30 minutes; 0 never closes idle sessions.
+   */
+  idleTimeout?: number;
+  /**
    * Serve the socket from a worker thread (default), so the manhole answers while the event
    * loop is blocked and can stop runaway code. `false` keeps everything on the main thread.
    */
@@ -73,6 +79,7 @@ export interface ResolvedOptions {
   maxLineBytes: number;
   maxConnections: number;
   maxOutputBytes: number;
+  idleTimeout: number;
   threaded: boolean;
   activateOn: NodeJS.Signals | undefined;
   audit: AuditOption | undefined;
@@ -89,12 +96,21 @@ export const DEFAULTS = {
   maxLineBytes: 1024 * 1024,
   maxConnections: 32,
   maxOutputBytes: 1024 * 1024,
+  idleTimeout: 30 * 60 * 1000,
 } as const;
 
 function positiveInt(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
     throw new TypeError(`manhole: option "${name}" must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegativeInt(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(`manhole: option "${name}" must be a non-negative integer (0 disables it), got ${String(value)}`);
   }
   return value;
 }
@@ -167,6 +183,7 @@ export function resolveOptions(options: ManholeOptions = {}): ResolvedOptions {
     maxLineBytes: positiveInt("maxLineBytes", options.maxLineBytes, DEFAULTS.maxLineBytes),
     maxConnections: positiveInt("maxConnections", options.maxConnections, DEFAULTS.maxConnections),
     maxOutputBytes: positiveInt("maxOutputBytes", options.maxOutputBytes, DEFAULTS.maxOutputBytes),
+    idleTimeout: nonNegativeInt("idleTimeout", options.idleTimeout, DEFAULTS.idleTimeout),
     threaded: options.threaded !== false,
     activateOn: signalName(options.activateOn),
     audit: auditOption(options.audit),

@@ -1,14 +1,17 @@
 /**
  * Discovery: the live manholes in the runtime directory, from their `<pid>.json` descriptors.
  * Each is checked (pid alive, same process as the one that wrote it, socket answering a hello);
- * stale entries — dead pid, pid reused by another process, socket nobody listens on — are removed.
+ * stale entries — dead pid, pid reused by another process, socket nobody listens on — are removed,
+ * with the socket and the TCP token file beside it.
  */
 import fs from "node:fs";
 import path from "node:path";
+import { appLabel } from "../shared/app-label.js";
 import { type Descriptor, processStartTicks, readDescriptors } from "../shared/descriptor.js";
 import { formatDuration } from "../shared/duration.js";
 import { runtimeDir } from "../shared/runtime-dir.js";
 import { probeSocket } from "../shared/socket-probe.js";
+import { tokenPathFor } from "../shared/token-file.js";
 import { ManholeClient } from "./client.js";
 import { CliError, EXIT } from "./errors.js";
 import { processExists } from "./target.js";
@@ -48,11 +51,9 @@ export interface DiscoveryOptions {
   clean?: boolean;
 }
 
+/** The app's label as its banner shows it (one function for both: shared/app-label.ts). */
 export function appName(d: Pick<Descriptor, "app" | "argv">): string {
-  if (d.app) return d.app.version ? `${d.app.name}@${d.app.version}` : d.app.name;
-  const argv = Array.isArray(d.argv) ? d.argv : [];
-  if (argv.length === 0) return "node";
-  return [path.basename(String(argv[0])), ...argv.slice(1).map(String)].join(" ");
+  return appLabel(d.app, d.argv);
 }
 
 function isDescriptor(value: unknown): value is Descriptor {
@@ -84,14 +85,31 @@ function unlink(file: string, removed: string[]): void {
   }
 }
 
-/** Removes a socket file only when it is a socket nobody listens on (never another process's live socket). */
+/**
+ * Removes a socket file only when it is a socket nobody listens on (never another process's
+ * live socket), and then the TCP token file beside it, which nothing can use any more.
+ */
 async function removeDeadSocket(socket: string, removed: string[]): Promise<void> {
   try {
-    if (!fs.lstatSync(socket).isSocket()) return;
+    if (!fs.lstatSync(socket).isSocket()) return removeToken(socket, removed);
+  } catch {
+    return removeToken(socket, removed);
+  }
+  if (await nobodyListens(socket)) {
+    unlink(socket, removed);
+    removeToken(socket, removed);
+  }
+}
+
+/** The token file of a socket that is gone (a regular file only). */
+function removeToken(socket: string, removed: string[]): void {
+  const token = tokenPathFor(socket);
+  try {
+    if (!fs.lstatSync(token).isFile()) return;
   } catch {
     return;
   }
-  if (await nobodyListens(socket)) unlink(socket, removed);
+  unlink(token, removed);
 }
 
 async function probe(file: string, d: Descriptor, timeoutMs: number, clean: boolean, removed: string[]): Promise<ManholeEntry | null> {
@@ -153,13 +171,15 @@ export async function discover({
     described.add(path.resolve(d.socket));
     probes.push(probe(file, d, helloTimeoutMs, clean, removed));
   }
-  // Sockets of dead processes left without a descriptor.
+  // Sockets and token files of dead processes left without a descriptor.
   if (clean) {
+    const seen = new Set<string>();
     for (const name of names) {
-      const m = /^(\d+)\.sock$/.exec(name);
+      const m = /^(\d+)\.(?:sock|token)$/.exec(name);
       if (!m) continue;
-      const socket = path.join(dir, name);
-      if (described.has(socket) || processExists(Number(m[1]))) continue;
+      const socket = path.join(dir, `${m[1]}.sock`);
+      if (seen.has(socket) || described.has(socket) || processExists(Number(m[1]))) continue;
+      seen.add(socket);
       probes.push(removeDeadSocket(socket, removed).then(() => null));
     }
   }

@@ -22,11 +22,12 @@ and prints one row per process: <pid> <app> <first line of the result>; the exit
 code is 1 if any failed, 4 if there is no live manhole.
 
 Options:
-  --json            print JSON: {pid, ok, value, text, error?, output}
-                    (with --all: an array of them, each with "app" too)
+  --json            print JSON: {pid, app, ok, value, text, error?, output}
+                    (with --all: an array of them, formatted alike)
   --timeout <ms>    give up after <ms> (connecting and evaluating); exit 7
   --signal <SIG>    send SIG to the pid first and wait for its socket to appear
-                    (for apps started with startManhole({ activateOn: SIG }))
+                    (for apps started with startManhole({ activateOn: SIG }));
+                    SIGUSR1 is refused (it opens Node's inspector)
   --all             every live manhole (see manhole ls)
 ${TCP_OPTIONS_HELP}
   -h, --help        show this help
@@ -43,6 +44,8 @@ Exit codes: 0 ok, 1 the code threw, 2 usage, 3 no such process, 4 no manhole the
 
 export interface ExecResult {
   pid: number;
+  /** The app's label, from the hello. */
+  app: string;
   outcome: EvalOutcome;
   output: string;
 }
@@ -82,7 +85,7 @@ export async function execOn(
             }),
           ]);
     client.close();
-    return { pid: client.info.pid, outcome, output };
+    return { pid: client.info.pid, app: client.info.app, outcome, output };
   } catch (err) {
     // Ask the agent to stop the evaluation, then hang up.
     client.interrupt().catch(() => {});
@@ -106,9 +109,11 @@ function readStdin(): Promise<string> {
   });
 }
 
+/** One result as --json prints it, alone or in --all's array: {pid, app, ok, value, text, error?, output}. */
 function resultJson(r: ExecResult): Record<string, unknown> {
   return {
     pid: r.pid,
+    app: r.app,
     ok: r.outcome.ok,
     value: r.outcome.json === undefined ? null : r.outcome.json,
     text: r.outcome.text,
@@ -140,7 +145,7 @@ async function execAll(code: string, json: boolean, timeoutMs: number | undefine
   if (json) {
     const out = rows.map((r) =>
       r.result
-        ? { ...resultJson(r.result), app: r.entry.app }
+        ? resultJson(r.result)
         : {
             pid: r.entry.pid,
             app: r.entry.app,
@@ -185,7 +190,7 @@ export async function exec(argv: string[]): Promise<number> {
     onOutput: json ? undefined : (text) => process.stdout.write(text),
   });
   if (json) {
-    process.stdout.write(`${JSON.stringify(resultJson(result))}\n`);
+    process.stdout.write(`${JSON.stringify(resultJson(result), null, 2)}\n`);
   } else if (result.outcome.ok) {
     process.stdout.write(`${result.outcome.text}\n`);
   } else {

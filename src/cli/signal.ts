@@ -3,14 +3,24 @@ import { runtimeDir } from "../shared/runtime-dir.js";
 import { probeSocket } from "../shared/socket-probe.js";
 import { UsageError } from "./args.js";
 import { CliError, EXIT } from "./errors.js";
+import { caughtSignals } from "./proc-signals.js";
 import { processExists, socketForPid } from "./target.js";
 
-/** `USR2`, `sigusr2` or `SIGUSR2` → `SIGUSR2`; a usage error for anything that is not a catchable signal. */
+/**
+ * `USR2`, `sigusr2` or `SIGUSR2` → `SIGUSR2`; a usage error for anything that is not a catchable
+ * signal, and for SIGUSR1: Node answers it by opening its inspector, an unauthenticated
+ * debugging port (127.0.0.1:9229) that any local user can reach.
+ */
 export function parseSignal(name: string): NodeJS.Signals {
   const upper = name.toUpperCase();
   const full = upper.startsWith("SIG") ? upper : `SIG${upper}`;
   if (!(full in os.constants.signals) || full === "SIGKILL" || full === "SIGSTOP") {
     throw new UsageError(`--signal: "${name}" is not a signal a process can catch (e.g. SIGUSR2)`);
+  }
+  if (full === "SIGUSR1") {
+    throw new UsageError(
+      "--signal: SIGUSR1 opens Node's inspector (an unauthenticated debugging port any local user can reach), not a manhole; use the app's activateOn signal (e.g. SIGUSR2)",
+    );
   }
   return full as NodeJS.Signals;
 }
@@ -33,6 +43,12 @@ export async function waitForSocket(pid: number, signal: NodeJS.Signals, timeout
   if (!processExists(pid)) throw new CliError(EXIT.noProcess, `no such process: ${pid}`);
   const already = await liveSocket(pid, dir);
   if (already) return already;
+  const caught = caughtSignals(pid);
+  if (caught && !caught.has(signal)) {
+    process.stderr.write(
+      `manhole: warning: process ${pid} has no handler for ${signal}, so its default action applies (for most signals: the process dies); sending it anyway\n`,
+    );
+  }
   try {
     process.kill(pid, signal);
   } catch (err) {

@@ -8,6 +8,7 @@ import { readDescriptors } from "../shared/descriptor.js";
 import { runtimeDir } from "../shared/runtime-dir.js";
 import { tokenPathFor } from "../shared/token-file.js";
 import { CliError, EXIT } from "./errors.js";
+import { appSignals } from "./proc-signals.js";
 
 export interface Target {
   socket: string;
@@ -40,6 +41,12 @@ export function socketForPid(pid: number, dir = runtimeDir()): string | undefine
   return found?.data.socket;
 }
 
+/** A hint at --signal when the process catches a signal Node does not (as an app with activateOn does). */
+export function signalHint(pid: number): string {
+  const [signal] = appSignals(pid);
+  return signal === undefined ? "" : `; it handles ${signal}: if it opens its manhole on that signal (activateOn), add --signal ${signal}`;
+}
+
 /** `4242` or `/path/to.sock` (anything with a slash, or an existing file, is a path). */
 export function resolveTarget(spec: string): Target {
   if (/^\d+$/.test(spec) && !fs.existsSync(spec)) {
@@ -47,7 +54,7 @@ export function resolveTarget(spec: string): Target {
     const socket = socketForPid(pid);
     if (socket) return { socket, pid };
     if (!processExists(pid)) throw new CliError(EXIT.noProcess, `no such process: ${pid}`);
-    throw new CliError(EXIT.noManhole, `process ${pid} has no manhole (nothing in ${runtimeDir()})`);
+    throw new CliError(EXIT.noManhole, `process ${pid} has no manhole (nothing in ${runtimeDir()})${signalHint(pid)}`);
   }
   return { socket: path.resolve(spec) };
 }

@@ -17,8 +17,8 @@ export type AuditOutcome = "ok" | "error" | "interrupted" | "refused" | "exit" |
 export interface AuditEvent {
   /** When it happened (for an evaluation or command: when it started), ISO 8601. */
   time: string;
-  event: "session-open" | "session-close" | "eval" | "command";
-  /** The session's id, unique within this manhole. */
+  event: "session-open" | "session-close" | "eval" | "command" | "connection-refused";
+  /** The session's id, unique within this manhole; 0 for a refused connection (it never became a session). */
   session: number;
   /** The connecting process, as far as known; members absent when unknown. */
   peer: AuditPeer;
@@ -30,4 +30,6 @@ export interface AuditEvent {
   outcome?: AuditOutcome;
   /** eval and command: how long it took; session-close: how long the session lasted. */
   durationMs?: number;
+  /** connection-refused: why (`wrong token`, `no token`, `too many failed attempts (locked out)`, ...). */
+  reason?: string;
 }

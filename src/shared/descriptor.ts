@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { PROTOCOL_VERSION } from "../protocol/version.js";
+import type { AppPackage } from "./app-label.js";
 
 export interface Descriptor {
   pid: number;
@@ -31,10 +32,7 @@ export interface DescriptorTcp {
   tls?: true;
 }
 
-export interface AppPackage {
-  name: string;
-  version: string | null;
-}
+export type { AppPackage } from "./app-label.js";
 
 /** Start time of `pid` in clock ticks after boot, from /proc (null elsewhere). */
 export function processStartTicks(pid: number): number | null {
@@ -48,9 +46,22 @@ export function processStartTicks(pid: number): number | null {
   }
 }
 
-/** The nearest package.json above the app's entry script (or cwd), if it names a package. */
+/**
+ * The nearest package.json above the app's entry script (its real path: an app started through
+ * a `node_modules/.bin` link or `npx` is the linked package, not the project holding the link),
+ * or above the working directory, if it names a package.
+ */
 export function findAppPackage(): AppPackage | null {
-  let dir = process.argv[1] ? path.dirname(path.resolve(process.argv[1])) : process.cwd();
+  let dir = process.cwd();
+  if (process.argv[1]) {
+    let script = path.resolve(process.argv[1]);
+    try {
+      script = fs.realpathSync(script);
+    } catch {
+      // not a file (node -e, a missing script): as given
+    }
+    dir = path.dirname(script);
+  }
   for (;;) {
     try {
       const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
@@ -62,11 +73,6 @@ export function findAppPackage(): AppPackage | null {
     if (up === dir) return null;
     dir = up;
   }
-}
-
-export function appLabel(app: AppPackage | null): string {
-  if (app) return app.version ? `${app.name}@${app.version}` : app.name;
-  return process.argv[1] ? path.basename(process.argv[1]) : "node";
 }
 
 export function buildDescriptor(socket: string, app: AppPackage | null, threaded: boolean, tcp?: DescriptorTcp): Descriptor {
@@ -93,10 +99,25 @@ export function writeDescriptor(file: string, descriptor: Descriptor): void {
   fs.renameSync(tmp, file);
 }
 
-/** Descriptor path for a socket: `<dir>/<pid>.json` for the default socket, `<dir>/<pid>-<n>.json` for others. */
-export function descriptorPath(dir: string, socket: string, index: number): string {
-  if (socket === path.join(dir, `${process.pid}.sock`)) return path.join(dir, `${process.pid}.json`);
-  return path.join(dir, `${process.pid}-${index}.json`);
+/** The descriptor files this process's manholes hold now. */
+const claimed = new Set<string>();
+
+/**
+ * A descriptor path for a new manhole of this process: `<dir>/<pid>.json` unless another of its
+ * manholes holds that one (whatever their sockets' paths), else `<dir>/<pid>-<n>.json` from 2 on.
+ * Give it back with releaseDescriptorPath when that manhole closes.
+ */
+export function claimDescriptorPath(dir: string): string {
+  for (let n = 1; ; n++) {
+    const file = path.join(dir, n === 1 ? `${process.pid}.json` : `${process.pid}-${n}.json`);
+    if (claimed.has(file)) continue;
+    claimed.add(file);
+    return file;
+  }
+}
+
+export function releaseDescriptorPath(file: string): void {
+  claimed.delete(file);
 }
 
 /**

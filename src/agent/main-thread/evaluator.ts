@@ -444,6 +444,7 @@ export class Evaluator {
       } catch {
         // a hostile thrown value (revoked proxy, throwing getter) is not our timeout
       }
+      if (!timedOut) this.rememberError(s, err);
       this.finish(
         s,
         req.id,
@@ -479,6 +480,7 @@ export class Evaluator {
       },
       (err: unknown) => {
         clearTimeout(timer);
+        this.rememberError(s, err);
         this.finish(s, req.id, this.failureKind(err), this.failure(err), this.thrown(req, err));
       },
     );
@@ -507,5 +509,10 @@ export class Evaluator {
   /** `_` holds the last result, as in Node's REPL. */
   private remember(s: SessionState, value: unknown): void {
     s.builtins._ = value;
+  }
+
+  /** `_error` holds the last error an input threw, as in Node's REPL (not the manhole's own interrupts). */
+  private rememberError(s: SessionState, err: unknown): void {
+    if (this.failureKind(err) === "error") s.builtins._error = err;
   }
 }

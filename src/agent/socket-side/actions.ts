@@ -37,6 +37,8 @@ export interface ActionHost {
   threaded: boolean;
   /** Human mode: drop a half-typed input (`.break`). */
   clearInput(): void;
+  /** An evaluation or operation of this session ended (the idle limit counts from then). */
+  settled?(): void;
 }
 
 export interface OperationOutcome {
@@ -87,6 +89,7 @@ export class Actions {
     const outcome = await done;
     stopWatching();
     this.running = 0;
+    this.host.settled?.();
     audited(evalOutcome(outcome));
     return outcome;
   }
@@ -192,6 +195,7 @@ export class Actions {
     } finally {
       if (this.opAbort === abort) this.opAbort = undefined;
       if (op.heavy) heavyRunning = undefined;
+      this.host.settled?.();
     }
   }
 

@@ -2,7 +2,8 @@
  * Human mode, as `nc -U` sees it: prompt, one input at a time (later lines wait their turn),
  * continuation prompts for incomplete input, dot-commands, Ctrl-C, and an orderly end on EOF
  * that still delivers the last answer. Output that arrives between inputs is followed by a
- * fresh prompt, as in Node's REPL.
+ * fresh prompt (the continuation prompt while an input is half-typed), as in Node's REPL; a
+ * burst of such output gets one prompt after it.
  */
 
 import { REFUSED_TEXT } from "../../protocol/outcome.js";
@@ -14,6 +15,9 @@ import type { LineEvent } from "./line-reader.js";
 type Input = LineEvent | { kind: "eof" };
 
 const COMMAND = /^\s*\.([A-Za-z][\w-]*)(?:\s+(.*))?$/;
+
+/** Output between inputs waits this long for more before the fresh prompt follows it. */
+const REPROMPT_MS = 15;
 
 export interface HumanLink {
   prompt: string;
@@ -32,6 +36,8 @@ export class HumanMode {
   private atPrompt = false;
   private stopped = false;
   private inputEnded = false;
+  /** The fresh prompt due after output that arrived between inputs. */
+  private reprompt: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly actions: Actions,
@@ -43,8 +49,15 @@ export class HumanMode {
   }
 
   private write(text: string): void {
+    this.cancelReprompt();
     this.atPrompt = false;
     this.link.write(text);
+  }
+
+  private cancelReprompt(): void {
+    if (this.reprompt === undefined) return;
+    clearTimeout(this.reprompt);
+    this.reprompt = undefined;
   }
 
   /** Writes `text` and the prompt that fits: the session waits for input again. */
@@ -57,15 +70,30 @@ export class HumanMode {
     return this.input.length ? this.link.continuationPrompt : this.link.prompt;
   }
 
-  /** Output of manhole code; between inputs it gets a fresh prompt after it. */
+  /**
+   * Output of manhole code. Between inputs (the session sits at its prompt) the prompt follows
+   * it, once the burst is over: a timer's console.log, or an `Uncaught ...` reported later.
+   */
   output(text: string): void {
-    if (this.atPrompt && !this.busy && this.queue.length === 0) {
-      this.write(`${text.endsWith("\n") ? text : `${text}\n`}`);
-      this.write(this.prompt());
-      this.atPrompt = true;
+    if (!(this.atPrompt && this.idle())) {
+      this.write(text);
       return;
     }
-    this.write(text);
+    // Still at the prompt, as far as the client can tell, until the fresh one is written.
+    this.link.write(text.endsWith("\n") ? text : `${text}\n`);
+    if (this.reprompt !== undefined) this.reprompt.refresh();
+    else {
+      this.reprompt = setTimeout(() => {
+        this.reprompt = undefined;
+        if (this.atPrompt && this.idle()) this.link.write(this.prompt());
+      }, REPROMPT_MS);
+      this.reprompt.unref();
+    }
+  }
+
+  /** Nothing under way and nothing queued: the session waits for its client. */
+  private idle(): boolean {
+    return !this.busy && !this.stopped && this.queue.length === 0;
   }
 
   /** The banner and first prompt. */
@@ -99,6 +127,7 @@ export class HumanMode {
   stop(): void {
     this.stopped = true;
     this.queue.length = 0;
+    this.cancelReprompt();
   }
 
   /**
@@ -125,6 +154,7 @@ export class HumanMode {
       return;
     }
     this.busy = true;
+    this.cancelReprompt(); // the answer to this input brings its own prompt
     this.handle(ev)
       .catch((err: unknown) => this.reply(`manhole internal error: ${String(err)}\n`))
       .finally(() => {

@@ -1,9 +1,14 @@
 /**
  * Accepts connections on the socket and gives each one a session, within maxConnections.
  * Runs wherever the sockets live: the worker thread, or the main thread when not threaded.
+ * A connection refused before it becomes a session (another uid, a TCP client without the
+ * right token, maxConnections) is audited (`connection-refused`) and said on stderr.
  */
+import fs from "node:fs";
 import net from "node:net";
+import type { AuditPeer } from "../../protocol/audit-event.js";
 import { AGENT_NAME } from "../../protocol/version.js";
+import { formatDuration } from "../../shared/duration.js";
 import { type AgentInfo, bannerFor } from "./banner.js";
 import { endThenDestroy } from "./end-socket.js";
 import type { EvalChannel } from "./eval-channel.js";
@@ -20,6 +25,8 @@ export interface ListenerConfig {
   continuationPrompt: string;
   maxLineBytes: number;
   maxConnections: number;
+  /** ms a session may sit idle before it is closed; 0: never. */
+  idleTimeout: number;
   info: AgentInfo;
   threaded: boolean;
   /** This package's version, for the structured hello. */
@@ -28,6 +35,18 @@ export interface ListenerConfig {
   tcp?: TcpConfig;
   /** Accept one connection; stop listening at once; `onOneshotDone` when it ends. */
   oneshot?: boolean;
+}
+
+/** At most this many refusals a minute are printed on stderr (all are audited). */
+const REFUSALS_PRINTED_PER_MINUTE = 20;
+
+/** One line on the app's stderr, never through console (in the worker it is relayed through the main thread, which may be blocked). */
+function stderrLine(text: string): void {
+  try {
+    fs.writeSync(2, `${text}\n`);
+  } catch {
+    // stderr is gone
+  }
 }
 
 export class Listener {
@@ -39,6 +58,7 @@ export class Listener {
   private tcp: TcpListener | undefined;
   /** The TCP port listened on, when the tcp option is given. */
   tcpPort: number | undefined;
+  private printed = { since: 0, count: 0 };
 
   constructor(
     private readonly config: ListenerConfig,
@@ -54,7 +74,11 @@ export class Listener {
   /** Binds the socket; resolves to its inode. */
   async listen(keepAlive: boolean): Promise<number> {
     if (this.config.tcp) {
-      this.tcp = new TcpListener(this.config.tcp, (socket, address) => this.accept(socket, address));
+      this.tcp = new TcpListener(
+        this.config.tcp,
+        (socket, address) => this.accept(socket, address),
+        (address, reason) => this.refused({ address }, `manhole: refused a TCP connection from ${address}: ${reason}`, reason),
+      );
       this.tcpPort = await this.tcp.listen(keepAlive);
     }
     try {
@@ -76,9 +100,17 @@ export class Listener {
   private accept(socket: net.Socket, address?: string): void {
     socket.on("error", () => {});
     const peer = address === undefined ? peerCredentials(socket) : undefined;
-    if (refusePeer(socket, peer)) return;
+    const who: AuditPeer = peer ? { pid: peer.pid, uid: peer.uid } : address !== undefined ? { address } : {};
+    const notOwner = refusePeer(socket, peer);
+    if (notOwner !== undefined && peer) {
+      this.refused(who, `manhole: refused a connection from uid ${peer.uid} (pid ${peer.pid})`, notOwner);
+      return;
+    }
     if (this.closed || this.sessions.size >= this.config.maxConnections) {
-      endThenDestroy(socket, `manhole: too many connections (maxConnections is ${this.config.maxConnections}); try again later\n`);
+      const reason = `maxConnections (${this.config.maxConnections}) sessions open`;
+      endThenDestroy(socket, `manhole: too many connections: ${this.openSessionsText()}; try again later\n`);
+      if (!this.closed)
+        this.refused(who, `manhole: refused a connection${address === undefined ? "" : ` from ${address}`}: ${reason}`, reason);
       return;
     }
     const { config } = this;
@@ -91,6 +123,7 @@ export class Listener {
         prompt: config.prompt,
         continuationPrompt: config.continuationPrompt,
         maxLineBytes: config.maxLineBytes,
+        idleTimeout: config.idleTimeout,
         threaded: config.threaded,
         banner: () => bannerFor(config.banner, config.info, this.supervisor.loopState()),
         hello: () => ({
@@ -109,8 +142,7 @@ export class Listener {
         if (config.oneshot) this.onOneshotDone();
       },
     );
-    if (peer) session.peer = { pid: peer.pid, uid: peer.uid };
-    if (address !== undefined) session.peer = { address };
+    session.peer = who;
     this.sessions.add(session);
     if (config.oneshot) this.stopAccepting();
     session.start();
@@ -122,6 +154,34 @@ export class Listener {
     unlinkIfOurs(this.config.path, this.ino);
     this.server.close();
     void this.tcp?.close();
+  }
+
+  /** `3 sessions open (maxConnections is 3), the oldest since 2025-01-01T12:00:00.000Z (2h03m ago), ...` */
+  private openSessionsText(): string {
+    const { maxConnections, idleTimeout } = this.config;
+    const n = this.sessions.size;
+    let text = `${n} session${n === 1 ? "" : "s"} open (maxConnections is ${maxConnections})`;
+    const opened = [...this.sessions].map((s) => s.openedAt).sort((a, b) => a - b);
+    if (opened.length > 0) {
+      const now = Date.now();
+      const since = (t: number) => `${new Date(t).toISOString()} (${formatDuration(now - t, { compact: true })} ago)`;
+      text += `, the oldest since ${since(opened[0])}`;
+      if (opened.length > 1) text += `, the newest since ${since(opened[opened.length - 1])}`;
+    }
+    if (idleTimeout > 0) text += `; idle sessions close after ${formatDuration(idleTimeout, { compact: true })}`;
+    return text;
+  }
+
+  /** A connection refused before it became a session: audited, and one line on stderr (at most 20 a minute). */
+  private refused(peer: AuditPeer, line: string, reason: string): void {
+    this.channel.policy.audit?.record({ time: new Date().toISOString(), event: "connection-refused", session: 0, peer, reason });
+    const now = Date.now();
+    if (now - this.printed.since >= 60_000) this.printed = { since: now, count: 0 };
+    this.printed.count++;
+    if (this.printed.count <= REFUSALS_PRINTED_PER_MINUTE) stderrLine(line);
+    else if (this.printed.count === REFUSALS_PRINTED_PER_MINUTE + 1) {
+      stderrLine(`manhole: more than ${REFUSALS_PRINTED_PER_MINUTE} connections refused this minute; the rest are not printed`);
+    }
   }
 
   /** Stops accepting, says goodbye to every session, and removes the socket file. */

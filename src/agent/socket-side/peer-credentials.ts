@@ -89,18 +89,15 @@ export function peerCredentials(socket: net.Socket): PeerCredentials | undefined
 }
 
 /**
- * Refuses a connection from anyone but our own effective uid or root: one line to the peer, one
- * to the app's stderr, then the socket is closed. Returns whether it refused. Accepts when the
- * credentials cannot be known (then the socket's permissions are the only check).
+ * Refuses a connection from anyone but our own effective uid or root: one line to the peer, then
+ * the socket is closed. Returns why it refused (the caller audits it and tells stderr), or
+ * undefined when it accepts, also when the credentials cannot be known (then the socket's
+ * permissions are the only check).
  */
-export function refusePeer(socket: net.Socket, peer: PeerCredentials | undefined): boolean {
+export function refusePeer(socket: net.Socket, peer: PeerCredentials | undefined): string | undefined {
   const euid = process.geteuid?.();
-  if (!peer || euid === undefined || peer.uid === euid || peer.uid === 0) return false;
-  try {
-    // Not console: in the worker it is relayed through the main thread, which may be blocked.
-    fs.writeSync(2, `manhole: refused a connection from uid ${peer.uid} (pid ${peer.pid})\n`);
-  } catch {}
+  if (!peer || euid === undefined || peer.uid === euid || peer.uid === 0) return undefined;
   socket.resume(); // whatever it sent is discarded
   endThenDestroy(socket, `manhole: permission denied: peer uid ${peer.uid} is not the owner (uid ${euid})\n`);
-  return true;
+  return `peer uid ${peer.uid} is not the owner (uid ${euid})`;
 }

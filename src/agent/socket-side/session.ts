@@ -4,6 +4,7 @@
  * Both modes act through one Actions (actions.ts); this file knows nothing of what lines mean.
  */
 import type net from "node:net";
+import { formatDuration } from "../../shared/duration.js";
 import { type AuditPeer, SessionAudit } from "../audit.js";
 import { observeSafeList } from "../operations/registry.js";
 import { Actions } from "./actions.js";
@@ -18,10 +19,17 @@ import type { Supervisor } from "./supervisor.js";
 /** How long a refused client has to read its error before the connection is destroyed. */
 const DRAIN_MS = 2000;
 
+/** How long before an idle session closes it is warned: a minute, or half of a shorter idleTimeout. */
+export function idleWarningLead(idleTimeout: number): number {
+  return Math.min(60_000, Math.floor(idleTimeout / 2));
+}
+
 export interface SessionConfig {
   prompt: string;
   continuationPrompt: string;
   maxLineBytes: number;
+  /** ms the session may sit idle before it is closed; 0: never. */
+  idleTimeout: number;
   threaded: boolean;
   banner(): string;
   hello(): HelloInfo;
@@ -38,6 +46,12 @@ export class Session {
   /** The connecting process, for the audit log; filled in (before start) when the agent can tell. */
   peer: AuditPeer = {};
   private readonly audit: SessionAudit;
+  /** When the session opened (Date.now()), for the maxConnections refusal. */
+  readonly openedAt = Date.now();
+  /** The last input from the client or end of an evaluation, as performance.now(). */
+  private lastActive = performance.now();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private idleWarned = false;
 
   constructor(
     readonly id: number,
@@ -56,6 +70,9 @@ export class Session {
       audit: this.audit,
       threaded: config.threaded,
       clearInput: () => this.human.clearInput(),
+      settled: () => {
+        this.lastActive = performance.now();
+      },
     });
     this.human = new HumanMode(this.actions, {
       prompt: config.prompt,
@@ -85,16 +102,55 @@ export class Session {
       output: (text, requestId) => (this.structured ? this.structured.output(text, requestId) : this.human.output(text)),
     });
     this.audit.opened();
+    this.armIdle(this.config.idleTimeout - idleWarningLead(this.config.idleTimeout));
     const banner = this.config.banner();
     this.human.greet(banner + (banner && this.channel.policy.observeOnly ? observeOnlyBanner(observeSafeList()) : ""));
   }
 
   /** Says `text` (if any) and closes, e.g. when the manhole shuts down. */
-  goodbye(text: string): void {
+  goodbye(text: string, reason?: string): void {
     if (this.closed) return;
-    if (this.structured) this.structured.goodbye();
+    if (this.structured) this.structured.goodbye(reason);
     else this.write(text);
     this.leave();
+  }
+
+  /**
+   * The idle limit: one timer, checked when it fires (input only moves `lastActive`). Running
+   * an evaluation or an operation is not idle; idleness counts from its end.
+   */
+  private armIdle(ms: number): void {
+    if (this.config.idleTimeout <= 0 || this.closed) return;
+    this.idleTimer = setTimeout(() => this.checkIdle(), Math.max(1, ms));
+    this.idleTimer.unref();
+  }
+
+  private checkIdle(): void {
+    this.idleTimer = undefined;
+    if (this.closed) return;
+    const limit = this.config.idleTimeout;
+    const lead = idleWarningLead(limit);
+    if (this.actions.evaluating || this.actions.operating) this.lastActive = performance.now();
+    const idle = performance.now() - this.lastActive;
+    if (idle < limit - lead) {
+      this.idleWarned = false;
+      this.armIdle(limit - lead - idle);
+      return;
+    }
+    if (idle < limit) {
+      if (!this.idleWarned) {
+        this.idleWarned = true;
+        const text = `manhole: this session has been idle for ${formatDuration(idle)}; it closes in ${formatDuration(limit - idle)} unless it is used (idleTimeout)`;
+        if (this.structured) this.structured.output(`${text}\n`, 0);
+        else this.human.output(`\n${text}\n`);
+      }
+      this.armIdle(limit - idle);
+      return;
+    }
+    const why = `idle for ${formatDuration(idle)} (idleTimeout is ${formatDuration(limit)})`;
+    this.goodbye(`\nmanhole: closing this session: ${why}\n`, `the session was ${why}`);
+    // A forgotten client may never end its side: the connection must not outlive the session.
+    endThenDestroy(this.socket, undefined, DRAIN_MS);
   }
 
   private write(text: string): void {
@@ -103,6 +159,7 @@ export class Session {
 
   private onData(data: Buffer): void {
     if (this.closed) return;
+    this.lastActive = performance.now();
     for (const ev of this.reader.push(data)) {
       if (ev.kind === "line" && !this.sawLine && isHello(ev.text)) this.structured = this.startStructured();
       if (ev.kind === "line") this.sawLine = true;
@@ -145,6 +202,7 @@ export class Session {
   private teardown(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.human.stop();
     this.structured?.stop();
     this.actions.abandon();

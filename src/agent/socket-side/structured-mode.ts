@@ -164,9 +164,9 @@ export class StructuredMode {
     this.send({ op: "result", id: r.id, text: "interrupted" });
   }
 
-  /** The agent is closing: the last line this session gets. */
-  goodbye(): void {
-    this.send({ op: "bye", id: null, reason: "the manhole is closing" });
+  /** The agent is closing, or the session is (idle): the last line this session gets. */
+  goodbye(reason = "the manhole is closing"): void {
+    this.send({ op: "bye", id: null, reason });
   }
 
   /** Resolves once every evaluation asked for so far has been answered. */

@@ -3,6 +3,7 @@
  * before it becomes a session. Human clients are asked `token: ` and answer with one line; a
  * structured client may instead put `"token"` in its hello (its first line). A wrong token is
  * answered after a delay; repeated failures from one address refuse that address for a while.
+ * Every refusal is reported (`onRefused`): the listener audits it and says so on stderr.
  */
 
 import net from "node:net";
@@ -46,6 +47,8 @@ export class TcpListener {
     private readonly config: TcpConfig,
     /** Called with a socket that presented the right token (paused; whatever followed the token is unshifted). */
     private readonly onSocket: (socket: net.Socket, address: string) => void,
+    /** Called once for each connection refused before it became a session, with why. */
+    private readonly onRefused: (address: string, reason: string) => void = () => {},
   ) {
     const gate = (socket: net.Socket) => this.gate(socket);
     this.server = config.tls
@@ -71,11 +74,20 @@ export class TcpListener {
   private gate(socket: net.Socket): void {
     socket.on("error", () => {});
     const address = socket.remoteAddress ?? "unknown";
-    if (this.closed || !isLoopback(address) || this.waiting.size >= MAX_PENDING) {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    if (!isLoopback(address) || this.waiting.size >= MAX_PENDING) {
+      this.onRefused(
+        address,
+        isLoopback(address) ? `more than ${MAX_PENDING} connections waiting for their token` : "not a loopback address",
+      );
       socket.destroy();
       return;
     }
     if (this.limiter.isBlocked(address)) {
+      this.onRefused(address, "too many failed attempts (locked out)");
       socket.resume();
       refuse(socket, TOO_MANY_FAILURES_TEXT);
       return;
@@ -93,12 +105,14 @@ export class TcpListener {
     const timer = setTimeout(() => {
       if (done) return;
       finish();
+      this.onRefused(address, `no token within ${TOKEN_TIMEOUT_MS / 1000} s`);
       socket.destroy();
     }, TOKEN_TIMEOUT_MS);
     timer.unref();
     const onEnd = () => {
       if (done) return;
       finish();
+      this.onRefused(address, "no token (the client ended its input)");
       socket.end();
     };
     const onData = (data: Buffer) => {
@@ -106,7 +120,7 @@ export class TcpListener {
       buffer = Buffer.concat([buffer, data]);
       const nl = buffer.indexOf(10);
       if (nl < 0) {
-        if (buffer.length > MAX_TOKEN_LINE_BYTES) this.wrong(socket, address, finish);
+        if (buffer.length > MAX_TOKEN_LINE_BYTES) this.wrong(socket, address, finish, `a first line over ${MAX_TOKEN_LINE_BYTES} bytes`);
         return;
       }
       const line = buffer.subarray(0, nl).toString("utf8").replace(/\r$/, "");
@@ -124,7 +138,7 @@ export class TcpListener {
         replay = buffer;
       }
       if (!tokenMatches(this.config.token, given)) {
-        this.wrong(socket, address, finish);
+        this.wrong(socket, address, finish, given === "" ? "no token" : "wrong token");
         return;
       }
       finish();
@@ -139,9 +153,10 @@ export class TcpListener {
     socket.write("token: ");
   }
 
-  private wrong(socket: net.Socket, address: string, finish: () => void): void {
+  private wrong(socket: net.Socket, address: string, finish: () => void, reason: string): void {
     finish();
     this.limiter.fail(address);
+    this.onRefused(address, reason);
     socket.pause();
     const timer = setTimeout(() => {
       socket.resume(); // whatever else it sent is discarded
