@@ -39,7 +39,13 @@ export interface LoopState {
 }
 
 /** Values of the shared interrupt flag. */
-export const INTERRUPT = { none: 0, timeout: 1, request: 2 } as const;
+export const INTERRUPT = {
+  none: 0,
+  timeout: 1,
+  request: 2,
+  /** Raised by the main thread itself for an evaluation an interrupt reached before it started. */
+  target: 3,
+} as const;
 
 /**
  * Threaded mode: the Int32 cells the worker and the main thread share (INTERRUPT_CELLS of them).
