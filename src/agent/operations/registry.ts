@@ -5,8 +5,9 @@ import { help } from "./help.js";
 import { stack } from "./stack.js";
 import type { Operation } from "./types.js";
 import { versions } from "./versions.js";
+import { wait } from "./wait.js";
 
-export const OPERATIONS: readonly Operation[] = [help, exit, breakInput, stack, versions];
+export const OPERATIONS: readonly Operation[] = [help, exit, breakInput, stack, wait, versions];
 
 const byName = new Map(OPERATIONS.map((op) => [op.name, op]));
 

@@ -233,6 +233,9 @@ export class Actions {
       operations: OPERATIONS,
       observeOnly: this.observeOnly,
       clearInput: effects.clearInput,
+      keepWaiting: (on) => {
+        this.keepWaiting = on;
+      },
       leave: effects.leave,
     };
   }
