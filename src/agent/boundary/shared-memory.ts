@@ -59,7 +59,7 @@ export const INTERRUPT = {
  *   `started` is free again.
  */
 export const CELL = { flag: 0, started: 1, sync: 2, target: 3, scope: 4, cancel: 5 } as const;
-export const CANCEL_SLOTS = 8;
+export const CANCEL_SLOTS = 64;
 export const INTERRUPT_CELLS = CELL.cancel + CANCEL_SLOTS;
 
 /** Main thread: is evaluation `id` cancelled? Frees its slot if so. */

@@ -204,10 +204,15 @@ export class Actions {
     }
   }
 
-  /** The session is gone: whatever it runs is of no use to anyone; its evaluation is stopped as a Ctrl-C would. */
+  /**
+   * The session is gone: whatever it runs is of no use to anyone. An evaluation that holds the
+   * event loop is stopped as a Ctrl-C would; one that awaits is left to end (and be audited).
+   */
   abandon(): void {
     this.opAbort?.abort();
-    if (this.running) void this.host.supervisor.interrupt(this.running, this.host.session).catch(() => {});
+    if (this.running && this.host.supervisor.loopState()?.blocked) {
+      void this.host.supervisor.interrupt(this.running, this.host.session).catch(() => {});
+    }
   }
 
   private context(
