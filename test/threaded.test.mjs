@@ -212,7 +212,7 @@ test("Ctrl-C for an input that app code keeps from starting: answered at once, t
     c.send("globalThis.ranLate = 1\n\x03\n");
     assert.equal(
       await c.until(">>> ", 4000),
-      "Interrupted: the event loop is blocked by other code (see .stack) and this input had not started; it will not run\n>>> ",
+      "Cancelled: the event loop is blocked by other code (see .stack) and this input had not started; it will not run\n>>> ",
     );
     assert.equal(app.stdout().includes("UNBLOCKED spin"), false, "answered while the loop was still blocked");
     await waitFor(app.stdout, /^UNBLOCKED spin$/m);
@@ -327,7 +327,7 @@ test("a stray Ctrl-C, or one for an input that has finished, never interrupts a 
       replies.sort((a, b) => a.id - b.id),
       [
         { op: "value", id: 2, text: "2", json: 2 },
-        { op: "result", id: 3, text: "interrupted" },
+        { op: "result", id: 3, text: "nothing to interrupt: the evaluation had finished" },
         { op: "value", id: 4, text: "100000", json: 100000 },
       ],
     );

@@ -28,6 +28,8 @@ export interface Outcome {
   json?: string;
   /** Structured requests: what was thrown, when it looks like an error. */
   error?: ErrorInfo;
+  /** The session stopped waiting, but the code was not stopped: it goes on (see the text). */
+  goesOn?: true;
 }
 
 /** What a session is told when it stops waiting for an awaited promise (the promise itself goes on). */
@@ -43,7 +45,60 @@ export function interruptedText(timedOut: boolean, timeoutMs: number): string {
 
 /** An interrupted input that other code kept from starting; it is skipped when its turn comes. */
 export const NOT_STARTED_TEXT =
-  "Interrupted: the event loop is blocked by other code (see .stack) and this input had not started; it will not run";
+  "Cancelled: the event loop is blocked by other code (see .stack) and this input had not started; it will not run";
+
+/** A frame of the main thread, as a blocked notice or a paused session shows it. */
+export interface FrameInfo {
+  function: string;
+  /** A path for files, `REPL<id>` for an input, or the script's URL. */
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** Where the main thread is while its event loop is blocked, as the inspector observed it. */
+export interface BlockedAt {
+  blockedMs: number;
+  /**
+   * "js": it answered the inspector and runs JavaScript (it can be paused);
+   * "native": it did not answer a cheap inspector request: it is outside JavaScript;
+   * "waiting": in Atomics.wait (it answers the inspector and can be paused, the wait goes on).
+   */
+  state: "js" | "native" | "waiting";
+  /** The top frame that is not the manhole's own, when it could be read. */
+  frame?: FrameInfo;
+  /** A session of this process has paused the main thread (.pause). */
+  paused?: boolean;
+  /** Nothing but the probe was on the main thread's stack: its loop has just turned after all. */
+  idle?: true;
+}
+
+/** `fn (file:line)`. */
+export function frameText(f: FrameInfo): string {
+  return `${f.function || "<anonymous>"} (${f.file}:${f.line})`;
+}
+
+/** What an input that waits for a blocked event loop is told at once. */
+export function blockedText(b: BlockedAt, durationText: string): string {
+  const head = `The event loop has been blocked for ${durationText}`;
+  const where = b.frame ? `, in ${frameText(b.frame)}` : "";
+  if (b.paused)
+    return `${head}: a session has paused the main thread${where} (.pause); this input runs when it resumes — Ctrl-C cancels it.`;
+  if (b.state === "native") {
+    return `${head}, outside JavaScript (native code: execSync, a synchronous file or network call, a native addon): it cannot be paused or stopped from here. This input runs when the loop turns — Ctrl-C cancels it; .stack says more.`;
+  }
+  if (b.state === "waiting") {
+    return `${head}, in Atomics.wait called from ${b.frame ? frameText(b.frame) : "<unknown>"}: the thread waits to be notified. This input runs when the loop turns — Ctrl-C cancels it; .pause reads the waiting frame now (the wait goes on after .resume); .stack shows where it is.`;
+  }
+  return `${head}${where}. This input runs when the loop turns — Ctrl-C cancels it; .pause evaluates inside the blocked thread now; .stack shows where it is.`;
+}
+
+/** At the timeout, an input that never started: cancelled, or (with .wait) kept waiting. */
+export function waitedText(kept: boolean, timeoutMs: number): string {
+  return kept
+    ? `Still waiting after ${timeoutMs} ms (timeout): the event loop is still blocked; this input stays queued (.wait is on) and runs when it turns — Ctrl-C cancels it.`
+    : `Cancelled: this input waited ${timeoutMs} ms (timeout) for the event loop, which other code keeps blocked; it will not run (.wait keeps inputs waiting instead).`;
+}
 
 /** Why an evaluation that was asked to stop is still there, after `stopped` (interruptedText). */
 export const STILL_RUNNING = {
@@ -51,7 +106,8 @@ export const STILL_RUNNING = {
   unsafe:
     "the main thread is held by an async continuation of manhole code that has no loop to stop at; it cannot be stopped safely (see .stack)",
   "not-js":
-    "the main thread is blocked outside JavaScript (native code such as execSync or Atomics.wait) and cannot be stopped from here; the evaluation keeps running",
+    "the main thread is blocked outside JavaScript (native code such as execSync or a synchronous file operation) and cannot be stopped from here; the evaluation keeps running",
+  unseen: "the main thread runs JavaScript but did not pause in time to be sampled (see .stack); the evaluation keeps running",
 } as const;
 
 /** What a refused human-mode input prints (observe-only). */

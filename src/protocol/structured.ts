@@ -6,7 +6,7 @@
  * Requests carry a client-chosen `id` (a positive integer); every reply to a request carries
  * the same `id`. Output printed between evaluations arrives with `id: null`.
  */
-import type { ErrorInfo } from "./outcome.js";
+import type { ErrorInfo, FrameInfo } from "./outcome.js";
 
 export type { ErrorInfo } from "./outcome.js";
 
@@ -42,6 +42,16 @@ export type Reply =
       loop?: LoopInfo;
     }
   | { op: "out"; id: number | null; text: string }
+  | {
+      /** The eval waits for a blocked event loop: sent at once, before its own reply. */
+      op: "blocked";
+      id: number;
+      blockedMs: number;
+      state: "js" | "native" | "waiting";
+      frame?: FrameInfo;
+      paused?: boolean;
+      text: string;
+    }
   | { op: "value"; id: number; text: string; json?: unknown }
   | { op: "error"; id: number; text: string; error?: ErrorInfo }
   | { op: "completions"; id: number; items: string[]; prefix: string }

@@ -39,7 +39,13 @@ export interface LoopState {
 }
 
 /** Values of the shared interrupt flag. */
-export const INTERRUPT = { none: 0, timeout: 1, request: 2 } as const;
+export const INTERRUPT = {
+  none: 0,
+  timeout: 1,
+  request: 2,
+  /** Raised by the main thread itself for an evaluation an interrupt reached before it started. */
+  target: 3,
+} as const;
 
 /**
  * Threaded mode: the Int32 cells the worker and the main thread share (INTERRUPT_CELLS of them).
@@ -53,7 +59,7 @@ export const INTERRUPT = { none: 0, timeout: 1, request: 2 } as const;
  *   `started` is free again.
  */
 export const CELL = { flag: 0, started: 1, sync: 2, target: 3, scope: 4, cancel: 5 } as const;
-export const CANCEL_SLOTS = 8;
+export const CANCEL_SLOTS = 64;
 export const INTERRUPT_CELLS = CELL.cancel + CANCEL_SLOTS;
 
 /** Main thread: is evaluation `id` cancelled? Frees its slot if so. */

@@ -402,15 +402,21 @@ export class Evaluator {
     // interrupt sent before this evaluation got here is seen by one side or the other. Any other
     // raised flag is over: this message reached us, so the event loop has turned since.
     const targeted = Atomics.load(cells, CELL.target) === req.id;
-    if (targeted) Atomics.store(cells, CELL.scope, req.session);
-    Atomics.store(cells, CELL.flag, targeted ? INTERRUPT.request : INTERRUPT.none);
+    if (targeted) {
+      Atomics.store(cells, CELL.scope, req.session);
+      // Raised with a value of its own, unless the worker has raised the flag meanwhile.
+      Atomics.compareExchange(cells, CELL.flag, INTERRUPT.none, INTERRUPT.target);
+    } else Atomics.store(cells, CELL.flag, INTERRUPT.none);
     try {
       if (takeCancelled(cells, req.id)) this.cancel(req);
       else this.run(req);
     } finally {
       Atomics.store(cells, CELL.sync, 0);
-      // Raised for this evaluation alone: the rest of the app's manhole code must not see it.
-      if (targeted) Atomics.store(cells, CELL.flag, INTERRUPT.none);
+      // Raised for this evaluation's start alone: lowered only if it is still our own value. A
+      // flag the worker raised while the synchronous part ran (it may have seen it running and
+      // gone straight to stopping it) is the worker's to lower, so that an async continuation
+      // (`await 0; while (true) {}`) still stops at its first check.
+      if (targeted) Atomics.compareExchange(cells, CELL.flag, INTERRUPT.target, INTERRUPT.none);
     }
   }
 

@@ -13,8 +13,9 @@ import { requests } from "./requests.js";
 import { stack } from "./stack.js";
 import type { Operation } from "./types.js";
 import { versions } from "./versions.js";
+import { wait } from "./wait.js";
 
-export const OPERATIONS: readonly Operation[] = [help, exit, breakInput, stack, versions, handles, requests, loop, mem, gc, report];
+export const OPERATIONS: readonly Operation[] = [help, exit, breakInput, stack, wait, versions, handles, requests, loop, mem, gc, report];
 
 const byName = new Map(OPERATIONS.map((op) => [op.name, op]));
 

@@ -85,6 +85,8 @@ export interface OperationContext {
   observeOnly: boolean;
   /** Human mode: drops a half-typed multi-line input. */
   clearInput(): void;
+  /** Sets whether this session keeps inputs that wait for a blocked loop past the timeout (`.wait`). */
+  keepWaiting(on: boolean): void;
   /** Ends this session (not the app) once the reply is sent. */
   leave(): void;
 }

@@ -3,7 +3,7 @@
  * against observe-only and supervised here, once, for human and structured mode alike. The
  * modes only turn lines into these calls and outcomes into bytes.
  */
-import type { Outcome, OutcomeKind } from "../../protocol/outcome.js";
+import { type BlockedAt, blockedText, type Outcome, type OutcomeKind } from "../../protocol/outcome.js";
 import { formatDuration } from "../../shared/duration.js";
 import { evalOutcome, type SessionAudit } from "../audit.js";
 import { ArgError, argsFromObject, parseArgs } from "../operations/args.js";
@@ -41,6 +41,12 @@ export interface ActionHost {
   settled?(): void;
 }
 
+/** Said to a session while its input waits: it waits for a blocked loop (once, at once), or a later note. */
+export type WaitNotice = { kind: "blocked"; at: BlockedAt; text: string } | { kind: "note"; text: string };
+
+/** What an interrupt did to the evaluation it was for. */
+export type InterruptResult = "interrupted" | "cancelled" | "finished" | "not-stopped";
+
 export interface OperationOutcome {
   kind: OutcomeKind | "unknown" | "busy" | "bad-args";
   text: string;
@@ -54,8 +60,11 @@ export interface OperationOutcome {
 }
 
 export class Actions {
-  /** The evaluation of this session that runs now (0: none). */
+  /** The evaluation of this session that runs now (0: none), and its end. */
   private running = 0;
+  private runningDone: Promise<Outcome> | undefined;
+  /** `.wait`: an input that waits for a blocked loop is kept past the timeout instead of cancelled. */
+  keepWaiting = false;
   private opAbort: AbortController | undefined;
 
   constructor(private readonly host: ActionHost) {}
@@ -75,7 +84,12 @@ export class Actions {
   }
 
   /** Evaluates one complete input. `started` learns its id as soon as it has one. */
-  async evaluate(code: string, structured: boolean, started?: (id: number) => void): Promise<Outcome> {
+  async evaluate(
+    code: string,
+    structured: boolean,
+    started?: (id: number) => void,
+    notify?: (notice: WaitNotice) => void,
+  ): Promise<Outcome> {
     const { audit, channel, supervisor, session } = this.host;
     const audited = audit.begin("eval", code);
     if (this.observeOnly) {
@@ -84,12 +98,18 @@ export class Actions {
     }
     const { id, done } = channel.evaluate(session, code, structured);
     this.running = id;
+    this.runningDone = done;
     started?.(id);
-    const stopWatching = supervisor.watch(id);
+    const stopWatching = supervisor.watch(id, {
+      blocked: (at) => notify?.({ kind: "blocked", at, text: blockedText(at, formatDuration(at.blockedMs)) }),
+      note: (text) => notify?.({ kind: "note", text }),
+      keepWaiting: () => this.keepWaiting,
+    });
     const outcome = await done;
     stopWatching();
     this.running = 0;
     this.host.settled?.();
+    this.runningDone = undefined;
     audited(evalOutcome(outcome));
     return outcome;
   }
@@ -103,15 +123,30 @@ export class Actions {
    * Stops what this session runs: its operation, else its evaluation (0 or `evaluation`: the
    * running one). Resolves to what happened, and a note to print, if any.
    */
-  async interrupt(evaluation?: number): Promise<{ stopped: "operation" | "evaluation" | "nothing"; note?: string }> {
+  async interrupt(
+    evaluation?: number,
+  ): Promise<{ stopped: "operation" | "evaluation" | "nothing"; note?: string; result?: InterruptResult }> {
     if (this.opAbort && !this.opAbort.signal.aborted) {
       this.opAbort.abort();
       return { stopped: "operation" };
     }
     const id = evaluation ?? this.running;
     if (id && id === this.running) {
+      const done = this.runningDone;
       await this.host.supervisor.interrupt(id, this.host.session);
-      return { stopped: "evaluation" };
+      // Every path of the supervisor's interrupt has ended the evaluation for its session by now
+      // (its own result, or abandoned with a note): what it ended with says what the interrupt did.
+      const outcome = await done;
+      const result: InterruptResult | undefined = !outcome
+        ? undefined
+        : outcome.goesOn
+          ? "not-stopped"
+          : outcome.kind === "cancelled"
+            ? "cancelled"
+            : outcome.kind === "interrupted" || outcome.kind === "timeout"
+              ? "interrupted"
+              : "finished";
+      return { stopped: "evaluation", ...(result ? { result } : {}) };
     }
     // Nothing of this session runs, but the loop may be held by an earlier input's async tail.
     const note = await this.host.supervisor.interrupt(0, this.host.session);
@@ -199,9 +234,15 @@ export class Actions {
     }
   }
 
-  /** The session is gone: whatever it runs is of no use to anyone. */
+  /**
+   * The session is gone: whatever it runs is of no use to anyone. An evaluation that holds the
+   * event loop is stopped as a Ctrl-C would; one that awaits is left to end (and be audited).
+   */
   abandon(): void {
     this.opAbort?.abort();
+    if (this.running && this.host.supervisor.loopState()?.blocked) {
+      void this.host.supervisor.interrupt(this.running, this.host.session).catch(() => {});
+    }
   }
 
   /** ctx.callMain(): the relay, watched for a blocked loop (see OperationContext.callMain). */
@@ -293,6 +334,9 @@ export class Actions {
       operations: OPERATIONS,
       observeOnly: this.observeOnly,
       clearInput: effects.clearInput,
+      keepWaiting: (on) => {
+        this.keepWaiting = on;
+      },
       leave: effects.leave,
     };
   }

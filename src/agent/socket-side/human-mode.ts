@@ -212,7 +212,8 @@ export class HumanMode {
       this.reply("");
       return;
     }
-    const outcome = await this.actions.evaluate(code, false);
+    // Told at once when the input waits for a blocked event loop; its answer comes later.
+    const outcome = await this.actions.evaluate(code, false, undefined, (notice) => this.write(`${notice.text}\n`));
     this.reply(`${outcome.kind === "refused" ? REFUSED_TEXT : outcome.text}\n`);
   }
 

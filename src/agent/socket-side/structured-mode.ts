@@ -36,7 +36,7 @@ function isRequest(value: unknown): value is Request {
 export class StructuredMode {
   private greeted = false;
   private readonly evals: Extract<Request, { op: "eval" }>[] = [];
-  private running: { request: number; evaluation: number } | undefined;
+  private running: { request: number; evaluation: number; replied: Promise<void> } | undefined;
   /** The request id of the operation under way, if any (for `interrupt {target}`). */
   private operating: number | undefined;
   private drained: Promise<void> = Promise.resolve();
@@ -160,8 +160,16 @@ export class StructuredMode {
       return;
     }
     if (!run || run.evaluation === PENDING || (r.target !== undefined && r.target !== run.request)) return nothing();
-    await this.actions.interrupt(run.evaluation);
-    this.send({ op: "result", id: r.id, text: "interrupted" });
+    const { result } = await this.actions.interrupt(run.evaluation);
+    // What happened to it, once its own reply has been sent.
+    const texts: Record<NonNullable<typeof result>, string> = {
+      interrupted: "interrupted",
+      cancelled: "cancelled: it had not started and will not run",
+      finished: "nothing to interrupt: the evaluation had finished",
+      "not-stopped": "not stopped: the evaluation goes on (its error says why)",
+    };
+    await run.replied;
+    this.send({ op: "result", id: r.id, text: texts[result ?? "interrupted"] });
   }
 
   /** The agent is closing, or the session is (idle): the last line this session gets. */
@@ -179,10 +187,22 @@ export class StructuredMode {
     for (let r = this.evals.shift(); r && !this.stopped; r = this.evals.shift()) {
       // Without a worker the evaluation runs inside evaluate(): its output arrives before the id.
       const request = r.id;
-      this.running = { request, evaluation: PENDING };
-      const outcome = await this.actions.evaluate(r.code, true, (id) => {
-        this.running = { request, evaluation: id };
+      let sent = () => {};
+      const replied = new Promise<void>((resolve) => {
+        sent = resolve;
       });
+      this.running = { request, evaluation: PENDING, replied };
+      const outcome = await this.actions.evaluate(
+        r.code,
+        true,
+        (id) => {
+          this.running = { request, evaluation: id, replied };
+        },
+        (notice) => {
+          if (notice.kind === "note") this.send({ op: "out", id: request, text: `${notice.text}\n` });
+          else this.send({ op: "blocked", id: request, ...notice.at, text: notice.text });
+        },
+      );
       this.running = undefined;
       if (outcome.kind === "ok") {
         let json: unknown;
@@ -191,6 +211,7 @@ export class StructuredMode {
       } else {
         this.send({ op: "error", id: request, text: outcome.text, ...(outcome.error ? { error: outcome.error } : {}) });
       }
+      sent();
     }
   }
 

@@ -4,16 +4,28 @@
  * is blocked. Threaded mode implements it with a worker-side inspector session
  * (watchdog.ts); `threaded: false` gets the limited version below.
  */
-import { awaitAbandoned } from "../../protocol/outcome.js";
+import { awaitAbandoned, type BlockedAt } from "../../protocol/outcome.js";
 import type { LoopState } from "../boundary/shared-memory.js";
 import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
 
 export type { LoopState } from "../boundary/shared-memory.js";
 
+/** What a session's evaluation is told while it waits for a blocked event loop. */
+export interface WatchHooks {
+  /** The input waits for a blocked loop: said once, at once. */
+  blocked(at: BlockedAt): void;
+  /** A line for the session while the evaluation goes on (kept waiting at the timeout). */
+  note(text: string): void;
+  /** Does the session keep a waiting input past the timeout (`.wait`)? */
+  keepWaiting(): boolean;
+}
+
 export interface Supervisor {
-  /** An evaluation started; returns the function that says it ended. */
-  watch(id: number): () => void;
+  /** An evaluation was sent; returns the function that says it ended. */
+  watch(id: number, hooks?: WatchHooks): () => void;
+  /** Threaded mode: where the main thread is while its loop is blocked. */
+  where?(): Promise<BlockedAt>;
   /** The client asked to stop evaluation `id` (0: none runs; stop runaway manhole code if any). Returns a note to print. */
   interrupt(id: number, session: number): Promise<string | undefined>;
   /** The main thread's JavaScript stack, ready to print. */

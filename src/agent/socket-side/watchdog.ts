@@ -9,13 +9,21 @@
 import inspector from "node:inspector";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { awaitAbandoned, interruptedText, NOT_STARTED_TEXT, STILL_RUNNING } from "../../protocol/outcome.js";
+import {
+  awaitAbandoned,
+  type BlockedAt,
+  type FrameInfo,
+  interruptedText,
+  NOT_STARTED_TEXT,
+  STILL_RUNNING,
+  waitedText,
+} from "../../protocol/outcome.js";
 import { formatDuration } from "../../shared/duration.js";
 import { CELL, INTERRUPT, type LoopState, lastBeat, markCancelled, readLoopState } from "../boundary/shared-memory.js";
 import { rewrite } from "../main-thread/rewrite.js";
 import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
-import type { Supervisor } from "./supervisor.js";
+import type { Supervisor, WatchHooks } from "./supervisor.js";
 
 interface CallFrame {
   functionName: string;
@@ -74,10 +82,20 @@ function isOwnFile(file: string): boolean {
  * How halting went: the code let go of the main thread (stopped at a check, or it was never
  * what held it), was terminated, or could not be stopped (why).
  */
-type Halted = "freed" | "terminated" | "not-ours" | "unsafe" | "not-js";
+type Halted = "freed" | "terminated" | "not-ours" | "unsafe" | "not-js" | "unseen";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const nextCheck = () => new Promise((r) => setImmediate(r));
+
+/**
+ * Evaluated on the main thread through the inspector (Runtime.evaluate, no Debugger): V8 runs
+ * it at the blocked code's next interrupt check, so its stack is the blocked code's, under it.
+ * Costs a few milliseconds, where a Debugger pause first needs Debugger.enable (every script
+ * reported: 60-150 ms in a small app). The app's own stack formatting is kept out of it.
+ */
+const STACK_PROBE =
+  "(() => { const E = Error, p = E.prepareStackTrace, l = E.stackTraceLimit; try { E.prepareStackTrace = undefined; E.stackTraceLimit = 60; return String(new E().stack) } finally { E.prepareStackTrace = p; E.stackTraceLimit = l } })()\n//# sourceURL=manhole-probe";
+const STACK_LINE = /^\s*at (?:(.*?) \()?(.*?)(?::(\d+):(\d+))?\)?$/;
 
 /**
  * Lets messages the main thread has already sent arrive: the poll phase that reads them runs
@@ -111,6 +129,8 @@ export class ThreadSupervisor implements Supervisor {
   private unanswered: Promise<unknown> | undefined;
   /** A reachability probe the main thread has not answered yet. */
   private probing: Promise<unknown> | undefined;
+  /** The main thread is held paused for a session (.pause): what others are told. */
+  private pauseHold: { top(): FrameInfo | undefined } | undefined;
   /** Script URLs by id, as Debugger.enable reports them (call frames carry only the id). */
   private readonly scripts = new Map<string, string>();
 
@@ -125,9 +145,105 @@ export class ThreadSupervisor implements Supervisor {
     return readLoopState(this.beat);
   }
 
-  watch(id: number): () => void {
-    const timer = setTimeout(() => void this.overdue(id), this.timeoutMs);
-    return () => clearTimeout(timer);
+  watch(id: number, hooks?: WatchHooks): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const arm = () => {
+      timer = setTimeout(() => void this.overdue(id, hooks, arm), this.timeoutMs);
+    };
+    arm();
+    if (hooks) void this.noticeWhileWaiting(id, hooks, () => ended);
+    return () => {
+      ended = true;
+      clearTimeout(timer);
+    };
+  }
+
+  /** Has evaluation `id` been taken by the main thread? */
+  private started(id: number): boolean {
+    return Atomics.load(this.cells, CELL.started) >= id;
+  }
+
+  /**
+   * While evaluation `id` waits for a blocked event loop, tells its session so at once: how long,
+   * and where the main thread is (what the inspector observed).
+   */
+  private async noticeWhileWaiting(id: number, hooks: WatchHooks, ended: () => boolean): Promise<void> {
+    while (!ended() && this.channel.isRunning(id) && !this.started(id)) {
+      if (this.loopState().blocked) {
+        const at = await this.where().catch(() => undefined);
+        // A main thread found with nothing of the app's or of an input on its stack is turning
+        // (the heartbeat lags behind the message that ended a block): not blocked, look again.
+        if (at && !at.idle) {
+          if (!ended() && this.channel.isRunning(id) && !this.started(id)) hooks.blocked(at);
+          return;
+        }
+      }
+      await sleep(20);
+    }
+  }
+
+  /**
+   * Where the main thread is, for a session told its input waits: its top frame outside the
+   * manhole, read from a stack the main thread itself makes at its next interrupt check; or
+   * "native" when it does not answer the inspector at all.
+   */
+  async where(): Promise<BlockedAt> {
+    if (this.pauseHold) return { blockedMs: this.loopState().sinceMs, state: "js", paused: true, frame: this.pauseHold.top() };
+    try {
+      await this.reachable();
+    } catch (err) {
+      if (err instanceof NotInJavaScript) return { blockedMs: this.loopState().sinceMs, state: "native" };
+      throw err;
+    }
+    const r = await withTimeout(
+      this.post<{ result?: { value?: unknown } }>("Runtime.evaluate", { expression: STACK_PROBE, silent: true, returnByValue: true }),
+      PAUSE_WAIT_MS,
+    ).catch(() => undefined);
+    const stack = typeof r?.result?.value === "string" ? r.result.value : "";
+    return { blockedMs: this.loopState().sinceMs, ...this.topOf(stack) };
+  }
+
+  /** The top frame of an Error stack that is the user's, and whether it waits in Atomics.wait. */
+  private topOf(stack: string): { state: "js" | "waiting"; frame?: FrameInfo; idle?: true } {
+    const lines = stack.split("\n").slice(1);
+    let waiting = false;
+    const mappers = new Map<number, (line: number, column: number) => [number, number]>();
+    for (const text of lines) {
+      const m = STACK_LINE.exec(text);
+      if (!m) continue;
+      const [, fn = "", rawFile = "", line, column] = m;
+      if (rawFile === "manhole-probe") continue;
+      if (fn === "" && rawFile === "Atomics.wait") continue;
+      if (rawFile === "<anonymous>" && fn === "Atomics.wait") {
+        waiting = true;
+        continue;
+      }
+      const file = displayPath(rawFile);
+      if (!line || file.startsWith("node:") || RUNNERS.has(file) || isOwnFile(file)) continue;
+      let pos: [number, number] = [Number(line), Number(column)];
+      const input = INPUT_URL.exec(file);
+      if (input) pos = this.mapInput(Number(input[1]), pos, mappers);
+      return { state: waiting ? "waiting" : "js", frame: { function: fn, file, line: pos[0], column: pos[1] } };
+    }
+    // Nothing of the app's or of an input on the stack (only Node's and the manhole's own
+    // plumbing, or nothing): the loop is turning. Atomics.wait always has its caller.
+    return { state: waiting ? "waiting" : "js", ...(waiting ? {} : { idle: true as const }) };
+  }
+
+  /** An input's position (1-based) as the user typed it. */
+  private mapInput(
+    id: number,
+    [line, column]: [number, number],
+    mappers: Map<number, (line: number, column: number) => [number, number]>,
+  ): [number, number] {
+    let map = mappers.get(id);
+    const code = map ? undefined : this.channel.inputOf(id);
+    if (!map && code !== undefined) {
+      map = rewrite(code).position;
+      mappers.set(id, map);
+    }
+    return map ? map(line, column) : [line, column];
   }
 
   async interrupt(id: number, session: number): Promise<string | undefined> {
@@ -141,7 +257,26 @@ export class ThreadSupervisor implements Supervisor {
     return outcome === "freed" || outcome === "terminated" ? "Interrupted: manhole code that held the event loop was stopped" : undefined;
   }
 
-  private async overdue(id: number): Promise<void> {
+  /**
+   * The timeout. An evaluation that never started (other code keeps the loop blocked) is
+   * cancelled, so that it never runs later, unless its session keeps inputs waiting (`.wait`):
+   * then it is told so, and its own timeout starts when it starts.
+   */
+  private async overdue(id: number, hooks: WatchHooks | undefined, rearm: () => void): Promise<void> {
+    if (!this.channel.isRunning(id)) return;
+    if (!this.started(id)) {
+      if (hooks?.keepWaiting()) {
+        hooks.note(waitedText(true, this.timeoutMs));
+        while (this.channel.isRunning(id) && !this.started(id)) await sleep(20);
+        if (this.channel.isRunning(id)) rearm();
+        return;
+      }
+      if (markCancelled(this.cells, id)) {
+        this.channel.abandon(id, { kind: "cancelled", text: waitedText(false, this.timeoutMs) });
+        return;
+      }
+      // It started meanwhile: its timeout is over all the same.
+    }
     await this.stop(id, INTERRUPT.timeout);
   }
 
@@ -172,8 +307,10 @@ export class ThreadSupervisor implements Supervisor {
       "not-ours": `${text}: ${STILL_RUNNING["not-ours"]}`,
       unsafe: `${text}: ${STILL_RUNNING.unsafe}`,
       "not-js": `${text}: ${STILL_RUNNING["not-js"]}`,
+      unseen: `${text}: ${STILL_RUNNING.unseen}`,
     };
-    this.channel.abandon(id, { kind: stopKind, text: notes[outcome] });
+    const goesOn = outcome === "not-ours" || outcome === "unsafe" || outcome === "not-js" || outcome === "unseen";
+    this.channel.abandon(id, { kind: stopKind, text: notes[outcome], ...(goesOn ? { goesOn: true as const } : {}) });
   }
 
   /**
@@ -194,8 +331,9 @@ export class ThreadSupervisor implements Supervisor {
       if (await this.turnedSince(raised, COOPERATIVE_WAIT_MS, id)) return "freed";
       try {
         return await this.exclusive(() => this.terminateIfSynchronous(id));
-      } catch {
-        return "not-js";
+      } catch (err) {
+        // Native only when the inspector saw no answer; any other failure proves nothing.
+        return err instanceof NotInJavaScript ? "not-js" : "unseen";
       }
     } finally {
       // Lowered by the main thread when it gets this, i.e. once its loop turns again.
@@ -231,11 +369,11 @@ export class ThreadSupervisor implements Supervisor {
    */
   private async reached(id: number): Promise<boolean> {
     Atomics.store(this.cells, CELL.target, id);
-    const asked = Date.now();
     while (Atomics.load(this.cells, CELL.started) < id) {
       if (!this.channel.isRunning(id)) return false;
-      // Other code holds the loop: say so now rather than when it lets go (maybe never).
-      if (Date.now() - asked > COOPERATIVE_WAIT_MS && this.loopState().blocked) {
+      // Other code holds the loop: say so now rather than when it lets go (maybe never). A loop
+      // that counts as blocked has not turned for 250 ms: the input is not about to start.
+      if (this.loopState().blocked) {
         // Told "will not run" only once the main thread is sure to skip it.
         if (markCancelled(this.cells, id)) {
           this.channel.abandon(id, { kind: "cancelled", text: NOT_STARTED_TEXT });
@@ -267,7 +405,7 @@ export class ThreadSupervisor implements Supervisor {
       });
     } catch (err) {
       if (err instanceof NotInJavaScript) {
-        return `Main thread: event loop blocked for ${formatDuration(this.loopState().sinceMs)}, outside JavaScript (native code such as execSync, Atomics.wait or a synchronous file operation). Its JavaScript stack can be read once it returns.`;
+        return `Main thread: event loop blocked for ${formatDuration(this.loopState().sinceMs)}, outside JavaScript (native code such as execSync, a synchronous file operation or a native addon): it does not answer the inspector, so it can be neither paused nor stopped from here. Its JavaScript stack can be read once it returns. Node's diagnostic report (process.report) has only the native stack of the thread that writes it, so the main thread's native frames cannot be read from inside the process; gdb or eu-stack -p ${process.pid} can.`;
       }
       throw err;
     }
@@ -355,7 +493,34 @@ export class ThreadSupervisor implements Supervisor {
       probe.catch(() => {});
       this.probing = probe;
     }
-    await withTimeout(this.probing, REACH_WAIT_MS);
+    const probe = this.probing;
+    let settled = false;
+    probe.then(
+      () => {
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    // Counts only time this thread itself was running on time: when the whole process is
+    // starved (a busy machine, CPU throttling), an answer already here must not lose the race
+    // with our own timer.
+    let observed = 0;
+    let last = Date.now();
+    const quiet = probe.catch(() => {});
+    while (!settled) {
+      await Promise.race([quiet, sleep(20)]);
+      if (settled) break;
+      const now = Date.now();
+      observed += Math.min(now - last, 60);
+      last = now;
+      if (observed >= REACH_WAIT_MS && !settled) {
+        await receivePending();
+        if (!settled) throw new NotInJavaScript();
+      }
+    }
+    await probe;
   }
 
   private async resume(): Promise<void> {
@@ -371,7 +536,7 @@ export class ThreadSupervisor implements Supervisor {
    * only that evaluation's synchronous part counts.
    */
   private async terminateIfSynchronous(id: number): Promise<Exclude<Halted, "not-js">> {
-    let seen: "not-ours" | "unsafe" = "not-ours";
+    let seen: "not-ours" | "unsafe" | "unseen" = "unseen";
     const ours = (url: string) => (id ? url === `REPL${id}` : /^REPL\d+$/.test(url));
     for (let sample = 0; sample < SAMPLES; sample++) {
       if (id && !this.channel.isRunning(id)) return "freed";
@@ -385,7 +550,10 @@ export class ThreadSupervisor implements Supervisor {
       const urls = frames.map((f) => this.scripts.get(f.location.scriptId) ?? "");
       await this.resume();
       const repl = urls.findIndex(ours);
-      if (repl < 0) continue;
+      if (repl < 0) {
+        if (seen === "unseen") seen = "not-ours";
+        continue;
+      }
       if (urls.slice(repl).some((u) => u === "manhole-runner" || u === "manhole-timed")) {
         // Its synchronous part may have ended since the sample: then nothing of it is left to terminate.
         if (id && (!this.channel.isRunning(id) || Atomics.load(this.cells, CELL.sync) !== id)) return "freed";
