@@ -13,10 +13,14 @@ const REPS = Number(process.env.BENCH_REPS || 5);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS || 1000);
 const TARGET_RSS_MB = 12;
 const TARGET_START_MS = 30;
+/** What an app pays for importing manhole without starting one. */
+const TARGET_IMPORT_MB = 1.5;
+const TARGET_IMPORT_MS = 3;
 
 const APP = path.join(__dirname, "servers", "app.js");
 const MODES = [
   { key: "none", label: "no manhole" },
+  { key: "import", label: 'require("manhole") only' },
   { key: "inline", label: "manhole threaded:false" },
   { key: "threaded", label: "manhole threaded" },
   { key: "worker", label: "(ref.) empty Worker, no manhole" },
@@ -53,7 +57,7 @@ async function main() {
   for (const m of MODES) {
     for (const f of ["rss", "heapUsed", "requireMs", "startMs"]) m[f] = median(m.runs.map((x) => x[f]));
   }
-  const [none, inline, threaded, worker] = MODES;
+  const [none, imported, inline, threaded, worker] = MODES;
   const mb = (b) => (b / MB).toFixed(1);
   const plusMb = (b) => `${b >= 0 ? "+" : ""}${(b / MB).toFixed(1)}`;
   const ms = (x) => x.toFixed(1);
@@ -75,7 +79,7 @@ async function main() {
       mb(m.heapUsed),
       m === none ? "–" : plusMb(m.heapUsed - none.heapUsed),
       x(m.heapUsed, none.heapUsed),
-      m === none ? "–" : ms(m.startMs),
+      m === none || m === imported ? "–" : ms(m.startMs),
       m === none || m.key === "worker" ? "–" : ms(m.requireMs),
     ]),
   );
@@ -83,6 +87,15 @@ async function main() {
   console.log(
     `(the reference row spawns an empty worker_threads Worker and waits for its first message: ${ms(worker.startMs)} ms and` +
       ` ${plusMb(worker.rss - none.rss)} MB RSS here, a floor for any worker-based threaded mode)`,
+  );
+
+  const dImport = imported.rss - none.rss;
+  console.log("\nimport alone vs no manhole:");
+  console.log(
+    `  RSS       ${plusMb(dImport)} MB  (target: at most +${TARGET_IMPORT_MB} MB)  -> ${dImport <= TARGET_IMPORT_MB * MB ? "MET" : "NOT MET"}`,
+  );
+  console.log(
+    `  require   ${ms(imported.requireMs)} ms  (target: at most ${TARGET_IMPORT_MS} ms)  -> ${imported.requireMs <= TARGET_IMPORT_MS ? "MET" : "NOT MET"}`,
   );
 
   const dRss = threaded.rss - inline.rss;

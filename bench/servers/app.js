@@ -1,6 +1,6 @@
 // A small app (an HTTP server and a timer) for bench/memory.js.
-// argv[2] = "none" | "inline" | "threaded" | "worker" (an idle, empty worker thread, for
-// reference); argv[3] = settle ms. Reports one JSON line.
+// argv[2] = "none" | "import" (require manhole, start nothing) | "inline" | "threaded" |
+// "worker" (an idle, empty worker thread, for reference); argv[3] = settle ms. Reports one JSON line.
 "use strict";
 const { performance } = require("node:perf_hooks");
 const http = require("node:http");
@@ -38,6 +38,10 @@ async function main() {
     worker.unref();
     await new Promise((resolve) => worker.once("message", resolve));
     startMs = performance.now() - t0;
+  } else if (mode === "import") {
+    const t0 = performance.now();
+    require(path.join(__dirname, "..", "..", "dist", "agent", "index.js"));
+    requireMs = performance.now() - t0;
   } else if (mode !== "none") {
     const t0 = performance.now();
     const { startManhole } = require(path.join(__dirname, "..", "..", "dist", "agent", "index.js"));

@@ -63,6 +63,8 @@ export class ManholeClient {
   private closedError: Error | undefined;
   /** Output printed by manhole code between requests (timers, promises). */
   onAsyncOutput: (text: string) => void = () => {};
+  /** An input of ours waits for the app's blocked event loop (the agent's notice, ready to print). */
+  onBlocked: (text: string) => void = () => {};
   /** The connection ended (by either side). */
   onClose: () => void = () => {};
   info!: HelloReply;
@@ -142,6 +144,11 @@ export class ManholeClient {
   }
 
   private dispatch(reply: Reply): void {
+    if (reply.op === "blocked") {
+      // A notice before the request's reply, never its end: the input waits for a blocked loop.
+      this.onBlocked(reply.text);
+      return;
+    }
     if (reply.op === "out") {
       const w = reply.id === null ? undefined : this.waiters.get(reply.id);
       if (w) w.onOutput?.(reply.text);

@@ -116,6 +116,8 @@ export class InteractiveSession {
     this.rl.on("close", () => this.onInputClosed());
     if (tty) this.rl.on("SIGINT", () => this.onInterrupt());
     client.onAsyncOutput = (text) => this.printAsync(text);
+    // The agent's notice that an input waits for a blocked loop: on the terminal, or stderr when piped.
+    client.onBlocked = (text) => (this.tty ? this.write(this.c.yellow(`${text}\n`)) : this.err.write(`manhole: ${text}\n`));
     client.onClose = () => this.finish(EXIT.ok, "the process closed the connection");
   }
 

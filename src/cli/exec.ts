@@ -64,6 +64,8 @@ export async function execOn(
   let client: ManholeClient;
   try {
     client = await ManholeClient.connect(socket, { timeoutMs: timeoutMs ?? 5000, tcp });
+    // A person at a terminal is told at once that the input waits for a blocked loop; scripts get only the result.
+    if (process.stderr.isTTY) client.onBlocked = (text) => process.stderr.write(`manhole: ${text}\n`);
   } catch (err) {
     if (timeoutMs !== undefined && err instanceof CliError && err.exitCode === EXIT.timeout) throw timeoutError(socket, timeoutMs);
     throw err;
