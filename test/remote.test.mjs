@@ -75,7 +75,7 @@ async function startSshd() {
   child.stderr.setEncoding("utf8").on("data", (d) => (log += d));
   const exit = new Promise((resolve) => child.on("exit", resolve));
   const deadline = Date.now() + 10_000;
-  while (!/listening on 127\.0\.0\.1 .*\n[^]*listening on 127\.0\.0\.2|listening on 127\.0\.0\.2[^]*listening on 127\.0\.0\.1/.test(log)) {
+  while (!(/listening on 127\.0\.0\.1 /.test(log) && /listening on 127\.0\.0\.2 /.test(log))) {
     if (child.exitCode !== null) throw new Error(`sshd exited: ${log}`);
     if (Date.now() > deadline) throw new Error(`sshd did not start: ${log}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
