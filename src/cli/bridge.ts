@@ -44,7 +44,30 @@ export async function bridge(argv: string[]): Promise<number> {
   const timeoutMs = parseTimeout(args) ?? 5000;
   const { socket: socketPath } = await resolveEndpoint(spec, args, timeoutMs);
 
-  const socket = net.connect(socketPath);
+  // The manhole's bytes are read into one buffer, reused: each read is written to stdout and the
+  // socket is paused until stdout has taken it all, so the bridge holds at most one buffer of
+  // them whatever passes through it (a slow reader makes the manhole's writes wait in the kernel),
+  // and makes no garbage per chunk.
+  const buffer = Buffer.allocUnsafe(READ_BUFFER);
+  let waiting = false;
+  const written = (): void => {
+    if (waiting && process.stdout.writableLength === 0) {
+      waiting = false;
+      socket.resume();
+    }
+  };
+  const socket = net.connect({
+    path: socketPath,
+    onread: {
+      buffer,
+      callback(bytes: number, buf: Uint8Array): boolean {
+        process.stdout.write(buf.subarray(0, bytes), written);
+        if (process.stdout.writableLength === 0) return true;
+        waiting = true; // the write still refers to the buffer: no read until it is done
+        return false;
+      },
+    },
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("error", (err: NodeJS.ErrnoException) => reject(connectError(socketPath, err, false)));
@@ -52,19 +75,19 @@ export async function bridge(argv: string[]): Promise<number> {
   return new Promise((resolve) => {
     socket.on("error", () => {}); // a reset: the close below ends the bridge
     process.stdout.on("error", () => socket.destroy()); // the reader is gone (EPIPE)
-    // pipe() keeps both directions flow-controlled: when stdout's reader is slow, the socket is
-    // paused (and the manhole's writes wait in the kernel), so the bridge holds at most a few
-    // chunks whatever passes through it. End of stdin half-closes the socket.
+    // stdin → socket: pipe() pauses stdin while the socket is full; end of stdin half-closes it.
     process.stdin.pipe(socket);
-    socket.pipe(process.stdout, { end: false });
     socket.once("close", () => {
       process.stdin.unpipe(socket);
       process.stdin.destroy();
-      // Whatever is still queued for stdout is written before the process exits.
-      resolve(EXIT.ok);
+      // stdout does not keep the process alive: exit only once all of it is written.
+      process.stdout.write("", () => resolve(EXIT.ok));
     });
   });
 }
+
+/** How much of the manhole's output the bridge reads at a time. */
+const READ_BUFFER = 64 * 1024;
 
 export const bridgeCommand: CliCommand = {
   name: "bridge",
