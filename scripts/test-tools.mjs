@@ -8,6 +8,8 @@ import path from "node:path";
 
 /**
  * command: looked up on PATH; pkg: the Debian/Ubuntu package that installs it;
+ * sbin (optional): also looked up in the sbin directories (SBIN_DIRS), which a user's PATH
+ * often lacks on Debian (root's has them);
  * check (optional): { args, match, problem } — run `command ...args`; if its output does
  * not match, the command is there but the wrong one, and `problem` says why.
  */
@@ -20,7 +22,16 @@ export const TOOLS = [
   { command: "socat", pkg: "socat" },
   { command: "tmux", pkg: "tmux" },
   { command: "openssl", pkg: "openssl" },
+  // The remote-target tests start a real OpenSSH server on the loopback and connect with ssh.
+  { command: "sshd", pkg: "openssh-server", sbin: true },
+  { command: "ssh", pkg: "openssh-client" },
 ];
+
+/**
+ * Where an `sbin` tool is also looked for. MANHOLE_TEST_SBIN_DIRS overrides the list (empty:
+ * PATH only; .ci/fresh-machine sets that, to act as a machine without the tools).
+ */
+export const SBIN_DIRS = process.env.MANHOLE_TEST_SBIN_DIRS ?? ["/usr/local/sbin", "/usr/sbin", "/sbin"].join(path.delimiter);
 
 /** The full path of an executable `command` on PATH, or undefined. */
 export function which(command, envPath = process.env.PATH ?? "") {
@@ -37,9 +48,14 @@ export function which(command, envPath = process.env.PATH ?? "") {
   return undefined;
 }
 
+/** The full path of `tool`: on PATH, or for an sbin tool in SBIN_DIRS; undefined when not installed. */
+export function toolPath(tool) {
+  return which(tool.command) ?? (tool.sbin ? which(tool.command, SBIN_DIRS) : undefined);
+}
+
 /** Why `tool` cannot be used ("is not installed", or its check's problem), or undefined when it can. */
 export function toolProblem(tool) {
-  const file = which(tool.command);
+  const file = toolPath(tool);
   if (!file) return "is not installed";
   if (tool.check) {
     const r = spawnSync(file, tool.check.args, { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "pipe"] });

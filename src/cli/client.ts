@@ -4,10 +4,12 @@
  */
 import fs from "node:fs";
 import net from "node:net";
+import { StringDecoder } from "node:string_decoder";
 import tls from "node:tls";
 import type { CommandInfo, ErrorInfo, Reply, Request, SessionEffect } from "../protocol/structured.js";
 import { PROTOCOL_VERSION } from "../protocol/version.js";
 import { CliError, EXIT } from "./errors.js";
+import { parseRemote, startTransport, type Transport } from "./remote.js";
 
 export type HelloReply = Extract<Reply, { op: "hello" }>;
 
@@ -47,6 +49,70 @@ function openSocket(socketPath: string, tcp: TcpEndpoint | undefined): { socket:
   return { socket, connectEvent: "secureConnect" };
 }
 
+/** What the client talks through: a socket, or a transport process's stdio (a remote target). */
+interface Wire {
+  readable: NodeJS.ReadableStream;
+  write(text: string): void;
+  end(): void;
+  destroy(): void;
+  /** Resolves once the connection has ended, with the transport's error if it failed. */
+  ended: Promise<CliError | undefined>;
+}
+
+function socketWire(socket: net.Socket): Wire {
+  return {
+    readable: socket,
+    write: (text) => socket.write(text),
+    end: () => socket.end(),
+    destroy: () => socket.destroy(),
+    ended: new Promise((resolve) => socket.once("close", () => resolve(undefined))),
+  };
+}
+
+function transportWire(t: Transport): Wire {
+  return {
+    readable: t.readable,
+    write: (text) => t.writable.write(text),
+    end: () => {
+      t.writable.end();
+      // The far side ends when its manhole closes the connection; do not wait forever for it.
+      setTimeout(() => t.kill(), 5000).unref();
+    },
+    destroy: () => t.kill(),
+    ended: t.ended,
+  };
+}
+
+/**
+ * Opens the connection `socketPath` names: a remote URL (ssh://, kube://, docker://) starts its
+ * transport running `manhole bridge` on the far side; else a TCP endpoint or a Unix socket.
+ * `ready` is the event that says the wire is up (for a transport: at once, since bytes written
+ * wait in the pipe until the far side reads them).
+ */
+function openWire(
+  socketPath: string,
+  tcp: TcpEndpoint | undefined,
+): { wire: Wire; ready: (go: () => void) => void; failed: (fail: (err: NodeJS.ErrnoException) => void) => void; remote: boolean } {
+  const remote = parseRemote(socketPath);
+  if (remote) {
+    if (remote.target === "")
+      throw new CliError(
+        EXIT.usage,
+        `${socketPath}: name a pid or socket path on the far side (e.g. ${socketPath.replace(/\/?$/, "/4242")})`,
+      );
+    const args = ["bridge", ...(remote.signal ? ["--signal", remote.signal] : []), "--", remote.target];
+    const t = startTransport(remote.location, args, socketPath);
+    return { wire: transportWire(t), ready: (go) => process.nextTick(go), failed: () => {}, remote: true };
+  }
+  const { socket, connectEvent } = openSocket(socketPath, tcp);
+  return {
+    wire: socketWire(socket),
+    ready: (go) => socket.once(connectEvent, go),
+    failed: (fail) => socket.once("error", fail),
+    remote: false,
+  };
+}
+
 type Waiter = { resolve(reply: Reply): void; onOutput?: (text: string) => void };
 type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
@@ -70,18 +136,19 @@ export class ManholeClient {
   info!: HelloReply;
 
   private constructor(
-    private readonly socket: net.Socket,
+    private readonly wire: Wire,
     readonly path: string,
   ) {}
 
   /** Connects to `socketPath` and negotiates the protocol; errors are CliErrors with exit codes. */
   /** With `tcp`, connects to that TCP listener instead (`socketPath` is then only its label) and sends the token. */
+  /** A remote URL (`ssh://host/4242`, `kube://pod/1`, `docker://web/1`) goes through its transport (remote.ts). */
   static connect(socketPath: string, { timeoutMs = 5000, tcp }: { timeoutMs?: number; tcp?: TcpEndpoint } = {}): Promise<ManholeClient> {
     return new Promise((resolve, reject) => {
-      const { socket, connectEvent } = openSocket(socketPath, tcp);
-      const client = new ManholeClient(socket, socketPath);
+      const { wire, ready, failed, remote } = openWire(socketPath, tcp);
+      const client = new ManholeClient(wire, socketPath);
       const timer = setTimeout(() => {
-        socket.destroy();
+        wire.destroy();
         reject(
           new CliError(
             EXIT.timeout,
@@ -89,31 +156,43 @@ export class ManholeClient {
           ),
         );
       }, timeoutMs);
-      socket.once("error", (err: NodeJS.ErrnoException) => {
+      failed((err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         reject(connectError(socketPath, err, tcp !== undefined));
       });
-      socket.once(connectEvent, () => {
-        socket.on("data", (d: Buffer) => client.onData(d.toString("utf8")));
-        socket.on("close", () => client.closed());
+      ready(() => {
+        // Decoded across reads: a character split between two chunks stays one character.
+        const decoder = new StringDecoder("utf8");
+        wire.readable.on("data", (d: Buffer) => client.onData(decoder.write(d)));
+        wire.ended.then(() => client.closed());
         const token = tcp ? { token: tcp.token } : {};
-        client.request({ op: "hello", protocol: [PROTOCOL_VERSION], client: "manhole-cli", ...token }).then((reply) => {
-          clearTimeout(timer);
+        client.request({ op: "hello", protocol: [PROTOCOL_VERSION], client: "manhole-cli", ...token }).then(async (reply) => {
           if (reply.op === "hello") {
+            clearTimeout(timer);
             client.info = reply;
             resolve(client);
-          } else {
-            socket.destroy();
-            const refusal = /manhole: (.*)/.exec(client.preamble + client.buffer);
-            if (reply.op === "bye" && refusal) {
-              const denied = /wrong token|failed attempts|permission denied/.test(refusal[1]);
-              reject(new CliError(denied ? EXIT.permission : EXIT.failure, `${socketPath}: ${refusal[1]}`));
+            return;
+          }
+          if (remote && reply.op === "bye") {
+            // The transport ended first: its exit code and stderr say why (not installed, unreachable...).
+            const failure = await wire.ended;
+            if (failure) {
+              clearTimeout(timer);
+              reject(failure);
               return;
             }
-            const name = reply.op === "error" ? reply.error?.name : undefined;
-            const message = reply.op === "error" ? (reply.text ?? reply.error?.message) : `unexpected reply ${reply.op}`;
-            reject(new CliError(name === "ProtocolVersionMismatch" ? EXIT.protocol : EXIT.failure, `${socketPath}: ${message}`));
           }
+          clearTimeout(timer);
+          wire.destroy();
+          const refusal = /manhole: (.*)/.exec(client.preamble + client.buffer);
+          if (reply.op === "bye" && refusal) {
+            const denied = /wrong token|failed attempts|permission denied/.test(refusal[1]);
+            reject(new CliError(denied ? EXIT.permission : EXIT.failure, `${socketPath}: ${refusal[1]}`));
+            return;
+          }
+          const name = reply.op === "error" ? reply.error?.name : undefined;
+          const message = reply.op === "error" ? (reply.text ?? reply.error?.message) : `unexpected reply ${reply.op}`;
+          reject(new CliError(name === "ProtocolVersionMismatch" ? EXIT.protocol : EXIT.failure, `${socketPath}: ${message}`));
         }, reject);
       });
     });
@@ -178,7 +257,7 @@ export class ManholeClient {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiters.set(id, { resolve, onOutput });
-      this.socket.write(`${JSON.stringify({ ...body, id })}\n`);
+      this.wire.write(`${JSON.stringify({ ...body, id })}\n`);
     });
   }
 
@@ -220,15 +299,15 @@ export class ManholeClient {
   }
 
   close(): void {
-    this.socket.end();
+    this.wire.end();
   }
 
   destroy(): void {
-    this.socket.destroy();
+    this.wire.destroy();
   }
 }
 
-function connectError(socketPath: string, err: NodeJS.ErrnoException, tcp: boolean): CliError {
+export function connectError(socketPath: string, err: NodeJS.ErrnoException, tcp: boolean): CliError {
   if (tcp && err.code === "ECONNREFUSED") return new CliError(EXIT.noManhole, `${socketPath}: no manhole listening there`);
   switch (err.code) {
     case "ENOENT":

@@ -1,4 +1,5 @@
 /** Every subcommand of the CLI: one module each. */
+import { bridgeCommand } from "./bridge.js";
 import type { CliCommand } from "./cli-command.js";
 import { connectCommand } from "./connect.js";
 import { demoCommand } from "./demo.js";
@@ -8,6 +9,14 @@ import { operationCommands } from "./operation.js";
 import { topCommand } from "./top.js";
 
 /** The CLI's own subcommands, then one per agent operation (from its declaration). */
-export const COMMANDS: CliCommand[] = [demoCommand, lsCommand, execCommand, connectCommand, topCommand, ...operationCommands()];
+export const COMMANDS: CliCommand[] = [
+  demoCommand,
+  lsCommand,
+  execCommand,
+  connectCommand,
+  topCommand,
+  bridgeCommand,
+  ...operationCommands(),
+];
 
 export type { CliCommand } from "./cli-command.js";

@@ -11,13 +11,14 @@ import { parseArgs, UsageError } from "./args.js";
 import type { CliCommand } from "./cli-command.js";
 import { ManholeClient } from "./client.js";
 import { colorEnabled, type Palette, palette } from "./colors.js";
-import { parseTimeout, resolveEndpoint } from "./endpoint.js";
+import { parseTimeout, REMOTE_OPTIONS_HELP, REMOTE_VALUED, resolveEndpoint } from "./endpoint.js";
 import { EXIT } from "./errors.js";
 import { HISTORY_SIZE, History, historyPath } from "./history.js";
 import { TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED } from "./target.js";
 
 export const connectHelp = `Usage: manhole connect [options] <pid|socket>
        manhole connect [options] <host:port>
+       manhole connect [options] <ssh://[user@]host[:port]/pid | kube://[ns/]pod[/container]/pid | docker://container/pid>
        manhole <pid>
 
 Opens an interactive session in the process: line editing, history, Tab completion of
@@ -30,21 +31,40 @@ Keys: Ctrl-C interrupts a running evaluation, or clears the line; Ctrl-D leaves.
 With stdin not a terminal, reads the inputs from stdin, prints each result (errors on
 stderr), and exits at EOF: 0, or 1 if the last input threw.
 
+Remote targets: ssh://[user@]host[:port]/<pid>, kube://[namespace/]pod[/container]/<pid>
+(namespace/pod with two parts), docker://container/<pid>; a socket path on the far side
+starts with a second slash: ssh://db1//run/app/manhole.sock. The CLI runs the transport
+(ssh, kubectl exec -i, docker exec -i) with "manhole bridge <pid>" on the far side and
+talks through its stdin/stdout: no port is opened anywhere. The far side needs manhole
+installed (on PATH, or in the app's node_modules: npm install manhole).
+
 Options:
   --timeout <ms>    give up connecting after <ms> (default 5000); exit 7
   --signal <SIG>    send SIG to the pid first and wait for its socket to appear
                     (for apps started with startManhole({ activateOn: SIG }))
 ${TCP_OPTIONS_HELP}
+${REMOTE_OPTIONS_HELP}
   -h, --help        show this help
 
 Environment:
   MANHOLE_TOKEN     the token for host:port targets (when --token is not given)
+  MANHOLE_SSH       the ssh command, split into words (default "ssh"), e.g.
+                    "ssh -J bastion" or "ssh -i ~/.ssh/ops -o BatchMode=yes"
+  MANHOLE_KUBECTL   the kubectl command (default "kubectl"), e.g. "kubectl --context prod"
+  MANHOLE_DOCKER    the docker command (default "docker"), e.g. "docker -H ssh://h"
+  MANHOLE_REMOTE    the manhole command on the far side (default: "manhole" on PATH,
+                    else node_modules/.bin/manhole above the working directory, else
+                    "npx --no-install manhole"); over ssh a shell command line
+                    ("cd /srv/app && npx --no-install manhole"), in a pod or container
+                    the words of a command ("node /app/node_modules/manhole/dist/cli/main.js")
   NO_COLOR          no colours (neither are there when stdout is not a terminal)
   XDG_STATE_HOME    the history is in $XDG_STATE_HOME/manhole/history
                     (default ~/.local/state/manhole/history)
 
 Exit codes: 0 left the session, 1 the last piped input threw, 2 usage, 3 no such process,
-4 no manhole there, 5 permission denied, 6 protocol version mismatch, 7 timeout.
+4 no manhole there, 5 permission denied (also: ssh authentication failed), 6 protocol
+version mismatch, 7 timeout, 8 remote target unreachable (ssh/kubectl/docker failed or
+missing, pod or container not found, manhole not installed there).
 `;
 
 /** How long Tab waits for the agent (readline ignores keys until the completer answers). */
@@ -360,7 +380,7 @@ export class InteractiveSession {
 }
 
 export async function connect(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["timeout", "signal", ...TCP_VALUED]);
+  const args = parseArgs(argv, ["timeout", "signal", ...TCP_VALUED, ...REMOTE_VALUED]);
   const unknown = [...args.flags].find((f) => !(TCP_FLAGS as readonly string[]).includes(f));
   if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole connect --help)`);
   if (args.positionals.length !== 1) throw new UsageError("connect needs one <pid|socket> (see manhole connect --help)");

@@ -9,6 +9,8 @@ export const EXIT = {
   permission: 5,
   protocol: 6,
   timeout: 7,
+  /** A remote target could not be reached: ssh/kubectl/docker failed or is missing, or manhole is not installed there. */
+  transport: 8,
 } as const;
 
 export class CliError extends Error {

@@ -4,14 +4,27 @@ import { parseArgs, UsageError } from "./args.js";
 import type { CliCommand } from "./cli-command.js";
 import { type EvalOutcome, ManholeClient, type TcpEndpoint } from "./client.js";
 import { discover, type ManholeEntry } from "./discovery.js";
-import { parseTimeout, resolveEndpoint } from "./endpoint.js";
+import { parseTimeout, REMOTE_OPTIONS_HELP, resolveEndpoint } from "./endpoint.js";
 import { CliError, EXIT } from "./errors.js";
+import {
+  FLEET_OPTIONS_HELP,
+  FLEET_VALUED,
+  type FleetTarget,
+  fleetTargets,
+  forEachProcess,
+  Limiter,
+  normalizeFleetArgv,
+  parseParallel,
+  parseTargetTimeout,
+} from "./fleet.js";
 import { table } from "./table.js";
 import { TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED } from "./target.js";
 
 export const execHelp = `Usage: manhole exec [options] <pid|socket> <code>
        manhole exec [options] <host:port> <code>
+       manhole exec [options] <ssh://[user@]host[:port]/pid | kube://[ns/]pod[/container]/pid | docker://c/pid> <code>
        manhole exec [options] --all <code>
+       manhole exec [options] --all --ssh <h1,h2,...> | --kube -l <selector> | ... <code>
 
 Evaluates <code> in the process (as typed in a session) and prints the output it
 streamed, then the result; exit 0. When the code throws, the error goes to stderr
@@ -20,6 +33,12 @@ and the exit code is 1. <code> "-" reads the code from stdin.
 With --all, runs the code in every live manhole of the runtime directory at once
 and prints one row per process: <pid> <app> <first line of the result>; the exit
 code is 1 if any failed, 4 if there is no live manhole.
+
+With --all and --ssh, --kube or --docker, does the same on every process of every
+target (listed with "manhole ls --json" there), at most --parallel at a time; rows
+are <host>/<pid> (<pod>/<pid>, <container>/<pid>); a target that cannot be reached
+is one row of its own; the exit code is 1 if any process or target failed.
+Remote targets need manhole installed on the far side (see manhole connect --help).
 
 Options:
   --json            print JSON: {pid, app, ok, value, text, error?, output}
@@ -30,6 +49,9 @@ Options:
                     SIGUSR1 is refused (it opens Node's inspector)
   --all             every live manhole (see manhole ls)
 ${TCP_OPTIONS_HELP}
+${REMOTE_OPTIONS_HELP}
+With --all:
+${FLEET_OPTIONS_HELP}
   -h, --help        show this help
 
 Examples:
@@ -37,9 +59,12 @@ Examples:
   echo 'app.cache.size' | manhole exec 4242 -
   manhole exec --signal SIGUSR2 4242 'app.config'
   manhole exec --all --json 'process.uptime()'
+  manhole exec ssh://deploy@db1/4242 'process.memoryUsage().rss'
+  manhole exec --all --ssh web1,web2,web3 'process.memoryUsage().rss'
+  manhole exec --all --kube -l app=shop -n prod --parallel 16 'app.queue.length'
 
 Exit codes: 0 ok, 1 the code threw, 2 usage, 3 no such process, 4 no manhole there,
-5 permission denied, 6 protocol version mismatch, 7 timeout.
+5 permission denied, 6 protocol version mismatch, 7 timeout, 8 remote target unreachable.
 `;
 
 export interface ExecResult {
@@ -166,8 +191,58 @@ async function execAll(code: string, json: boolean, timeoutMs: number | undefine
   return failed ? EXIT.failure : EXIT.ok;
 }
 
+type FleetRow = { target: string; tag: string; pid: number | null; app: string; result?: ExecResult; error?: CliError };
+
+async function execAllFleet(
+  fleet: FleetTarget[],
+  code: string,
+  json: boolean,
+  { timeoutMs, parallel, targetTimeoutMs }: { timeoutMs?: number; parallel: number; targetTimeoutMs: number },
+): Promise<number> {
+  const { results, failures } = await forEachProcess(fleet, { limiter: new Limiter(parallel), targetTimeoutMs }, (p, remainingMs) => {
+    if (remainingMs <= 0) throw new CliError(EXIT.timeout, `${p.tag}: timed out (--target-timeout ${targetTimeoutMs} ms)`);
+    return execOn(p.url, code, { timeoutMs: Math.min(timeoutMs ?? remainingMs, remainingMs) });
+  });
+  if (fleet.length === 1 && failures.length === 1) throw failures[0].error;
+  const rows: FleetRow[] = [
+    ...results.map((r) => ({
+      target: r.process.url,
+      tag: r.process.tag,
+      pid: r.process.entry.pid,
+      app: String(r.process.entry.app ?? "?"),
+      ...(r.result ? { result: r.result } : {}),
+      ...(r.error ? { error: r.error } : {}),
+    })),
+    ...failures.map((f) => ({ target: f.fleet.url, tag: f.fleet.tag, pid: null, app: "-", error: f.error })),
+  ];
+  if (rows.length === 0) throw new CliError(EXIT.noManhole, `no live manholes on ${fleet.map((t) => t.url).join(", ")}`);
+  const failed = rows.some((r) => r.error !== undefined || !r.result?.outcome.ok);
+  if (json) {
+    const out = rows.map((r) =>
+      r.result
+        ? { target: r.target, tag: r.tag, ...resultJson(r.result), app: r.app }
+        : {
+            target: r.target,
+            tag: r.tag,
+            pid: r.pid,
+            app: r.app,
+            ok: false,
+            value: null,
+            text: r.error?.message,
+            error: { name: "CliError", message: r.error?.message, exitCode: r.error?.exitCode },
+            output: "",
+          },
+    );
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } else {
+    const cells = rows.map((r) => [r.tag, r.app, firstLine(r.result ? r.result.outcome.text : `manhole: ${r.error?.message}`)]);
+    process.stdout.write(`${table(cells)}\n`);
+  }
+  return failed ? EXIT.failure : EXIT.ok;
+}
+
 export async function exec(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["timeout", "signal", ...TCP_VALUED]);
+  const args = parseArgs(normalizeFleetArgv(argv), ["timeout", "signal", ...TCP_VALUED, ...FLEET_VALUED]);
   const unknown = [...args.flags].find((f) => f !== "json" && f !== "all" && !(TCP_FLAGS as readonly string[]).includes(f));
   if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole exec --help)`);
   const json = args.flags.has("json");
@@ -183,7 +258,14 @@ export async function exec(argv: string[]): Promise<number> {
   if (all && signal) throw new UsageError("--signal needs one pid; it cannot be combined with --all");
   const code = codeArgs.length === 1 && codeArgs[0] === "-" ? await readStdin() : codeArgs.join(" ");
 
-  if (all) return execAll(code, json, timeoutMs);
+  if (all) {
+    const fleet = await fleetTargets(args);
+    if (fleet)
+      return execAllFleet(fleet, code, json, { timeoutMs, parallel: parseParallel(args), targetTimeoutMs: parseTargetTimeout(args) });
+    return execAll(code, json, timeoutMs);
+  }
+  const fleetOnly = ["selector", "namespace", "parallel", "target-timeout"].find((o) => args.options[o] !== undefined);
+  if (fleetOnly) throw new UsageError(`--${fleetOnly === "selector" ? "kube -l" : fleetOnly} is for --all (see manhole exec --help)`);
 
   const { socket, tcp } = await resolveEndpoint(target as string, args, timeoutMs ?? 5000);
   const result = await execOn(socket, code, {

@@ -7,9 +7,25 @@ import type { CliCommand } from "./cli-command.js";
 import { endpointLabel } from "./client.js";
 import { colorEnabled, palette } from "./colors.js";
 import { discover, type ManholeEntry, stateText } from "./discovery.js";
+import { EXIT } from "./errors.js";
+import {
+  asCliError,
+  FLEET_OPTIONS_HELP,
+  FLEET_VALUED,
+  type FleetTarget,
+  fleetTargets,
+  Limiter,
+  listTarget,
+  normalizeFleetArgv,
+  parseParallel,
+  parseTargetTimeout,
+  type RemoteProcess,
+} from "./fleet.js";
 import { table } from "./table.js";
 
 export const lsHelp = `Usage: manhole ls [--json] [--timeout <ms>]
+       manhole ls [options] <ssh://[user@]host[:port]/ | kube://[ns/]pod[/container]/ | docker://container/>...
+       manhole ls [options] --ssh <h1,h2,...> | --kube <pods> | --kube -l <selector> | --docker <containers>
 
 Lists every live manhole in the runtime directory ($MANHOLE_DIR, else
 $XDG_RUNTIME_DIR/manhole, else <tmpdir>/manhole-<uid>): pid, uptime, Node version,
@@ -24,12 +40,25 @@ loop has been blocked), or "unresponsive" (no answer within the timeout).
 Stale entries are removed: descriptors (and their sockets) of dead processes, of
 processes whose pid was reused by another process, and of sockets nobody listens on.
 
+Remote targets and fleets: with targets or --ssh/--kube/--docker, lists the manholes
+there instead, by running "manhole ls --json" on each target through its transport
+($MANHOLE_SSH, $MANHOLE_KUBECTL, $MANHOLE_DOCKER; see manhole connect --help), several
+targets at once. Each row is tagged <host>/<pid> (or <pod>/<pid>, <container>/<pid>);
+a target that fails is one line on stderr ("manhole: <target>: <why>"), the others are
+listed, and the exit code is 1 (with one target: that target's own exit code).
+
 Options:
   --json           print a JSON array of objects instead of a table
                    (with "tcp": {"host", "port"} for a manhole that listens on TCP,
-                   and "tls": true in it when that listener uses TLS)
+                   and "tls": true in it when that listener uses TLS; remote ones have
+                   "target": the URL that reaches the process, and "tag"; a target that
+                   failed is {"target", "tag", "error": {"message", "exitCode"}})
   --timeout <ms>   how long to wait for each manhole's hello (default 1000)
+${FLEET_OPTIONS_HELP}
   -h, --help       show this help
+
+Exit codes: 0 ok, 1 some target failed, 2 usage, and with one remote target its own:
+5 permission denied (ssh authentication), 7 timeout, 8 unreachable or no manhole installed.
 `;
 
 /** Aligned columns separated by two spaces; the last column is not padded. */
@@ -65,13 +94,63 @@ export function entryJson(e: ManholeEntry): Record<string, unknown> {
   };
 }
 
+/** Lists every target of `fleet`; rows tagged with their target. */
+async function lsFleet(
+  fleet: FleetTarget[],
+  json: boolean,
+  helloTimeoutMs: number,
+  parallel: number,
+  targetTimeoutMs: number,
+): Promise<number> {
+  const limiter = new Limiter(parallel);
+  const lists = await Promise.all(
+    fleet.map(async (t) => {
+      try {
+        return { t, procs: await limiter.run(() => listTarget(t, { helloTimeoutMs, timeoutMs: targetTimeoutMs + helloTimeoutMs })) };
+      } catch (err) {
+        return { t, error: asCliError(err) };
+      }
+    }),
+  );
+  const procs: RemoteProcess[] = lists.flatMap((l) => l.procs ?? []);
+  const failures = lists.flatMap((l) => (l.error ? [{ t: l.t, error: l.error }] : []));
+  if (fleet.length === 1 && failures.length === 1) throw failures[0].error;
+  if (json) {
+    const out = [
+      ...procs.map((p) => ({ target: p.url, tag: p.tag, ...p.entry })),
+      ...failures.map((f) => ({ target: f.t.url, tag: f.t.tag, error: { message: f.error.message, exitCode: f.error.exitCode } })),
+    ];
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } else if (procs.length > 0) {
+    const cell = (v: unknown): string => (v === null || v === undefined ? "-" : String(v));
+    const rows = [
+      ["TARGET", "UPTIME", "NODE", "APP", "STATE", "SOCKET"],
+      ...procs.map((p) => {
+        const e = p.entry;
+        const uptime = typeof e.uptimeMs === "number" ? formatDuration(e.uptimeMs, { compact: true }) : "-";
+        const state = e.state === "blocked" ? stateText({ state: "blocked", blockedMs: Number(e.blockedMs ?? 0) }) : cell(e.state);
+        return [p.tag, uptime, cell(e.node), truncate(cell(e.app), 40), state, cell(e.socket)];
+      }),
+    ];
+    process.stdout.write(`${table(rows)}\n`);
+  } else if (failures.length === 0 && process.stderr.isTTY) {
+    process.stderr.write(`no manholes on ${fleet.map((t) => t.url).join(", ")}\n`);
+  }
+  if (!json) for (const f of failures) process.stderr.write(`manhole: ${f.error.message}\n`);
+  return failures.length > 0 ? EXIT.failure : EXIT.ok;
+}
+
 export async function ls(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["timeout"]);
-  if (args.positionals.length > 0) throw new UsageError(`ls takes no arguments (got "${args.positionals[0]}")`);
+  const args = parseArgs(normalizeFleetArgv(argv), ["timeout", ...FLEET_VALUED]);
   const unknown = [...args.flags].find((f) => f !== "json");
   if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole ls --help)`);
   const timeout = args.options.timeout === undefined ? 1000 : Number(args.options.timeout);
   if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError("--timeout needs a positive number of milliseconds");
+  const fleet = await fleetTargets(args, args.positionals);
+  if (fleet) return lsFleet(fleet, args.flags.has("json"), timeout, parseParallel(args), parseTargetTimeout(args));
+  if (args.options.parallel !== undefined || args.options["target-timeout"] !== undefined) {
+    throw new UsageError("--parallel and --target-timeout are for remote targets");
+  }
 
   const { live } = await discover({ dir: runtimeDir(), helloTimeoutMs: timeout });
   if (args.flags.has("json")) {

@@ -5,6 +5,7 @@ import path from "node:path";
 import { UsageError } from "./args.js";
 import { COMMANDS } from "./commands.js";
 import { CliError, EXIT } from "./errors.js";
+import { isRemote } from "./remote.js";
 import { parseHostPort } from "./target.js";
 
 function version(): string {
@@ -24,7 +25,12 @@ Options:
   -v, --version   print the version
 
 Exit codes: 0 ok, 1 the code threw or a command failed, 2 usage, 3 no such process,
-4 no manhole there, 5 permission denied, 6 protocol version mismatch, 7 timeout.
+4 no manhole there, 5 permission denied, 6 protocol version mismatch, 7 timeout,
+8 a remote target could not be reached (ssh/kubectl/docker failed, or no manhole installed there).
+
+Targets: <pid>, <socket path>, <host:port> (TCP), and remote ones through ssh, kubectl
+or docker: ssh://[user@]host[:port]/<pid>, kube://[namespace/]pod[/container]/<pid>,
+docker://container/<pid> (see manhole ls --help for fleets: --ssh h1,h2, --kube -l app=x).
 
 Connect to any manhole with:  nc -U <socket>   (or: socat - UNIX-CONNECT:<socket>)
 `;
@@ -42,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const command =
     COMMANDS.find((c) => c.name === name) ??
-    (/^\d+$/.test(name) || parseHostPort(name) ? COMMANDS.find((c) => c.name === "connect") : undefined);
+    (/^\d+$/.test(name) || parseHostPort(name) || isRemote(name) ? COMMANDS.find((c) => c.name === "connect") : undefined);
   if (!command) throw new UsageError(`unknown command "${name}" (see manhole --help)`);
   const args = command.name === name ? rest : argv; // `manhole <pid>` is `manhole connect <pid>`
   if (args.includes("--help") || args.includes("-h")) {
