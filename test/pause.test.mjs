@@ -3,9 +3,11 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { connect, ROOT, httpGet as rawHttpGet, startApp } from "./helpers.mjs";
+import { connect, ROOT, httpGet as rawHttpGet, runClient, startApp } from "./helpers.mjs";
 
 const LEDGER = path.join(ROOT, "test", "fixtures", "ledger.cjs");
+const CLI = path.join(ROOT, "dist", "cli", "main.js");
+const cli = (args, dir) => runClient(process.execPath, [CLI, ...args], "", { timeout: 20_000, env: { NO_COLOR: "1", MANHOLE_DIR: dir } });
 const PAUSED = "(paused) >>> ";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const T = { timeout: 60_000 };
@@ -126,5 +128,20 @@ test("structured: pause, eval in the paused frame, frame, resume", T, async () =
     assert.equal(JSON.parse(await s.until("\n")).json.resumed, true);
     await waitFor(app.stdout, /^UNBLOCKED ledger/m, 5000);
     s.end();
+  });
+});
+
+test("manhole exec --pause: pauses, evaluates in the top frame, resumes; refused on an idle app", T, async () => {
+  await withLedger({}, async (c, app, block) => {
+    const idle = await cli(["exec", "--pause", app.path, "1"], app.dir);
+    assert.equal(idle.code, 1);
+    assert.match(idle.stderr, /^Nothing to pause/);
+    await block();
+    const r = await cli(["exec", "--pause", app.path, "job.limit = 0"], app.dir);
+    assert.equal(r.stderr, "");
+    assert.equal(r.stdout, "0\n");
+    assert.equal(r.code, 0);
+    await waitFor(app.stdout, /^UNBLOCKED ledger/m, 5000);
+    assert.equal(await c.eval("1 + 1"), "2\n");
   });
 });
