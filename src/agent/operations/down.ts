@@ -8,6 +8,7 @@ export const down: Operation = {
   runsOn: "socket",
   observeSafe: false,
   heavy: false,
+  sessionOnly: true,
   async run(ctx) {
     const control = pauseControl(ctx, "down");
     return "select" in control ? answered(await control.select("down")) : control;

@@ -19,6 +19,7 @@ export const pause: Operation = {
   runsOn: "socket",
   observeSafe: false,
   heavy: false,
+  sessionOnly: true,
   async run(ctx) {
     const control = pauseControl(ctx, "pause");
     return "pause" in control ? answered(await control.pause()) : control;

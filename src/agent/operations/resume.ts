@@ -8,6 +8,7 @@ export const resume: Operation = {
   runsOn: "socket",
   observeSafe: false,
   heavy: false,
+  sessionOnly: true,
   async run(ctx) {
     const control = pauseControl(ctx, "resume");
     return "resume" in control ? answered(await control.resume()) : control;

@@ -8,6 +8,7 @@ export const up: Operation = {
   runsOn: "socket",
   observeSafe: false,
   heavy: false,
+  sessionOnly: true,
   async run(ctx) {
     const control = pauseControl(ctx, "up");
     return "select" in control ? answered(await control.select("up")) : control;
