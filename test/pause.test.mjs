@@ -145,3 +145,21 @@ test("manhole exec --pause: pauses, evaluates in the top frame, resumes; refused
     assert.equal(await c.eval("1 + 1"), "2\n");
   });
 });
+
+test(".pause in native code (execSync) says it cannot pause it; the app goes on", T, async () => {
+  const script = path.join(ROOT, "test", "fixtures", "blocker.cjs");
+  const app = await startApp({ script, env: { BLOCK_KIND: "exec", BLOCK_MS: "4000" }, options: { banner: null, timeout: 60_000 } });
+  try {
+    const c = await connect(app.path);
+    await c.until(">>> ");
+    app.child.kill("SIGUSR2");
+    await waitFor(app.stdout, /^BLOCKING exec$/m);
+    await sleep(400);
+    assert.match(await c.eval(".pause"), /^Cannot pause: the main thread is blocked outside JavaScript .*native code cannot be paused/);
+    await waitFor(app.stdout, /^UNBLOCKED exec$/m, 8000);
+    assert.equal(await c.eval("1 + 1"), "2\n");
+    c.end();
+  } finally {
+    await app.stop();
+  }
+});
