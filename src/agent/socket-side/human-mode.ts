@@ -67,7 +67,8 @@ export class HumanMode {
   }
 
   private prompt(): string {
-    return this.input.length ? this.link.continuationPrompt : this.link.prompt;
+    if (this.input.length) return this.link.continuationPrompt;
+    return this.actions.paused ? `(paused) ${this.link.prompt}` : this.link.prompt;
   }
 
   /**
