@@ -4,25 +4,15 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { connect, ROOT, httpGet as rawHttpGet, startApp } from "./helpers.mjs";
+import { connect, httpGetWithin, ROOT, startApp, waitForText } from "./helpers.mjs";
 
 const LEDGER = path.join(ROOT, "test", "fixtures", "ledger.cjs");
 const BLOCKER = path.join(ROOT, "test", "fixtures", "blocker.cjs");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const T = { timeout: 40_000 };
-const httpGet = (port, ms = 10_000) =>
-  Promise.race([
-    rawHttpGet(port),
-    new Promise((_, reject) => setTimeout(() => reject(new Error(`no HTTP answer within ${ms} ms`)), ms).unref()),
-  ]);
+const httpGet = httpGetWithin;
 
-async function waitFor(read, pattern, ms = 10_000) {
-  const until = Date.now() + ms;
-  while (!pattern.test(read())) {
-    if (Date.now() > until) throw new Error(`timeout waiting for ${pattern}; got: ${JSON.stringify(read())}`);
-    await sleep(20);
-  }
-}
+const waitFor = waitForText;
 
 /** Starts `script` with a session past its first prompt; `block()` makes its main thread block (SIGUSR2). */
 async function withBlockable(script, env, options, fn) {

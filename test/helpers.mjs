@@ -187,46 +187,20 @@ export function ncInteractive(socketPath) {
 export function connect(socketPath) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(socketPath);
-    let buf = "";
-    let waiters = [];
+    const t = transcript();
     let closed = false;
-    const flush = () => {
-      waiters = waiters.filter((w) => {
-        const i = typeof w.pattern === "string" ? buf.indexOf(w.pattern) : buf.search(w.pattern);
-        if (i < 0) return !closed || w.reject(new Error(`closed before ${w.pattern}; got: ${JSON.stringify(buf)}`));
-        const m = typeof w.pattern === "string" ? w.pattern : buf.match(w.pattern)[0];
-        const upto = buf.slice(0, i + m.length);
-        buf = buf.slice(i + m.length);
-        clearTimeout(w.timer);
-        w.resolve(upto);
-        return false;
-      });
-    };
     sock.setEncoding("utf8");
-    sock.on("data", (d) => {
-      buf += d;
-      flush();
-    });
+    sock.on("data", (d) => t.push(d));
     sock.on("close", () => {
       closed = true;
-      flush();
+      t.close();
     });
     sock.on("error", () => {});
     sock.once("connect", () =>
       resolve({
         socket: sock,
         /** Resolves with everything up to and including `pattern`, consuming it. */
-        until(pattern, ms = 10_000) {
-          return new Promise((res, rej) => {
-            const w = { pattern, resolve: res, reject: rej };
-            w.timer = setTimeout(() => {
-              waiters = waiters.filter((x) => x !== w);
-              rej(new Error(`timeout waiting for ${pattern}; got: ${JSON.stringify(buf)}`));
-            }, ms);
-            waiters.push(w);
-            flush();
-          });
-        },
+        until: t.until,
         send(text) {
           sock.write(text);
         },
@@ -236,7 +210,7 @@ export function connect(socketPath) {
           const out = await this.until(prompt);
           return out.slice(0, -prompt.length);
         },
-        rest: () => buf,
+        rest: t.rest,
         closed: () => new Promise((res) => (closed ? res() : sock.once("close", res))),
         end: () => sock.end(),
         destroy: () => sock.destroy(),
@@ -254,6 +228,23 @@ export function httpGet(port) {
     req.on("end", () => resolve(data));
     req.on("error", reject);
   });
+}
+
+/** httpGet, failing after `ms` instead of waiting for an app that never answers. */
+export function httpGetWithin(port, ms = 10_000) {
+  return Promise.race([
+    httpGet(port),
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`no HTTP answer within ${ms} ms`)), ms).unref()),
+  ]);
+}
+
+/** Polls `read()` until it matches `pattern`. */
+export async function waitForText(read, pattern, ms = 10_000) {
+  const until = Date.now() + ms;
+  while (!pattern.test(read())) {
+    if (Date.now() > until) throw new Error(`timeout waiting for ${pattern}; got: ${JSON.stringify(read())}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** The default prompt. */

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { connect, ROOT, httpGet as rawHttpGet, runClient, startApp } from "./helpers.mjs";
+import { connect, httpGetWithin, ROOT, runClient, startApp, waitForText } from "./helpers.mjs";
 
 const LEDGER = path.join(ROOT, "test", "fixtures", "ledger.cjs");
 const CLI = path.join(ROOT, "dist", "cli", "main.js");
@@ -11,19 +11,9 @@ const cli = (args, dir) => runClient(process.execPath, [CLI, ...args], "", { tim
 const PAUSED = "(paused) >>> ";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const T = { timeout: 60_000 };
-const httpGet = (port, ms = 10_000) =>
-  Promise.race([
-    rawHttpGet(port),
-    new Promise((_, reject) => setTimeout(() => reject(new Error(`no HTTP answer within ${ms} ms`)), ms).unref()),
-  ]);
+const httpGet = httpGetWithin;
 
-async function waitFor(read, pattern, ms = 10_000) {
-  const until = Date.now() + ms;
-  while (!pattern.test(read())) {
-    if (Date.now() > until) throw new Error(`timeout waiting for ${pattern}; got: ${JSON.stringify(read())}`);
-    await sleep(20);
-  }
-}
+const waitFor = waitForText;
 
 async function withLedger(env, fn) {
   const app = await startApp({ script: LEDGER, env: { BLOCK_MS: "30000", ...env }, options: { banner: null, timeout: 60_000 } });
