@@ -48,10 +48,6 @@ Options:
                     (for apps started with startManhole({ activateOn: SIG }));
                     SIGUSR1 is refused (it opens Node's inspector)
   --all             every live manhole (see manhole ls)
-  --pause           while the process's event loop is blocked in JavaScript: pause
-                    its main thread, evaluate <code> in the top frame (its locals
-                    in scope), resume it, print the result; exit 1 if it cannot
-                    be paused (the loop turns, or it is blocked in native code)
 ${TCP_OPTIONS_HELP}
 ${REMOTE_OPTIONS_HELP}
 With --all:
@@ -66,7 +62,6 @@ Examples:
   manhole exec ssh://deploy@db1/4242 'process.memoryUsage().rss'
   manhole exec --all --ssh web1,web2,web3 'process.memoryUsage().rss'
   manhole exec --all --kube -l app=shop -n prod --parallel 16 'app.queue.length'
-  manhole exec --pause 4242 'job.limit = 0'
 
 Exit codes: 0 ok, 1 the code threw, 2 usage, 3 no such process, 4 no manhole there,
 5 permission denied, 6 protocol version mismatch, 7 timeout, 8 remote target unreachable.
@@ -88,7 +83,7 @@ function timeoutError(what: string, ms: number): CliError {
 export async function execOn(
   socket: string,
   code: string,
-  { timeoutMs, onOutput, tcp, pause }: { timeoutMs?: number; onOutput?: (text: string) => void; tcp?: TcpEndpoint; pause?: boolean } = {},
+  { timeoutMs, onOutput, tcp }: { timeoutMs?: number; onOutput?: (text: string) => void; tcp?: TcpEndpoint } = {},
 ): Promise<ExecResult> {
   const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   let client: ManholeClient;
@@ -101,12 +96,10 @@ export async function execOn(
     throw err;
   }
   let output = "";
-  const run = (): Promise<EvalOutcome> =>
-    client.eval(code, (text) => {
-      output += text;
-      onOutput?.(text);
-    });
-  const evaluation = pause ? pausedEval(client, run) : run();
+  const evaluation = client.eval(code, (text) => {
+    output += text;
+    onOutput?.(text);
+  });
   let timer: NodeJS.Timeout | undefined;
   try {
     const outcome =
@@ -128,17 +121,6 @@ export async function execOn(
     throw err;
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/** Pauses the main thread, runs `run` (evaluated in the top frame), resumes: a refused pause is the outcome. */
-async function pausedEval(client: ManholeClient, run: () => Promise<EvalOutcome>): Promise<EvalOutcome> {
-  const paused = await client.command("pause");
-  if (!paused.ok || (paused.json as { paused?: boolean } | undefined)?.paused !== true) return { ok: false, text: paused.text };
-  try {
-    return await run();
-  } finally {
-    await client.command("resume");
   }
 }
 
@@ -261,9 +243,7 @@ async function execAllFleet(
 
 export async function exec(argv: string[]): Promise<number> {
   const args = parseArgs(normalizeFleetArgv(argv), ["timeout", "signal", ...TCP_VALUED, ...FLEET_VALUED]);
-  const unknown = [...args.flags].find(
-    (f) => f !== "json" && f !== "all" && f !== "pause" && !(TCP_FLAGS as readonly string[]).includes(f),
-  );
+  const unknown = [...args.flags].find((f) => f !== "json" && f !== "all" && !(TCP_FLAGS as readonly string[]).includes(f));
   if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole exec --help)`);
   const json = args.flags.has("json");
   const all = args.flags.has("all");
@@ -276,8 +256,6 @@ export async function exec(argv: string[]): Promise<number> {
   if (!all && target === undefined) throw new UsageError("exec needs a <pid|socket> and the <code> (see manhole exec --help)");
   if (codeArgs.length === 0) throw new UsageError("exec needs the <code> to evaluate (or - to read it from stdin)");
   if (all && signal) throw new UsageError("--signal needs one pid; it cannot be combined with --all");
-  const pause = args.flags.has("pause");
-  if (all && pause) throw new UsageError("--pause needs one pid; it cannot be combined with --all");
   const code = codeArgs.length === 1 && codeArgs[0] === "-" ? await readStdin() : codeArgs.join(" ");
 
   if (all) {
@@ -293,7 +271,6 @@ export async function exec(argv: string[]): Promise<number> {
   const result = await execOn(socket, code, {
     timeoutMs,
     tcp,
-    pause,
     onOutput: json ? undefined : (text) => process.stdout.write(text),
   });
   if (json) {

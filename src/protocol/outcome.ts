@@ -88,9 +88,9 @@ export function blockedText(b: BlockedAt, durationText: string): string {
     return `${head}, outside JavaScript (native code: execSync, a synchronous file or network call, a native addon): it cannot be paused or stopped from here. This input runs when the loop turns — Ctrl-C cancels it; .stack says more.`;
   }
   if (b.state === "waiting") {
-    return `${head}, in Atomics.wait called from ${b.frame ? frameText(b.frame) : "<unknown>"}: the thread waits to be notified. This input runs when the loop turns — Ctrl-C cancels it; .pause reads the waiting frame now (the wait goes on after .resume); .stack shows where it is.`;
+    return `${head}, in Atomics.wait called from ${b.frame ? frameText(b.frame) : "<unknown>"}: the thread waits to be notified. This input runs when the loop turns — Ctrl-C cancels it; .stack shows where it is.`;
   }
-  return `${head}${where}. This input runs when the loop turns — Ctrl-C cancels it; .pause evaluates inside the blocked thread now; .stack shows where it is.`;
+  return `${head}${where}. This input runs when the loop turns — Ctrl-C cancels it; .stack shows where it is.`;
 }
 
 /** At the timeout, an input that never started: cancelled, or (with .wait) kept waiting. */

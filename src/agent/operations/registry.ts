@@ -2,43 +2,20 @@
 
 import type { CommandInfo } from "../../protocol/structured.js";
 import { breakInput } from "./break.js";
-import { down } from "./down.js";
 import { exit } from "./exit.js";
-import { frame } from "./frame.js";
 import { gc } from "./gc.js";
 import { handles } from "./handles.js";
 import { help } from "./help.js";
 import { loop } from "./loop.js";
 import { mem } from "./mem.js";
-import { pause } from "./pause.js";
 import { report } from "./report.js";
 import { requests } from "./requests.js";
-import { resume } from "./resume.js";
 import { stack } from "./stack.js";
 import type { Operation } from "./types.js";
-import { up } from "./up.js";
 import { versions } from "./versions.js";
 import { wait } from "./wait.js";
 
-export const OPERATIONS: readonly Operation[] = [
-  help,
-  exit,
-  breakInput,
-  stack,
-  wait,
-  pause,
-  frame,
-  up,
-  down,
-  resume,
-  versions,
-  handles,
-  requests,
-  loop,
-  mem,
-  gc,
-  report,
-];
+export const OPERATIONS: readonly Operation[] = [help, exit, breakInput, stack, wait, versions, handles, requests, loop, mem, gc, report];
 
 const byName = new Map(OPERATIONS.map((op) => [op.name, op]));
 

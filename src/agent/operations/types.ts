@@ -56,26 +56,6 @@ export interface InspectorAccess {
   post<T = unknown>(method: string, params?: object): Promise<T>;
 }
 
-/** What a pause operation answers: `ok` false when nothing was paused, selected or resumed (the text says why). */
-export interface PauseAnswer {
-  ok: boolean;
-  text: string;
-  json?: unknown;
-}
-
-/**
- * The main thread held paused for this session (`.pause`): the inspector, from the worker. While
- * it is held, the session's inputs are evaluated in the selected frame.
- */
-export interface PauseControl {
-  /** Pauses the main thread where its blocked event loop is held, and selects its top frame. */
-  pause(): Promise<PauseAnswer>;
-  /** Selects frame `to` (0: the top), or the one above or below the selected one, and shows its locals. */
-  select(to: number | "up" | "down"): Promise<PauseAnswer>;
-  /** Lets the main thread go on. */
-  resume(): Promise<PauseAnswer>;
-}
-
 export interface OperationContext {
   args: ArgValues;
   /** The text after the name, as typed. */
@@ -100,8 +80,6 @@ export interface OperationContext {
   callMain(input?: unknown): Promise<unknown>;
   /** Runs `fn` with the shared inspector session held exclusively; undefined without a worker. */
   withInspector?<T>(fn: (inspector: InspectorAccess) => Promise<T>): Promise<T>;
-  /** Threaded mode: pausing the main thread for this session (`.pause`, `.frame`, `.resume`). */
-  pause?: PauseControl;
   /** Every operation, for those that list them. */
   operations: readonly Operation[];
   observeOnly: boolean;

@@ -39,8 +39,6 @@ export interface ActionHost {
   clearInput(): void;
   /** An evaluation or operation of this session ended (the idle limit counts from then). */
   settled?(): void;
-  /** The main thread this session paused was resumed without its asking (the pause's idle limit). */
-  pauseEnded?(text: string): void;
 }
 
 /** Said to a session while its input waits: it waits for a blocked loop (once, at once), or a later note. */
@@ -80,11 +78,6 @@ export class Actions {
     return this.running !== 0;
   }
 
-  /** Does this session hold the main thread paused (.pause)? Its inputs are then evaluated in the selected frame. */
-  get paused(): boolean {
-    return this.host.supervisor.pausedBy?.() === this.host.session;
-  }
-
   /** Is an operation of this session running? */
   get operating(): boolean {
     return this.opAbort !== undefined && !this.opAbort.signal.aborted;
@@ -102,14 +95,6 @@ export class Actions {
     if (this.observeOnly) {
       audited("refused");
       return { kind: "refused", text: "" };
-    }
-    if (supervisor.evaluateInFrame && this.paused) {
-      const outcome = await supervisor
-        .evaluateInFrame(session, code)
-        .catch((err: unknown): Outcome => ({ kind: "error", text: `Uncaught ${err instanceof Error ? err.message : String(err)}` }));
-      this.host.settled?.();
-      audited(evalOutcome(outcome));
-      return outcome;
     }
     const { id, done } = channel.evaluate(session, code, structured);
     this.running = id;
@@ -255,8 +240,6 @@ export class Actions {
    */
   abandon(): void {
     this.opAbort?.abort();
-    // A pause nobody is left to resume would hold the app for good.
-    if (this.paused) void this.host.supervisor.resumePaused?.(this.host.session, "the session closed").catch(() => {});
     if (this.running && this.host.supervisor.loopState()?.blocked) {
       void this.host.supervisor.interrupt(this.running, this.host.session).catch(() => {});
     }
@@ -348,15 +331,6 @@ export class Actions {
       threaded,
       callMain: (input) => this.callMain(op, input, signal, write),
       ...(supervisor.withInspector ? { withInspector: supervisor.withInspector.bind(supervisor) } : {}),
-      ...(supervisor.pause && supervisor.selectFrame && supervisor.resumePaused
-        ? {
-            pause: {
-              pause: () => supervisor.pause?.(session, (text) => this.host.pauseEnded?.(text)) ?? Promise.reject(new Error("no pause")),
-              select: (to) => supervisor.selectFrame?.(session, to) ?? Promise.reject(new Error("no pause")),
-              resume: () => supervisor.resumePaused?.(session) ?? Promise.reject(new Error("no pause")),
-            },
-          }
-        : {}),
       operations: OPERATIONS,
       observeOnly: this.observeOnly,
       clearInput: effects.clearInput,

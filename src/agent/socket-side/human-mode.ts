@@ -67,8 +67,7 @@ export class HumanMode {
   }
 
   private prompt(): string {
-    if (this.input.length) return this.link.continuationPrompt;
-    return this.actions.paused ? `(paused) ${this.link.prompt}` : this.link.prompt;
+    return this.input.length ? this.link.continuationPrompt : this.link.prompt;
   }
 
   /**

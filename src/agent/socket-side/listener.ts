@@ -125,7 +125,7 @@ export class Listener {
         maxLineBytes: config.maxLineBytes,
         idleTimeout: config.idleTimeout,
         threaded: config.threaded,
-        banner: () => bannerFor(config.banner, config.info, this.supervisor.loopState(), this.supervisor.pausedBy?.()),
+        banner: () => bannerFor(config.banner, config.info, this.supervisor.loopState()),
         hello: () => ({
           agent: AGENT_NAME,
           version: config.version,

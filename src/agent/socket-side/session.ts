@@ -73,7 +73,6 @@ export class Session {
       settled: () => {
         this.lastActive = performance.now();
       },
-      pauseEnded: (text) => (this.structured ? this.structured.output(`${text}\n`, 0) : this.human.output(`${text}\n`)),
     });
     this.human = new HumanMode(this.actions, {
       prompt: config.prompt,

@@ -15,19 +15,17 @@ import {
   type FrameInfo,
   interruptedText,
   NOT_STARTED_TEXT,
-  type Outcome,
   STILL_RUNNING,
   waitedText,
 } from "../../protocol/outcome.js";
 import { formatDuration } from "../../shared/duration.js";
 import { CELL, INTERRUPT, type LoopState, lastBeat, markCancelled, readLoopState } from "../boundary/shared-memory.js";
 import { rewrite } from "../main-thread/rewrite.js";
-import type { InspectorAccess, PauseAnswer } from "../operations/types.js";
+import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
 import type { Supervisor, WatchHooks } from "./supervisor.js";
 
 interface CallFrame {
-  callFrameId: string;
   functionName: string;
   location: { scriptId: string; lineNumber: number; columnNumber: number };
   scopeChain: { type: string; object: { objectId?: string } }[];
@@ -35,82 +33,7 @@ interface CallFrame {
 
 interface PropertyDescriptor {
   name: string;
-  value?: { type: string; subtype?: string; description?: string; value?: unknown };
-}
-
-interface PreviewProperty {
-  name: string;
-  type: string;
-  subtype?: string;
-  value?: string;
-}
-
-interface RemoteObject {
-  type: string;
-  subtype?: string;
-  value?: unknown;
-  unserializableValue?: string;
-  description?: string;
-  objectId?: string;
-  preview?: { type: string; subtype?: string; description?: string; overflow: boolean; properties: PreviewProperty[] };
-}
-
-interface Evaluated {
-  result: RemoteObject;
-  exceptionDetails?: { text?: string; exception?: RemoteObject };
-}
-
-/** A paused frame as a session sees it: its name, file and line (1-based). */
-interface HeldFrame {
-  frame: CallFrame;
-  file: string;
-}
-
-/** The main thread held paused for a session (.pause). */
-interface PauseHold {
-  session: number;
-  frames: CallFrame[];
-  shown: HeldFrame[];
-  selected: number;
-  since: number;
-  idle: NodeJS.Timeout;
-  ended: (text: string) => void;
-  top(): FrameInfo | undefined;
-}
-
-/** How long a pause may go unused before it is resumed by itself (MANHOLE_PAUSE_IDLE_MS overrides it). */
-const PAUSE_IDLE_MS = Number(process.env.MANHOLE_PAUSE_IDLE_MS) > 0 ? Number(process.env.MANHOLE_PAUSE_IDLE_MS) : 60_000;
-/** `name = ...` (or `name += ...`, ...): an assignment to a variable, to read back. */
-const ASSIGNMENT = /^\s*([A-Za-z_$][\w$]*)\s*(?:[-+*/%&|^]|\*\*|<<|>>>?|&&|\|\||\?\?)?=(?!=)/;
-
-function primitiveKey(r: RemoteObject): string | undefined {
-  if (r.type === "object" && r.subtype !== "null") return undefined;
-  if (r.type === "function" || r.type === "symbol") return undefined;
-  return `${r.type}:${r.unserializableValue ?? JSON.stringify(r.value)}`;
-}
-
-function previewValue(p: PreviewProperty): string {
-  if (p.type === "string") return `'${p.value ?? ""}'`;
-  if (p.type === "function") return "[Function]";
-  return p.value ?? p.type;
-}
-
-/** A value as the paused prompt prints it: a primitive as is, an object by its preview. */
-function remoteText(r: RemoteObject): string {
-  if (r.type === "undefined") return "undefined";
-  if (r.type === "string") return `'${String(r.value)}'`;
-  if (r.unserializableValue) return r.unserializableValue;
-  if (r.type === "object" && r.subtype === "null") return "null";
-  if (r.type !== "object" && r.type !== "function" && "value" in r) return String(r.value);
-  const p = r.preview;
-  if (p && (p.subtype === "array" || p.type === "object")) {
-    const more = p.overflow ? ", ..." : "";
-    if (p.subtype === "array") return `[ ${p.properties.map(previewValue).join(", ")}${more} ]`;
-    if (p.properties.length === 0 && !p.overflow) return p.description === "Object" ? "{}" : (r.description ?? "{}");
-    const head = p.description && p.description !== "Object" ? `${p.description} ` : "";
-    return `${head}{ ${p.properties.map((q) => `${q.name}: ${previewValue(q)}`).join(", ")}${more} }`;
-  }
-  return r.description ?? r.type;
+  value?: { type: string; description?: string; value?: unknown };
 }
 
 /**
@@ -207,7 +130,7 @@ export class ThreadSupervisor implements Supervisor {
   /** A reachability probe the main thread has not answered yet. */
   private probing: Promise<unknown> | undefined;
   /** The main thread is held paused for a session (.pause): what others are told. */
-  private pauseHold: PauseHold | undefined;
+  private pauseHold: { top(): FrameInfo | undefined } | undefined;
   /** Script URLs by id, as Debugger.enable reports them (call frames carry only the id). */
   private readonly scripts = new Map<string, string>();
 
@@ -463,13 +386,6 @@ export class ThreadSupervisor implements Supervisor {
   }
 
   async stack(): Promise<string> {
-    const hold = this.pauseHold;
-    if (hold) {
-      return this.exclusive(
-        async () =>
-          `Main thread: paused by session ${hold.session} (.pause) for ${formatDuration(Date.now() - hold.since)}; it goes on after that session's .resume\n${await this.describe(hold.frames)}`,
-      );
-    }
     const loop = this.loopState();
     if (!loop.blocked) {
       return `Main thread: the event loop is responsive (last turn ${formatDuration(loop.sinceMs)} ago); no JavaScript is running.`;
@@ -495,190 +411,7 @@ export class ThreadSupervisor implements Supervisor {
     }
   }
 
-  pausedBy(): number | undefined {
-    return this.pauseHold?.session;
-  }
-
-  async pause(session: number, ended: (text: string) => void): Promise<PauseAnswer> {
-    if (this.pauseHold) {
-      return this.pauseHold.session === session
-        ? { ok: false, text: "Already paused (.frame N selects a frame, .resume lets the main thread go on)." }
-        : {
-            ok: false,
-            text: `The main thread is paused by session ${this.pauseHold.session} (.pause); it goes on after that session's .resume.`,
-          };
-    }
-    const loop = this.loopState();
-    if (!loop.blocked) {
-      return {
-        ok: false,
-        text: `Nothing to pause: the event loop turns (last turn ${formatDuration(loop.sinceMs)} ago); inputs are evaluated as usual.`,
-        json: { paused: false, reason: "not-blocked" },
-      };
-    }
-    return this.exclusive(async () => {
-      let frames: CallFrame[] | undefined;
-      try {
-        for (let attempt = 0; attempt < 2 && !frames; attempt++) {
-          frames = await this.pausedFrames().catch((err: unknown) => (err instanceof PauseMissed ? undefined : Promise.reject(err)));
-        }
-      } catch (err) {
-        if (!(err instanceof NotInJavaScript)) throw err;
-        return {
-          ok: false,
-          text: `Cannot pause: the main thread is blocked outside JavaScript (native code such as execSync, Atomics.wait on a hung peer or a native addon) for ${formatDuration(this.loopState().sinceMs)}; it does not answer the inspector, so native code cannot be paused (.stack says more).`,
-          json: { paused: false, reason: "native" },
-        };
-      }
-      if (!frames)
-        return {
-          ok: false,
-          text: "The main thread runs JavaScript but did not pause in time (try .pause again).",
-          json: { paused: false, reason: "missed" },
-        };
-      const shown = this.userFrames(frames);
-      // Paused where nothing of the app's runs: the loop had just turned after all.
-      if (shown.every((f) => RUNNERS.has(f.file) || isOwnFile(f.file) || f.file.startsWith("node:") || f.file === "")) {
-        await this.resume();
-        return {
-          ok: false,
-          text: "Nothing to pause: the event loop has just turned; inputs are evaluated as usual.",
-          json: { paused: false, reason: "not-blocked" },
-        };
-      }
-      const hold: PauseHold = {
-        session,
-        frames,
-        shown,
-        selected: 0,
-        since: Date.now(),
-        idle: setTimeout(() => void this.idleResume(session), PAUSE_IDLE_MS),
-        ended,
-        top: () => this.frameInfo(shown[0]),
-      };
-      hold.idle.unref();
-      this.pauseHold = hold;
-      return {
-        ok: true,
-        text: `Paused the main thread (its event loop was blocked for ${formatDuration(this.loopState().sinceMs)}). Inputs are now evaluated in the selected frame; .frame N, .up and .down select another, .resume lets it go on (also Ctrl-D, leaving, or ${formatDuration(PAUSE_IDLE_MS)} unused).\n${await this.describeHeld(hold)}`,
-        json: { paused: true, frames: shown.map((f) => this.frameInfo(f)), selected: 0 },
-      };
-    });
-  }
-
-  async selectFrame(session: number, to: number | "up" | "down"): Promise<PauseAnswer> {
-    const hold = this.pauseHold;
-    if (!hold || hold.session !== session)
-      return { ok: false, text: "Not paused (.pause pauses the main thread while its event loop is blocked)." };
-    const index = to === "up" ? hold.selected + 1 : to === "down" ? hold.selected - 1 : to;
-    if (!Number.isInteger(index) || index < 0 || index >= hold.shown.length) {
-      return { ok: false, text: `No frame ${index}: frames go from 0 (the top) to ${hold.shown.length - 1}.` };
-    }
-    hold.selected = index;
-    hold.idle.refresh();
-    return this.exclusive(async () => ({
-      ok: true,
-      text: await this.describeHeld(hold),
-      json: { paused: true, frames: hold.shown.map((f) => this.frameInfo(f)), selected: index },
-    }));
-  }
-
-  async resumePaused(session: number, why?: string): Promise<PauseAnswer> {
-    const hold = this.pauseHold;
-    if (!hold || hold.session !== session) return { ok: false, text: "Not paused: nothing to resume." };
-    clearTimeout(hold.idle);
-    await this.exclusive(async () => {
-      this.pauseHold = undefined;
-      await this.resume();
-    });
-    return {
-      ok: true,
-      text: `Resumed${why ? ` (${why})` : ""} after ${formatDuration(Date.now() - hold.since)}: the main thread goes on; inputs are evaluated as usual again.`,
-      json: { paused: false, resumed: true },
-    };
-  }
-
-  private async idleResume(session: number): Promise<void> {
-    const hold = this.pauseHold;
-    if (!hold || hold.session !== session) return;
-    const { text } = await this.resumePaused(session, `unused for ${formatDuration(PAUSE_IDLE_MS)}`);
-    hold.ended(text);
-  }
-
-  async evaluateInFrame(session: number, code: string): Promise<Outcome> {
-    const hold = this.pauseHold;
-    if (!hold || hold.session !== session) return { kind: "error", text: "Not paused" };
-    hold.idle.refresh();
-    const { frame } = hold.shown[hold.selected];
-    return this.exclusive(async () => {
-      const evaluate = (expression: string) =>
-        this.post<Evaluated>("Debugger.evaluateOnCallFrame", {
-          callFrameId: frame.callFrameId,
-          expression,
-          returnByValue: false,
-          generatePreview: true,
-          silent: true,
-          includeCommandLineAPI: true,
-        });
-      const r = await evaluate(code);
-      const assigned = ASSIGNMENT.exec(code)?.[1];
-      if (r.exceptionDetails) {
-        const e = r.exceptionDetails.exception;
-        const text = `Uncaught ${e ? (e.description ?? remoteText(e)) : (r.exceptionDetails.text ?? "error")}`;
-        const note = assigned && /constant variable/.test(text) ? `\n${await this.notWritten(assigned, frame)}` : "";
-        return { kind: "error", text: text + note };
-      }
-      let text = remoteText(r.result);
-      const key = primitiveKey(r.result);
-      if (assigned && key !== undefined) {
-        // An optimized frame's stack-allocated variable is written only in a copy: read it back.
-        const back = await evaluate(assigned).catch(() => undefined);
-        if (back && !back.exceptionDetails && primitiveKey(back.result) !== key) text += `\n${await this.notWritten(assigned, frame)}`;
-      }
-      return { kind: "ok", text };
-    });
-  }
-
-  /** One line: an assignment to `name` did not take effect in the paused frame, and what to do instead. */
-  private async notWritten(name: string, frame: CallFrame): Promise<string> {
-    let objects: string[] = [];
-    const local = frame.scopeChain.find((s) => s.type === "local");
-    if (local?.object.objectId) {
-      const { result } = await this.post<{ result: PropertyDescriptor[] }>("Runtime.getProperties", {
-        objectId: local.object.objectId,
-        ownProperties: true,
-      }).catch(() => ({ result: [] as PropertyDescriptor[] }));
-      objects = result.filter((p) => p.value?.type === "object" && p.value.subtype !== "null").map((p) => p.name);
-    }
-    const hint = objects.length ? ` (e.g. a property of ${objects.slice(0, 3).join(", ")})` : "";
-    return `(${name} did not change: the paused frame keeps it on the stack, where the debugger cannot write it; change an object it reads instead${hint})`;
-  }
-
-  private frameInfo(f: HeldFrame | undefined): FrameInfo | undefined {
-    if (!f) return undefined;
-    return {
-      function: f.frame.functionName || "<anonymous>",
-      file: f.file,
-      line: f.frame.location.lineNumber + 1,
-      column: f.frame.location.columnNumber + 1,
-    };
-  }
-
-  /** The held pause's frames, numbered, the selected one marked, and its locals. */
-  private async describeHeld(hold: PauseHold): Promise<string> {
-    const mappers = new Map<number, (line: number, column: number) => [number, number]>();
-    const lines = hold.shown
-      .slice(0, MAX_FRAMES)
-      .map((f, i) => `${i === hold.selected ? ">" : " "}#${i} ${this.frameLine(f.frame, f.file, mappers).trimStart()}`);
-    if (hold.shown.length > MAX_FRAMES) lines.push(`    ... ${hold.shown.length - MAX_FRAMES} more frames`);
-    const selected = hold.shown[hold.selected]?.frame;
-    if (selected) lines.push(...(await this.localsOf(selected)));
-    return lines.join("\n");
-  }
-
   close(): void {
-    if (this.pauseHold) clearTimeout(this.pauseHold.idle);
-    this.pauseHold = undefined;
     this.session?.disconnect();
     this.session = undefined;
   }
@@ -803,8 +536,6 @@ export class ThreadSupervisor implements Supervisor {
    * only that evaluation's synchronous part counts.
    */
   private async terminateIfSynchronous(id: number): Promise<Exclude<Halted, "not-js">> {
-    // A session holds the main thread paused: what holds it is not an evaluation to stop.
-    if (this.pauseHold) return "not-ours";
     let seen: "not-ours" | "unsafe" | "unseen" = "unseen";
     const ours = (url: string) => (id ? url === `REPL${id}` : /^REPL\d+$/.test(url));
     for (let sample = 0; sample < SAMPLES; sample++) {
@@ -874,14 +605,8 @@ export class ThreadSupervisor implements Supervisor {
     const mappers = new Map<number, (line: number, column: number) => [number, number]>();
     for (const { frame, file } of shown.slice(0, MAX_FRAMES)) lines.push(this.frameLine(frame, file, mappers));
     if (frames.length > MAX_FRAMES) lines.push(`    ... ${frames.length - MAX_FRAMES} more frames`);
-    if (frames[0]) lines.push(...(await this.localsOf(frames[0])));
-    return lines.join("\n");
-  }
-
-  /** `Locals of fn:` and one line for each (the first MAX_LOCALS). */
-  private async localsOf(top: CallFrame): Promise<string[]> {
-    const lines: string[] = [];
-    const local = top.scopeChain.find((s) => s.type === "local");
+    const top = frames[0];
+    const local = top?.scopeChain.find((s) => s.type === "local");
     if (local?.object.objectId) {
       const { result } = await this.post<{ result: PropertyDescriptor[] }>("Runtime.getProperties", {
         objectId: local.object.objectId,
@@ -897,6 +622,6 @@ export class ThreadSupervisor implements Supervisor {
       }
       if (result.length > MAX_LOCALS) lines.push(`    ... ${result.length - MAX_LOCALS} more`);
     }
-    return lines;
+    return lines.join("\n");
   }
 }
