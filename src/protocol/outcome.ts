@@ -67,8 +67,6 @@ export interface BlockedAt {
   state: "js" | "native" | "waiting";
   /** The top frame that is not the manhole's own, when it could be read. */
   frame?: FrameInfo;
-  /** A session of this process has paused the main thread (.pause). */
-  paused?: boolean;
   /** Nothing but the probe was on the main thread's stack: its loop has just turned after all. */
   idle?: true;
 }
@@ -82,8 +80,6 @@ export function frameText(f: FrameInfo): string {
 export function blockedText(b: BlockedAt, durationText: string): string {
   const head = `The event loop has been blocked for ${durationText}`;
   const where = b.frame ? `, in ${frameText(b.frame)}` : "";
-  if (b.paused)
-    return `${head}: a session has paused the main thread${where} (.pause); this input runs when it resumes — Ctrl-C cancels it.`;
   if (b.state === "native") {
     return `${head}, outside JavaScript (native code: execSync, a synchronous file or network call, a native addon): it cannot be paused or stopped from here. This input runs when the loop turns — Ctrl-C cancels it; .stack says more.`;
   }

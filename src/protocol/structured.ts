@@ -49,7 +49,6 @@ export type Reply =
       blockedMs: number;
       state: "js" | "native" | "waiting";
       frame?: FrameInfo;
-      paused?: boolean;
       text: string;
     }
   | { op: "value"; id: number; text: string; json?: unknown }

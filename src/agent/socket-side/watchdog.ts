@@ -129,8 +129,6 @@ export class ThreadSupervisor implements Supervisor {
   private unanswered: Promise<unknown> | undefined;
   /** A reachability probe the main thread has not answered yet. */
   private probing: Promise<unknown> | undefined;
-  /** The main thread is held paused for a session (.pause): what others are told. */
-  private pauseHold: { top(): FrameInfo | undefined } | undefined;
   /** Script URLs by id, as Debugger.enable reports them (call frames carry only the id). */
   private readonly scripts = new Map<string, string>();
 
@@ -189,7 +187,6 @@ export class ThreadSupervisor implements Supervisor {
    * "native" when it does not answer the inspector at all.
    */
   async where(): Promise<BlockedAt> {
-    if (this.pauseHold) return { blockedMs: this.loopState().sinceMs, state: "js", paused: true, frame: this.pauseHold.top() };
     try {
       await this.reachable();
     } catch (err) {
