@@ -65,7 +65,10 @@ export const INTERRUPT_CELLS = CELL.cancel + CANCEL_SLOTS;
 /** Main thread: is evaluation `id` cancelled? Frees its slot if so. */
 export function takeCancelled(cells: Int32Array, id: number): boolean {
   for (let i = CELL.cancel; i < CELL.cancel + CANCEL_SLOTS; i++) {
-    if (Atomics.compareExchange(cells, i, id, 0) === id) return true;
+    // A (sequentially consistent) load first: a locked exchange on all 64 slots of every
+    // evaluation costs more than the rest of its bookkeeping. The exchange alone decides, as
+    // before: a slot the load saw holding `id` that the worker reused since fails it.
+    if (Atomics.load(cells, i) === id && Atomics.compareExchange(cells, i, id, 0) === id) return true;
   }
   return false;
 }

@@ -24,6 +24,7 @@
  * as well (see session-globals.ts), which also covers an app that set its own capture callback.
  */
 import { createHook, executionAsyncId } from "node:async_hooks";
+import { setImmediate, setTimeout } from "node:timers";
 import v8 from "node:v8";
 
 export type Reporter = (text: string) => void;
@@ -82,11 +83,10 @@ function onMonitor(_err: unknown, origin: string): void {
   });
 }
 
+/** Node's own flags: the command line's and NODE_OPTIONS as the process started with them. */
+const NODE_FLAGS = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)];
 /** Node's --abort-on-uncaught-exception, as given on the command line or in NODE_OPTIONS. */
-function abortsOnUncaught(): boolean {
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)];
-  return flags.some((f) => /^--abort[-_]on[-_]uncaught[-_]exception$/.test(f));
-}
+const ABORTS_ON_UNCAUGHT = NODE_FLAGS.some((f) => /^--abort[-_]on[-_]uncaught[-_]exception$/.test(f));
 
 /** Under --abort-on-uncaught-exception: the async ids of the tagged callbacks running now. */
 const callbacks: number[] = [];
@@ -178,17 +178,37 @@ function open(): void {
   if (stopPromiseHook) return;
   stopPromiseHook = promiseHooks();
   resourceHook.enable();
-  withCallbackHook = abortsOnUncaught();
+  withCallbackHook = ABORTS_ON_UNCAUGHT;
   if (withCallbackHook) callbackHook.enable();
+}
+
+function idle(): boolean {
+  return running.length === 0 && pendingPromises === 0 && resources.size === 0;
 }
 
 /** Turns the hooks off when nothing of the manhole's runs or is pending. Never from inside a hook. */
 function closeIfIdle(): void {
-  if (!stopPromiseHook || running.length > 0 || pendingPromises > 0 || resources.size > 0) return;
+  if (!stopPromiseHook || !idle()) return;
   stopPromiseHook();
   stopPromiseHook = undefined;
   resourceHook.disable();
   if (withCallbackHook) callbackHook.disable();
+}
+
+/**
+ * How long the hooks stay on after manhole work ends. Switching them on and off costs about
+ * as much as evaluating `1` (each is a promise-hook update in V8 and async_hooks' own), so a
+ * burst of inputs (a script, a client's round trips) pays for one switch, not one per input;
+ * the app pays for the hooks at most this long after each input.
+ */
+const LINGER_MS = 10;
+let linger: NodeJS.Timeout | undefined;
+
+/** Manhole code has returned: the hooks go off once it has stayed idle for LINGER_MS. */
+function closeLater(): void {
+  if (!stopPromiseHook) return;
+  if (linger) linger.refresh();
+  else linger = asAgentCode(() => setTimeout(closeIfIdle, LINGER_MS).unref());
 }
 
 let closeScheduled = false;
@@ -199,7 +219,7 @@ function closeSoon(): void {
   asAgentCode(() =>
     setImmediate(() => {
       closeScheduled = false;
-      closeIfIdle();
+      closeLater();
     }).unref(),
   );
 }
@@ -215,7 +235,7 @@ export function runAsManholeCode<T>(report: Reporter, fn: () => T): T {
     return fn();
   } finally {
     running.pop();
-    if (running.length === 0) closeIfIdle();
+    if (running.length === 0) closeLater();
   }
 }
 
@@ -248,9 +268,8 @@ export function guardCallback<A extends unknown[], R>(report: Reporter, fn: (...
 
 /** The --unhandled-rejections mode in force, as Node would read it. */
 function rejectionMode(): string {
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)];
   let mode = "throw";
-  for (const f of flags) {
+  for (const f of NODE_FLAGS) {
     const m = /^--unhandled-rejections=(\w[\w-]*)$/.exec(f);
     if (m) mode = m[1];
   }

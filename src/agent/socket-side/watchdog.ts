@@ -46,6 +46,8 @@ const REACH_WAIT_MS = 1000;
 /** Debugger.enable, once the main thread is known to answer: it reports every script, which takes a while in a big app. */
 const ENABLE_WAIT_MS = 10_000;
 const PAUSE_WAIT_MS = 1000;
+/** How often an input waiting for the main thread looks whether its loop is blocked. */
+const WAITING_POLL_MS = 20;
 const MAX_FRAMES = 30;
 const MAX_LOCALS = 25;
 const SAMPLES = 5;
@@ -145,15 +147,27 @@ export class ThreadSupervisor implements Supervisor {
 
   watch(id: number, hooks?: WatchHooks): () => void {
     let timer: NodeJS.Timeout | undefined;
+    let poll: NodeJS.Timeout | undefined;
     let ended = false;
     const arm = () => {
       timer = setTimeout(() => void this.overdue(id, hooks, arm), this.timeoutMs);
     };
     arm();
-    if (hooks) void this.noticeWhileWaiting(id, hooks, () => ended);
+    if (hooks) {
+      // While the input waits for the main thread: a look at the loop now and every WAITING_POLL_MS.
+      // One timer, cleared when the evaluation ends: most end long before the first look.
+      const look = () => {
+        poll = undefined;
+        if (ended || !this.channel.isRunning(id) || this.started(id)) return;
+        if (this.loopState().blocked) void this.noticeBlocked(id, hooks, () => ended, look);
+        else poll = setTimeout(look, WAITING_POLL_MS);
+      };
+      look();
+    }
     return () => {
       ended = true;
       clearTimeout(timer);
+      if (poll) clearTimeout(poll);
     };
   }
 
@@ -163,22 +177,18 @@ export class ThreadSupervisor implements Supervisor {
   }
 
   /**
-   * While evaluation `id` waits for a blocked event loop, tells its session so at once: how long,
-   * and where the main thread is (what the inspector observed).
+   * Evaluation `id` waits and the loop looks blocked: tells its session so at once, how long and
+   * where the main thread is (what the inspector observed); else looks again later.
    */
-  private async noticeWhileWaiting(id: number, hooks: WatchHooks, ended: () => boolean): Promise<void> {
-    while (!ended() && this.channel.isRunning(id) && !this.started(id)) {
-      if (this.loopState().blocked) {
-        const at = await this.where().catch(() => undefined);
-        // A main thread found with nothing of the app's or of an input on its stack is turning
-        // (the heartbeat lags behind the message that ended a block): not blocked, look again.
-        if (at && !at.idle) {
-          if (!ended() && this.channel.isRunning(id) && !this.started(id)) hooks.blocked(at);
-          return;
-        }
-      }
-      await sleep(20);
+  private async noticeBlocked(id: number, hooks: WatchHooks, ended: () => boolean, again: () => void): Promise<void> {
+    const at = await this.where().catch(() => undefined);
+    // A main thread found with nothing of the app's or of an input on its stack is turning
+    // (the heartbeat lags behind the message that ended a block): not blocked, look again.
+    if (at && !at.idle) {
+      if (!ended() && this.channel.isRunning(id) && !this.started(id)) hooks.blocked(at);
+      return;
     }
+    if (!ended()) setTimeout(again, WAITING_POLL_MS);
   }
 
   /**
