@@ -1,11 +1,10 @@
 // Zero-code attach at start: `--require manhole/auto`, `--import manhole/auto` and the same
 // through NODE_OPTIONS, configured from MANHOLE_* variables; apps that never load manhole.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { httpGet, nc, ROOT, requireTool, tempDir } from "./helpers.mjs";
+import { httpGet, nc, ROOT, requireTool, startApp, tempDir } from "./helpers.mjs";
 
 requireTool("nc");
 const AUTO_CJS = path.join(ROOT, "dist", "agent", "auto.js");
@@ -13,40 +12,9 @@ const AUTO_MJS = path.join(ROOT, "dist", "agent", "auto.mjs");
 const CJS_APP = path.join(ROOT, "test", "fixtures", "plain-app.cjs");
 const ESM_APP = path.join(ROOT, "test", "fixtures", "plain-app.mjs");
 
-/** Starts `node [...nodeArgs] script` with `env`; resolves once it prints LISTENING. */
-function startPlain(script, { nodeArgs = [], env = {} } = {}) {
-  const dir = env.MANHOLE_DIR ?? tempDir();
-  const child = spawn(process.execPath, [...nodeArgs, script], {
-    env: { ...process.env, MANHOLE_DIR: dir, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
-  child.stderr.setEncoding("utf8").on("data", (d) => (err += d));
-  const exit = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no LISTENING: ${out} ${err}`)), 15_000);
-    child.stdout.on("data", () => {
-      const m = /^LISTENING (\d+)$/m.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      resolve({
-        child,
-        dir,
-        port: Number(m[1]),
-        stdout: () => out,
-        stderr: () => err,
-        socket: path.join(dir, `${child.pid}.sock`),
-        async stop() {
-          if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-          await exit;
-        },
-      });
-    });
-    child.on("exit", () => reject(new Error(`exited: ${out} ${err}`)));
-  });
-}
+/** An app that never loads manhole, started with `nodeArgs`; its manhole's socket is the default one. */
+const startPlain = (script, { nodeArgs = [], env = {} } = {}) =>
+  startApp({ script, nodeArgs, env, ready: /^LISTENING (\d+)$/m }).then((app) => ({ ...app, socket: app.path }));
 
 /** Waits until `file` exists (the manhole starts a moment after the app's first line). */
 async function appears(file, ms = 10_000) {

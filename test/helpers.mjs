@@ -27,15 +27,26 @@ export function tempDir(prefix = "mh-test-") {
 }
 
 /**
- * Starts the fixture app (or `script`) as a child process and waits for its READY line.
- * Resolves to { child, path, port, stdout(), stderr(), exit } where exit resolves to { code, signal }.
+ * Starts the fixture app (or `script`, run with `nodeArgs`) as a child process and waits for its
+ * ready line: `READY <socket path> <port>` (the fixtures that start a manhole themselves), or
+ * `ready`, e.g. /^LISTENING (\d+)$/m for an app that never loads manhole (its port; its socket
+ * is then the default `<dir>/<pid>.sock`). Resolves to { child, dir, path, port, stdout(),
+ * stderr(), exit, stop() } where exit resolves to { code, signal }.
  */
-export function startApp({ mode = "threaded", options = {}, env = {}, script = FIXTURE, args = [] } = {}) {
-  const dir = options.path ? path.dirname(options.path) : tempDir();
-  const child = spawn(process.execPath, [script, ...args], {
+export function startApp({
+  mode = "threaded",
+  options = {},
+  env = {},
+  script = FIXTURE,
+  args = [],
+  nodeArgs = [],
+  ready = /^READY (\S+) (\d+)$/m,
+} = {}) {
+  const dir = options.path ? path.dirname(options.path) : (env.MANHOLE_DIR ?? tempDir());
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
     env: {
       ...process.env,
-      MANHOLE_DIR: env.MANHOLE_DIR ?? dir,
+      MANHOLE_DIR: dir,
       MANHOLE_TEST_THREADED: mode === "inline" ? "0" : "1",
       MANHOLE_TEST_OPTIONS: JSON.stringify(options),
       ...env,
@@ -48,16 +59,19 @@ export function startApp({ mode = "threaded", options = {}, env = {}, script = F
   child.stderr.setEncoding("utf8").on("data", (d) => (err += d));
   const exit = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`app did not start: ${out} ${err}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`app did not start: ${out} ${err}`)), 15_000);
+    let done = false;
     const check = () => {
-      const m = /^READY (\S+) (\d+)$/m.exec(out);
-      if (m) {
+      const m = ready.exec(out);
+      if (m && !done) {
+        done = true;
         clearTimeout(timer);
+        const withPath = m.length > 2;
         resolve({
           child,
           dir,
-          path: m[1],
-          port: Number(m[2]),
+          path: withPath ? m[1] : path.join(dir, `${child.pid}.sock`),
+          port: Number(withPath ? m[2] : m[1]),
           stdout: () => out,
           stderr: () => err,
           exit,
@@ -66,7 +80,7 @@ export function startApp({ mode = "threaded", options = {}, env = {}, script = F
             await exit;
           },
         });
-      } else if (/^FAILED /m.test(out)) {
+      } else if (!m && /^FAILED /m.test(out)) {
         clearTimeout(timer);
         reject(new Error(out.trim()));
       }
@@ -74,7 +88,7 @@ export function startApp({ mode = "threaded", options = {}, env = {}, script = F
     child.stdout.on("data", check);
     child.on("exit", () => {
       clearTimeout(timer);
-      if (!/^READY /m.test(out)) reject(new Error(`app exited before READY: ${out} ${err}`));
+      if (!done) reject(new Error(`app exited before it was ready: ${out} ${err}`));
     });
   });
 }

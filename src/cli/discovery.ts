@@ -14,6 +14,7 @@ import { probeSocket } from "../shared/socket-probe.js";
 import { tokenPathFor } from "../shared/token-file.js";
 import { ManholeClient } from "./client.js";
 import { CliError, EXIT } from "./errors.js";
+import { matchesApp } from "./process-tree.js";
 import { processExists } from "./target.js";
 
 export type ManholeState = "responsive" | "blocked" | "unresponsive" | "denied" | "incompatible";
@@ -49,6 +50,11 @@ export interface DiscoveryOptions {
   helloTimeoutMs?: number;
   /** Remove stale descriptors and sockets (default true). */
   clean?: boolean;
+}
+
+/** `--app NAME`: the entries of that app (all of them without a name). */
+export function selectApp<T extends ManholeEntry>(entries: T[], app: string | undefined): T[] {
+  return app === undefined ? entries : entries.filter((e) => matchesApp(e, app));
 }
 
 /** The app's label as its banner shows it (one function for both: shared/app-label.ts). */

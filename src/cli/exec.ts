@@ -3,7 +3,7 @@ import { runtimeDir } from "../shared/runtime-dir.js";
 import { parseArgs, UsageError } from "./args.js";
 import type { CliCommand } from "./cli-command.js";
 import { type EvalOutcome, ManholeClient, type TcpEndpoint } from "./client.js";
-import { discover, type ManholeEntry } from "./discovery.js";
+import { discover, type ManholeEntry, selectApp } from "./discovery.js";
 import { parseTimeout, REMOTE_OPTIONS_HELP, resolveEndpoint } from "./endpoint.js";
 import { CliError, EXIT } from "./errors.js";
 import {
@@ -48,6 +48,7 @@ Options:
                     (for apps started with startManhole({ activateOn: SIG }));
                     SIGUSR1 is refused (it opens Node's inspector)
   --all             every live manhole (see manhole ls)
+  --app <name>      with --all: only those of this app (package name or label; * matches anything)
 ${TCP_OPTIONS_HELP}
 ${REMOTE_OPTIONS_HELP}
 With --all:
@@ -154,9 +155,11 @@ function firstLine(text: string): string {
   return text.includes("\n") ? `${line} …` : line;
 }
 
-async function execAll(code: string, json: boolean, timeoutMs: number | undefined): Promise<number> {
-  const { live, dir } = await discover({ dir: runtimeDir() });
-  if (live.length === 0) throw new CliError(EXIT.noManhole, `no live manholes in ${dir}`);
+async function execAll(code: string, json: boolean, timeoutMs: number | undefined, app: string | undefined): Promise<number> {
+  const found = await discover({ dir: runtimeDir() });
+  const live = selectApp(found.live, app);
+  if (live.length === 0)
+    throw new CliError(EXIT.noManhole, `no live manholes in ${found.dir}${app === undefined ? "" : ` for --app ${app}`}`);
   type Row = { entry: ManholeEntry; result?: ExecResult; error?: string };
   const rows: Row[] = await Promise.all(
     live.map(async (entry): Promise<Row> => {
@@ -242,7 +245,7 @@ async function execAllFleet(
 }
 
 export async function exec(argv: string[]): Promise<number> {
-  const args = parseArgs(normalizeFleetArgv(argv), ["timeout", "signal", ...TCP_VALUED, ...FLEET_VALUED]);
+  const args = parseArgs(normalizeFleetArgv(argv), ["timeout", "signal", "app", ...TCP_VALUED, ...FLEET_VALUED]);
   const unknown = [...args.flags].find((f) => f !== "json" && f !== "all" && !(TCP_FLAGS as readonly string[]).includes(f));
   if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole exec --help)`);
   const json = args.flags.has("json");
@@ -258,11 +261,13 @@ export async function exec(argv: string[]): Promise<number> {
   if (all && signal) throw new UsageError("--signal needs one pid; it cannot be combined with --all");
   const code = codeArgs.length === 1 && codeArgs[0] === "-" ? await readStdin() : codeArgs.join(" ");
 
+  if (!all && args.options.app !== undefined) throw new UsageError("--app selects among --all (see manhole exec --help)");
   if (all) {
     const fleet = await fleetTargets(args);
+    if (fleet && args.options.app !== undefined) throw new UsageError("--app is for this machine's manholes");
     if (fleet)
       return execAllFleet(fleet, code, json, { timeoutMs, parallel: parseParallel(args), targetTimeoutMs: parseTargetTimeout(args) });
-    return execAll(code, json, timeoutMs);
+    return execAll(code, json, timeoutMs, args.options.app);
   }
   const fleetOnly = ["selector", "namespace", "parallel", "target-timeout"].find((o) => args.options[o] !== undefined);
   if (fleetOnly) throw new UsageError(`--${fleetOnly === "selector" ? "kube -l" : fleetOnly} is for --all (see manhole exec --help)`);

@@ -6,7 +6,7 @@ import { parseArgs, UsageError } from "./args.js";
 import type { CliCommand } from "./cli-command.js";
 import { endpointLabel } from "./client.js";
 import { colorEnabled, palette } from "./colors.js";
-import { discover, type ManholeEntry, stateText } from "./discovery.js";
+import { discover, type ManholeEntry, selectApp, stateText } from "./discovery.js";
 import { EXIT } from "./errors.js";
 import {
   asCliError,
@@ -21,9 +21,10 @@ import {
   parseTargetTimeout,
   type RemoteProcess,
 } from "./fleet.js";
+import { nestTree, processTree, roleText } from "./process-tree.js";
 import { table } from "./table.js";
 
-export const lsHelp = `Usage: manhole ls [--json] [--timeout <ms>]
+export const lsHelp = `Usage: manhole ls [--tree] [--app <name>] [--json] [--timeout <ms>]
        manhole ls [options] <ssh://[user@]host[:port]/ | kube://[ns/]pod[/container]/ | docker://container/>...
        manhole ls [options] --ssh <h1,h2,...> | --kube <pods> | --kube -l <selector> | --docker <containers>
 
@@ -33,6 +34,11 @@ app (package name@version, else its command line), state, TCP and socket.
 The TCP column appears only when some manhole also listens on TCP: its host:port
 (as manhole exec and connect take it; "(tls)" after it means connect with --tls),
 "-" for the others.
+
+A ROLE column appears when some process is a cluster worker ("worker <id>", its
+cluster.worker.id), a cluster's primary ("primary") or a child forked with an IPC
+channel ("forked"). With --tree, each process is drawn under its parent (when the
+parent has a manhole too): a primary over its workers, a parent over its children.
 
 State is "responsive", "blocked <N> ms" (threaded manholes tell how long the event
 loop has been blocked), or "unresponsive" (no answer within the timeout).
@@ -48,11 +54,16 @@ a target that fails is one line on stderr ("manhole: <target>: <why>"), the othe
 listed, and the exit code is 1 (with one target: that target's own exit code).
 
 Options:
+  --tree           parents above their children, indented
+  --app <name>     only the processes of this app: its package name, or its whole
+                   label (name@version, or the script and arguments); * matches anything
   --json           print a JSON array of objects instead of a table
                    (with "tcp": {"host", "port"} for a manhole that listens on TCP,
                    and "tls": true in it when that listener uses TLS; remote ones have
                    "target": the URL that reaches the process, and "tag"; a target that
-                   failed is {"target", "tag", "error": {"message", "exitCode"}})
+                   failed is {"target", "tag", "error": {"message", "exitCode"}};
+                   "role": {"kind": "cluster-worker", "id"} or {"kind": "forked"} or null;
+                   with --tree, each object has "children": the same objects)
   --timeout <ms>   how long to wait for each manhole's hello (default 1000)
 ${FLEET_OPTIONS_HELP}
   -h, --help       show this help
@@ -90,6 +101,7 @@ export function entryJson(e: ManholeEntry): Record<string, unknown> {
     threaded: e.descriptor.threaded ?? null,
     protocol: e.descriptor.protocol ?? null,
     descriptor: e.descriptorFile,
+    role: e.descriptor.role ?? null,
     ...(e.reason ? { reason: e.reason } : {}),
   };
 }
@@ -141,38 +153,50 @@ async function lsFleet(
 }
 
 export async function ls(argv: string[]): Promise<number> {
-  const args = parseArgs(normalizeFleetArgv(argv), ["timeout", ...FLEET_VALUED]);
-  const unknown = [...args.flags].find((f) => f !== "json");
+  const args = parseArgs(normalizeFleetArgv(argv), ["timeout", "app", ...FLEET_VALUED]);
+  const unknown = [...args.flags].find((f) => f !== "json" && f !== "tree");
   if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole ls --help)`);
   const timeout = args.options.timeout === undefined ? 1000 : Number(args.options.timeout);
   if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError("--timeout needs a positive number of milliseconds");
   const fleet = await fleetTargets(args, args.positionals);
-  if (fleet) return lsFleet(fleet, args.flags.has("json"), timeout, parseParallel(args), parseTargetTimeout(args));
+  if (fleet) {
+    if (args.flags.has("tree") || args.options.app !== undefined) throw new UsageError("--tree and --app are for this machine's manholes");
+    return lsFleet(fleet, args.flags.has("json"), timeout, parseParallel(args), parseTargetTimeout(args));
+  }
   if (args.options.parallel !== undefined || args.options["target-timeout"] !== undefined) {
     throw new UsageError("--parallel and --target-timeout are for remote targets");
   }
 
-  const { live } = await discover({ dir: runtimeDir(), helloTimeoutMs: timeout });
+  const found = await discover({ dir: runtimeDir(), helloTimeoutMs: timeout });
+  const live = selectApp(found.live, args.options.app);
+  const tree = args.flags.has("tree");
+  const rowsOf = tree ? processTree(live) : live.map((entry) => ({ entry, depth: 0, prefix: "" }));
   if (args.flags.has("json")) {
-    process.stdout.write(`${JSON.stringify(live.map(entryJson), null, 2)}\n`);
+    const out = tree ? nestTree(rowsOf, entryJson) : live.map(entryJson);
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return 0;
   }
   if (live.length === 0) {
-    if (process.stderr.isTTY) process.stderr.write(`no manholes in ${runtimeDir()}\n`);
+    if (process.stderr.isTTY)
+      process.stderr.write(`no manholes in ${runtimeDir()}${args.options.app === undefined ? "" : ` for --app ${args.options.app}`}\n`);
     return 0;
   }
-  // A TCP column only when something listens on TCP: most machines have none.
+  // A TCP column only when something listens on TCP, a ROLE column only with clusters or forks.
   const withTcp = live.some((e) => tcpOf(e) !== undefined);
+  const roles = live.map((e) => roleText(e, found.live));
+  const withRole = roles.some((r) => r !== "");
   const tcpCell = (e: ManholeEntry): string[] => {
     if (!withTcp) return [];
     const tcp = tcpOf(e);
     if (!tcp) return ["-"];
     return [tcp.tls ? `${endpointLabel(tcp)} (tls)` : endpointLabel(tcp)];
   };
+  const ordered = rowsOf.map((r) => ({ ...r, role: roles[live.indexOf(r.entry)] }));
   const rows = [
-    ["PID", "UPTIME", "NODE", "APP", "STATE", ...(withTcp ? ["TCP"] : []), "SOCKET"],
-    ...live.map((e) => [
-      String(e.pid),
+    ["PID", ...(withRole ? ["ROLE"] : []), "UPTIME", "NODE", "APP", "STATE", ...(withTcp ? ["TCP"] : []), "SOCKET"],
+    ...ordered.map(({ entry: e, prefix, role }) => [
+      `${prefix}${e.pid}`,
+      ...(withRole ? [role || "-"] : []),
       formatDuration(e.uptimeMs, { compact: true }),
       e.node,
       truncate(e.app, 40),
@@ -181,12 +205,12 @@ export async function ls(argv: string[]): Promise<number> {
       e.socket,
     ]),
   ];
-  const STATE = 4;
+  const STATE = withRole ? 5 : 4;
   const c = palette(true);
   const colour = (padded: string, row: number, col: number): string => {
     if (row === 0) return c.bold(padded);
     if (col !== STATE) return padded;
-    const state = live[row - 1].state;
+    const state = ordered[row - 1].entry.state;
     return state === "responsive" ? c.green(padded) : state === "blocked" ? c.yellow(padded) : c.red(padded);
   };
   process.stdout.write(`${table(rows, colorEnabled(process.stdout) ? colour : undefined)}\n`);

@@ -9,7 +9,7 @@ import { runtimeDir } from "../shared/runtime-dir.js";
 import { UsageError } from "./args.js";
 import type { CliCommand } from "./cli-command.js";
 import { ManholeClient, type TcpEndpoint } from "./client.js";
-import { discover } from "./discovery.js";
+import { discover, selectApp } from "./discovery.js";
 import { parseTimeout, resolveEndpoint } from "./endpoint.js";
 import { CliError, EXIT } from "./errors.js";
 import { table } from "./table.js";
@@ -18,7 +18,7 @@ import { TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED } from "./target.js";
 type ArgInfo = CommandInfo["args"][number];
 
 /** The CLI's own options; an argument of the operation with one of these names is written name=value. */
-const CLI_VALUED = ["timeout", "signal", ...TCP_VALUED] as const;
+const CLI_VALUED = ["timeout", "signal", "app", ...TCP_VALUED] as const;
 const CLI_FLAGS = ["json", "all", "help", ...TCP_FLAGS] as const;
 
 function defaultText(a: ArgInfo): string {
@@ -59,6 +59,7 @@ Options:
                     (with --all: an array of {pid, app, ok, json, text})
   --all             every live manhole (see manhole ls): one row per process,
                     <pid> <app> <first line of the answer>
+  --app <name>      with --all: only those of this app (package name or label; * matches anything)
   --timeout <ms>    give up after <ms>; exit 7
   --signal <SIG>    send SIG to the pid first and wait for its socket to appear
 ${TCP_OPTIONS_HELP}
@@ -148,9 +149,17 @@ export async function runOperation(
 
 const firstLine = (text: string) => text.split("\n", 1)[0];
 
-async function runAll(op: CommandInfo, args: string, json: boolean, timeoutMs: number | undefined): Promise<number> {
-  const { live, dir } = await discover({ dir: runtimeDir() });
-  if (live.length === 0) throw new CliError(EXIT.noManhole, `no live manholes in ${dir}`);
+async function runAll(
+  op: CommandInfo,
+  args: string,
+  json: boolean,
+  timeoutMs: number | undefined,
+  app: string | undefined,
+): Promise<number> {
+  const found = await discover({ dir: runtimeDir() });
+  const live = selectApp(found.live, app);
+  if (live.length === 0)
+    throw new CliError(EXIT.noManhole, `no live manholes in ${found.dir}${app === undefined ? "" : ` for --app ${app}`}`);
   const rows = await Promise.all(
     live.map(async (entry) => {
       try {
@@ -188,8 +197,9 @@ function commandFor(op: CommandInfo): CliCommand {
       const args = [...rest, ...opArgs].join(" ");
       if (all) {
         if (cli.options.signal) throw new UsageError("--signal needs one pid; it cannot be combined with --all");
-        return runAll(op, args, json, timeoutMs);
+        return runAll(op, args, json, timeoutMs, cli.options.app);
       }
+      if (cli.options.app !== undefined) throw new UsageError(`--app selects among --all (see manhole ${op.name} --help)`);
       if (target === undefined) throw new UsageError(`${op.name} needs a <pid|socket> (or --all; see manhole ${op.name} --help)`);
       const { socket, tcp } = await resolveEndpoint(target, cli, timeoutMs ?? 5000);
       const answer = await runOperation(socket, op.name, args, {

@@ -23,6 +23,20 @@ export interface Descriptor {
   threaded: boolean;
   /** The TCP listener, when the tcp option is given (its token is in `<socket without .sock>.token`). */
   tcp?: DescriptorTcp;
+  /** How the process was started by its parent (`ppid`), when Node says: absent for any other. */
+  role?: ProcessRole;
+}
+
+/** A `node:cluster` worker (with its `cluster.worker.id`), or a child forked with an IPC channel. */
+export type ProcessRole = { kind: "cluster-worker"; id: number } | { kind: "forked" };
+
+/** This process's role, as Node itself knows it (`node:cluster`; `process.send` from `fork`). */
+export function processRole(): ProcessRole | undefined {
+  // Node's own bootstrap decides (and then deletes NODE_UNIQUE_ID); the module is a built-in.
+  const { worker } = require("node:cluster") as import("node:cluster").Cluster;
+  if (worker) return { kind: "cluster-worker", id: worker.id };
+  if (typeof process.send === "function") return { kind: "forked" };
+  return undefined;
 }
 
 /** Where a manhole also listens on TCP; `tls` when that listener serves TLS. */
@@ -76,6 +90,7 @@ export function findAppPackage(): AppPackage | null {
 }
 
 export function buildDescriptor(socket: string, app: AppPackage | null, threaded: boolean, tcp?: DescriptorTcp): Descriptor {
+  const role = processRole();
   return {
     pid: process.pid,
     ppid: process.ppid,
@@ -89,6 +104,7 @@ export function buildDescriptor(socket: string, app: AppPackage | null, threaded
     protocol: PROTOCOL_VERSION,
     threaded,
     ...(tcp ? { tcp } : {}),
+    ...(role ? { role } : {}),
   };
 }
 
