@@ -117,8 +117,24 @@ function median(values) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Prints rows (arrays of strings) as an aligned table; numbers right-aligned. */
+/**
+ * Figures for `npm run bench` (bench/run.js): with BENCH_RESULTS set, every table printed and
+ * every figure recorded is appended to that file as one JSON line, tagged with this script's name.
+ */
+const PART = require.main ? path.basename(require.main.filename, ".js") : "bench";
+function recordLine(entry) {
+  if (!process.env.BENCH_RESULTS) return;
+  fs.appendFileSync(process.env.BENCH_RESULTS, `${JSON.stringify({ part: PART, ...entry })}\n`);
+}
+
+/** A named figure (a ratio, a p99, a target met or not) for the JSON results. */
+function record(name, value) {
+  recordLine({ kind: "figure", name, value });
+}
+
+/** Prints rows (arrays of strings) as an aligned table; numbers right-aligned. Recorded for the JSON results. */
 function table(header, rows) {
+  recordLine({ kind: "table", header: header.map(String), rows: rows.map((r) => r.map(String)) });
   const all = [header, ...rows].map((r) => r.map(String));
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
   // Every column but the first is right-aligned (numbers, ratios).
@@ -143,6 +159,20 @@ function affinity() {
   return "not pinned";
 }
 
+/** The machine line's facts, as data. */
+function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0] ? cpus[0].model.trim() : "unknown",
+    memoryMiB: Math.round(os.totalmem() / 2 ** 20),
+    os: `${os.platform()} ${os.release()}`,
+    node: process.version,
+    affinity: affinity(),
+    loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
+  };
+}
+
 function machine() {
   const cpus = os.cpus();
   return `${cpus.length} CPU(s) (${cpus[0] ? cpus[0].model.trim() : "unknown"}), ${Math.round(os.totalmem() / 2 ** 20)} MiB RAM, ${os.platform()} ${os.release()}, Node ${process.version}, load average ${os
@@ -151,4 +181,4 @@ function machine() {
     .join(" ")}, ${affinity()}`;
 }
 
-module.exports = { ROOT, AGENT, privateTempDir, startChild, stopChild, cleanup, percentile, median, table, machine };
+module.exports = { ROOT, AGENT, privateTempDir, startChild, stopChild, cleanup, percentile, median, table, record, machine, machineInfo };

@@ -1,6 +1,9 @@
-// An HTTP server for bench/containment-overhead.js, with or without a manhole.
-// argv[2] = "await" (each request awaits 20 chained promises) | "stat" (one fs.stat per request);
+// An HTTP server for bench/containment-overhead.js and host-overhead.js, with or without a manhole.
+// argv[2] = "await" (each request awaits 20 chained promises) | "stat" (one fs.stat per request)
+//   | "plain" (answers at once);
 // argv[3] = "none" | "threaded" | "inline"; argv[4] = socket path (with a manhole).
+// With BENCH_LOOP_DELAY=1 it measures its own event-loop delay; a "loop" line on stdin answers with
+// { loopP99Ms, loopMaxMs, rss } since the last such line.
 // Reports one JSON line: { port }; then, for each "cpu" line on stdin, { cpuUs, requests }: the
 // CPU time this process has used (all threads) and the requests it has served so far.
 "use strict";
@@ -24,6 +27,10 @@ const handlers = {
     requests++;
     chain().then((n) => res.end(`ok ${n}\n`));
   },
+  plain(_req, res) {
+    requests++;
+    res.end("ok\n");
+  },
   stat(_req, res) {
     requests++;
     fs.stat(__filename, (err, st) => res.end(err ? "no\n" : `ok ${st.size}\n`));
@@ -36,11 +43,22 @@ async function main() {
   let handle;
   if (mode !== "none") {
     const { startManhole } = require("../../dist/agent/index.js");
-    handle = await startManhole({ path: process.argv[4], banner: null, threaded: mode === "threaded", namespace: { server } });
+    // BENCH_MANHOLE_OPTIONS: more options as JSON (maxConnections for the concurrency part, ...).
+    const more = JSON.parse(process.env.BENCH_MANHOLE_OPTIONS || "{}");
+    handle = await startManhole({ path: process.argv[4], banner: null, threaded: mode === "threaded", namespace: { server }, ...more });
   }
   process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
+  const { monitorEventLoopDelay } = require("node:perf_hooks");
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  if (process.env.BENCH_LOOP_DELAY === "1") delay.enable(); // only where asked: it is a timer of its own
   process.stdin.setEncoding("utf8").on("data", (d) => {
     for (const line of d.split("\n")) {
+      if (line === "loop") {
+        process.stdout.write(
+          `${JSON.stringify({ loopP99Ms: delay.percentile(99) / 1e6, loopMaxMs: delay.max / 1e6, rss: process.memoryUsage().rss })}\n`,
+        );
+        delay.reset();
+      }
       if (line !== "cpu") continue;
       const { user, system } = process.cpuUsage();
       process.stdout.write(`${JSON.stringify({ cpuUs: user + system, requests })}\n`);

@@ -18,6 +18,12 @@ import type { Supervisor } from "./supervisor.js";
 
 /** How long a refused client has to read its error before the connection is destroyed. */
 const DRAIN_MS = 2000;
+/**
+ * Output a client has not read yet, at most: past it the session is closed (its output would
+ * otherwise grow the app's memory for as long as the client does not read). A slow reader stays
+ * well under it, since one evaluation prints at most maxOutputBytes.
+ */
+export const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 
 /** How long before an idle session closes it is warned: a minute, or half of a shorter idleTimeout. */
 export function idleWarningLead(idleTimeout: number): number {
@@ -154,7 +160,14 @@ export class Session {
   }
 
   private write(text: string): void {
-    if (!this.closed && text !== "" && this.socket.writable) this.socket.write(text);
+    if (this.closed || text === "" || !this.socket.writable) return;
+    if (this.socket.writableLength > MAX_UNREAD_BYTES) {
+      this.socket.write(`\nmanhole: closing this session: the client has not read ${MAX_UNREAD_BYTES / 2 ** 20} MiB of output\n`);
+      this.leave();
+      setTimeout(() => this.socket.destroy(), DRAIN_MS).unref();
+      return;
+    }
+    this.socket.write(text);
   }
 
   private onData(data: Buffer): void {
