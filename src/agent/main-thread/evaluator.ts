@@ -141,7 +141,7 @@ export class Evaluator {
 
   /** The manhole closes: operations let go of what they kept (subscriptions, histograms). */
   close(): void {
-    for (const { abort } of this.calls.values()) abort.abort();
+    for (const { abort } of this.calls.values()) abort.abort("manhole-closed");
     this.calls.clear();
     for (const { state, op } of this.kept.values()) {
       try {
@@ -227,7 +227,7 @@ export class Evaluator {
         for (const [id, c] of this.calls) {
           if (c.session !== message.session) continue;
           this.calls.delete(id);
-          c.abort.abort();
+          c.abort.abort("session-closed");
         }
         break;
       case "eval":
@@ -246,7 +246,7 @@ export class Evaluator {
       case "call-abort": {
         const c = this.calls.get(message.id);
         this.calls.delete(message.id);
-        c?.abort.abort();
+        c?.abort.abort("interrupted");
         break;
       }
       case "interrupt-done":
