@@ -33,14 +33,14 @@ export function parseWatchTarget(text: string): WatchTarget {
   if (source === "") throw new WatchTargetError(`name the function to watch (${EXAMPLES})`);
   let node: AstNode;
   try {
-    node = acornParser().parseExpressionAt(source, 0, { ecmaVersion: "latest" }) as unknown as AstNode;
+    node = acornParser().parseExpressionAt(source, 0, { ecmaVersion: "latest", preserveParens: true }) as unknown as AstNode;
   } catch (err) {
     throw new WatchTargetError(`syntax error in ${source}: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (source.slice(node.end).trim() !== "") {
     throw new WatchTargetError(`${source}: one expression only, ending at "${source.slice(0, node.end)}"`);
   }
-  if (node.type === "ChainExpression" && node.expression) node = node.expression;
+  while ((node.type === "ParenthesizedExpression" || node.type === "ChainExpression") && node.expression) node = node.expression;
   if (node.type === "Identifier" && node.name) return { kind: "global", name: node.name };
   if (node.type !== "MemberExpression" || !node.object || !node.property) {
     throw new WatchTargetError(`${source} is not a property: name the function as owner.property (${EXAMPLES})`);

@@ -576,8 +576,9 @@ function watchFunction(
           note = `${label} could not be put back (the property refused it); the wrapper stays as a pass-through`;
           return;
         }
-        // A later watch of ours wraps this one: unlink this one from inside it.
-        const outer = now && "value" in now && typeof now.value === "function" ? kept.wrapped.get(now.value as object) : undefined;
+        // Later watches of ours wrap this one: unlink this one from inside the chain.
+        let outer = now && "value" in now && typeof now.value === "function" ? kept.wrapped.get(now.value as object) : undefined;
+        for (let hops = 0; outer && outer.inner !== proxy && hops < MAX_WATCHES_PER_PROCESS; hops++) outer = kept.wrapped.get(outer.inner);
         if (outer && outer.inner === proxy) {
           outer.inner = state.inner;
           outcome = "restored-inside";
