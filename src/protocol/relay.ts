@@ -108,12 +108,15 @@ export interface CallResult {
   error?: ErrorInfo;
 }
 
-/** Something the main-thread half of call `id` observed while it runs (before its call-result). */
+/**
+ * What the main-thread half of call `id` observed while it runs (before its call-result): the
+ * events of one synchronous burst, in order, in one message.
+ */
 export interface CallEvent {
   type: "call-event";
   id: number;
   session: number;
-  data: unknown;
+  events: unknown[];
 }
 
 export type FromEvaluator = OutputMessage | EvalResult | CompleteResult | CallResult | CallEvent;

@@ -265,7 +265,33 @@ export class Evaluator {
 
   /** An operation's main-thread half: its value (awaited when a promise) or what it threw, never the app's problem. */
   private callOperation(req: CallRequest): void {
+    // Events are sent once the synchronous burst that made them is over (a loop of watched calls is one message).
+    let queued: unknown[] | undefined;
+    const flush = () => {
+      const events = queued;
+      queued = undefined;
+      if (events && this.calls.has(req.id)) this.emit({ type: "call-event", id: req.id, session: req.session, events });
+    };
+    const event = (data: unknown) => {
+      if (!this.calls.has(req.id)) return;
+      if (!queued) {
+        queued = [];
+        queueMicrotask(() => {
+          try {
+            flush();
+          } catch {
+            // not cloneable: those events are lost, the call goes on
+          }
+        });
+      }
+      queued.push(data);
+    };
     const answer = (r: { ok: true; value: unknown } | { ok: false; error: unknown }) => {
+      try {
+        flush();
+      } catch {
+        // as above
+      }
       this.calls.delete(req.id);
       const base = { type: "call-result" as const, id: req.id, session: req.session };
       if (r.ok) {
@@ -286,9 +312,6 @@ export class Evaluator {
     }
     const abort = new AbortController();
     this.calls.set(req.id, { session: req.session, abort });
-    const event = (data: unknown) => {
-      if (this.calls.has(req.id)) this.emit({ type: "call-event", id: req.id, session: req.session, data });
-    };
     const evaluate = (code: string) => this.evaluateExpression(req.session, code);
     let value: unknown;
     try {

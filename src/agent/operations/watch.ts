@@ -39,13 +39,30 @@ const INSPECT: util.InspectOptions = {
   colors: false,
 };
 
+/** What util.inspect prints for a short plain string, without its cost (a reported call is mostly its arguments). */
+const PLAIN_STRING = /^[\x20-\x26\x28-\x5b\x5d-\x7e]{0,200}$/;
+
 function show(value: unknown, options: util.InspectOptions = INSPECT): string {
+  switch (typeof value) {
+    case "number":
+      return Object.is(value, -0) ? "-0" : String(value);
+    case "boolean":
+    case "undefined":
+      return String(value);
+    case "string":
+      if (PLAIN_STRING.test(value)) return `'${value}'`;
+      break;
+    case "object":
+      if (value === null) return "null";
+  }
   try {
     return util.inspect(value, options);
   } catch (err) {
     return `[uninspectable: ${err instanceof Error ? err.message : "?"}]`;
   }
 }
+
+const THIS_INSPECT: util.InspectOptions = { ...INSPECT, depth: 0, maxArrayLength: 5, maxStringLength: 50 };
 
 function cut(text: string, max = MAX_LINE_CHARS): string {
   return text.length <= max ? text : `${text.slice(0, max)}… [${text.length - max} more characters]`;
@@ -470,16 +487,24 @@ function watchFunction(
     const observe = (thisArg: unknown, args: unknown[], newTarget: unknown): unknown => {
       const n = ++started;
       if (n >= input.count) uninstall(); // the next call is the original's
-      let base: Omit<WatchCall, "outcome" | "value" | "durationMs" | "async"> | undefined;
+      // One record per call, filled in as it goes (no copies: a reported call should cost little).
+      let base: WatchCall | undefined;
       try {
+        const shown: string[] = [];
+        for (const a of args) shown.push(cut(show(a), 1000));
         base = {
           kind: "call",
           watch: id,
           n,
           atMs: 0,
           constructed: newTarget !== undefined,
-          args: args.map((a) => cut(show(a), 1000)),
-          this: newTarget !== undefined ? "" : cut(show(thisArg, { ...INSPECT, depth: 0 }), 200),
+          args: shown,
+          // The owner itself (a method call) is said in one word: printing it for every call costs.
+          this: newTarget !== undefined ? "" : thisArg === owner ? "(the owner)" : cut(show(thisArg, THIS_INSPECT), 200),
+          outcome: "returned",
+          value: "",
+          durationMs: 0,
+          async: false,
         };
       } catch {
         // formatting is best effort; the call goes on
@@ -495,15 +520,13 @@ function watchFunction(
       } catch (err) {
         try {
           const info = errorInfo(err);
-          if (base)
-            send({
-              ...base,
-              outcome: "threw",
-              value: info ? `${info.name}: ${info.message}` : cut(show(err)),
-              ...(info ? { error: info } : {}),
-              durationMs: performance.now() - t0,
-              async: false,
-            });
+          if (base) {
+            base.durationMs = performance.now() - t0;
+            base.outcome = "threw";
+            base.value = info ? `${info.name}: ${info.message}` : cut(show(err));
+            if (info) base.error = info;
+            send(base);
+          }
           maybeDone();
         } catch {
           // reporting is best effort
@@ -514,16 +537,15 @@ function watchFunction(
         const t1 = performance.now();
         if (base && util.types.isPromise(value)) {
           const promise = value as Promise<unknown>;
+          const call = base;
           const report = (at: number) => {
             pending.delete(n);
             const s = settledState(promise);
-            send({
-              ...base,
-              outcome: s.outcome === "rejected" ? "rejected" : "resolved",
-              value: cut(s.value),
-              durationMs: at - t0,
-              async: true,
-            });
+            call.outcome = s.outcome === "rejected" ? "rejected" : "resolved";
+            call.value = cut(s.value);
+            call.durationMs = at - t0;
+            call.async = true;
+            send(call);
             maybeDone();
           };
           const now = settledState(promise);
@@ -532,7 +554,11 @@ function watchFunction(
             awaitSettled(promise, report);
           } else report(t1);
         } else {
-          if (base) send({ ...base, outcome: "returned", value: cut(show(value)), durationMs: t1 - t0, async: false });
+          if (base) {
+            base.durationMs = t1 - t0;
+            base.value = cut(show(value));
+            send(base);
+          }
           maybeDone();
         }
       } catch {

@@ -162,10 +162,12 @@ export class EvalChannel {
     if (message.type === "call-event") {
       const onEvent = this.calls.get(message.id)?.onEvent;
       if (!onEvent) return;
-      try {
-        onEvent(message.data);
-      } catch {
-        // a fault in reporting one event must not reach the sender (the app's own call, inline)
+      for (const data of message.events) {
+        try {
+          onEvent(data);
+        } catch {
+          // a fault in reporting one event must not reach the sender (the app's own call, inline)
+        }
       }
       return;
     }
