@@ -5,6 +5,7 @@
 // unchanged; bad expressions; a diagnostics_channel; structured events; the CLI subcommand.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -14,6 +15,47 @@ requireTool("nc");
 
 const FIXTURE = path.join(ROOT, "test", "fixtures", "watch-app.cjs");
 const MAIN = path.join(ROOT, "dist", "cli", "main.js");
+
+/** The JSON Schema blocks of docs/protocol.md, by the name in their `<!-- shape: name -->` line. */
+function shapes() {
+  const doc = fs.readFileSync(path.join(ROOT, "docs", "protocol.md"), "utf8");
+  const found = {};
+  for (const m of doc.matchAll(/<!-- shape: ([\w-]+) -->\n```json\n([\s\S]*?)\n```/g)) found[m[1]] = JSON.parse(m[2]);
+  return found;
+}
+const SHAPES = shapes();
+
+/** The subset of JSON Schema the shapes use: type, enum, required, properties, additionalProperties, items, $ref. */
+function check(schema, value, where = "$") {
+  if (schema.$ref) return check(SHAPES[schema.$ref] ?? assert.fail(`no shape ${schema.$ref}`), value, where);
+  if (schema.enum) assert.ok(schema.enum.includes(value), `${where}: ${JSON.stringify(value)} not in ${schema.enum}`);
+  if (schema.type) {
+    const types = [].concat(schema.type);
+    const is = (t) =>
+      t === "null"
+        ? value === null
+        : t === "array"
+          ? Array.isArray(value)
+          : t === "integer"
+            ? Number.isInteger(value)
+            : t === "object"
+              ? typeof value === "object" && value !== null && !Array.isArray(value)
+              : typeof value === t;
+    assert.ok(types.some(is), `${where}: ${JSON.stringify(value)?.slice(0, 80)} is not ${types.join("|")}`);
+  }
+  if (value === null || typeof value !== "object") return;
+  if (Array.isArray(value)) {
+    if (schema.items) {
+      for (const [i, v] of value.entries()) check(schema.items, v, `${where}[${i}]`);
+    }
+    return;
+  }
+  for (const key of schema.required ?? []) assert.ok(key in value, `${where}: missing ${key}`);
+  for (const [key, v] of Object.entries(value)) {
+    const sub = schema.properties?.[key] ?? (typeof schema.additionalProperties === "object" ? schema.additionalProperties : undefined);
+    if (sub) check(sub, v, `${where}.${key}`);
+  }
+}
 
 function get(port, p) {
   return new Promise((resolve, reject) => {
@@ -283,6 +325,7 @@ describe(".watch: structured events, bounds, the CLI, unhandled rejections", () 
     const s = await structured(app);
     s.send({ op: "command", id: 2, name: "watch", args: { expr: "svc.add", count: 2 } });
     const start = await s.next();
+    check(SHAPES["watch-start"], start.data, "watch-start");
     assert.equal(start.op, "event");
     assert.equal(start.id, 2);
     assert.equal(start.event, "watch.start");
@@ -305,6 +348,7 @@ describe(".watch: structured events, bounds, the CLI, unhandled rejections", () 
       [2, ["3", "4"], "7"],
     ]) {
       const e = await s.next();
+      check(SHAPES["watch-call"], e.data, "watch-call");
       assert.equal(e.op, "event");
       assert.equal(e.event, "watch.call");
       assert.equal(e.id, 2);
@@ -318,6 +362,7 @@ describe(".watch: structured events, bounds, the CLI, unhandled rejections", () 
       assert.match(e.text, new RegExp(`^#${n} `));
     }
     const result = await s.next();
+    check(SHAPES.watch, result.json, "watch");
     assert.equal(result.op, "result");
     assert.equal(result.id, 2);
     assert.equal(result.json.reason, "count");
@@ -331,10 +376,28 @@ describe(".watch: structured events, bounds, the CLI, unhandled rejections", () 
     const replies = [await s.next(), await s.next()];
     const summary = replies.find((r) => r.id === 3);
     assert.equal(summary.op, "result");
+    check(SHAPES.watch, summary.json, "watch");
     assert.equal(summary.json.reason, "interrupted");
     assert.equal(summary.json.restored, "restored");
     assert.ok(replies.some((r) => r.id === 4 && r.op === "result"));
     s.c.destroy();
+  });
+
+  test("watching a function the manhole's own reporting uses (Array.prototype.push) does not recurse; the app carries on", async () => {
+    const b = await human(app);
+    assert.equal(await b.eval("origPush = Array.prototype.push; 1"), "1\n");
+    const a = await human(app);
+    a.send(".watch Array.prototype.push --count 3\n");
+    await a.until(/watching Array\.prototype\.push \(function push, 1 parameter\)/);
+    assert.equal(await b.eval("x = []; x.push(1); x.push(2, 3); x.push(4); x.length"), "4\n");
+    assert.match(
+      await a.until(PROMPT),
+      /watch of Array\.prototype\.push ended \(the --count limit\) after 3 calls .*; Array\.prototype\.push restored\n/,
+    );
+    assert.equal(await b.eval("Array.prototype.push === origPush"), "true\n");
+    assert.equal(await get(app.port, "/add?a=1&b=1"), "2\n");
+    a.destroy();
+    b.destroy();
   });
 
   test("at most 4 watches per session at once", async () => {
@@ -385,6 +448,8 @@ describe(".watch: structured events, bounds, the CLI, unhandled rejections", () 
       .map((l) => JSON.parse(l));
     assert.equal(s.event, "watch.start");
     assert.equal(c.event, "watch.call");
+    check(SHAPES["watch-call"], c.data, "watch-call");
+    check(SHAPES.watch, end, "watch");
     assert.equal(c.data.outcome, "resolved");
     assert.equal(c.data.value, "{ id: 3, name: 'user3' }");
     assert.equal(c.data.async, true);

@@ -1,7 +1,7 @@
 // An app for bench/watch.js: an HTTP server whose handler awaits an async service function a few
 // times (so that a promise hook left on would show), and routes that time calls of a sync one:
 // GET /calls?n=N[&via=held] answers the mean ns per call of svc.add (or of the reference /hold
-// kept). Runs a threaded manhole. Reports one JSON line {port, socket}; exits when stdin ends.
+// kept); GET /stats answers {served, cpuMicros} (the process's CPU time). Runs a threaded manhole. Reports one JSON line {port, socket}; exits when stdin ends.
 "use strict";
 const http = require("node:http");
 const path = require("node:path");
@@ -19,6 +19,7 @@ const svc = {
 };
 let held = svc.add;
 let sink = 0;
+let served = 0;
 
 function timeCalls(n, via) {
   const f = via === "held" ? held : undefined;
@@ -31,10 +32,15 @@ function timeCalls(n, via) {
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, "http://x");
   if (url.pathname === "/calls") return res.end(String(timeCalls(Number(url.searchParams.get("n")), url.searchParams.get("via"))));
+  if (url.pathname === "/stats") {
+    const cpu = process.cpuUsage();
+    return res.end(JSON.stringify({ served, cpuMicros: cpu.user + cpu.system }));
+  }
   if (url.pathname === "/hold") {
     held = svc.add;
     return res.end("held");
   }
+  served++;
   const body = JSON.stringify(await svc.handle(req.url));
   res.setHeader("content-type", "application/json");
   res.end(body);

@@ -149,6 +149,7 @@ export interface Operation {
   midInput?: boolean;
   /** About the session itself (`.help`, `.exit`, `.break`): no CLI subcommand. */
   sessionOnly?: boolean;
+  /** May throw ArgError (args.ts) for arguments its declaration cannot express: answered as bad arguments. */
   run(ctx: OperationContext): Promise<OperationResult | undefined> | OperationResult | undefined;
   /**
    * The main-thread half, in the app's realm. Its return value crosses the relay (structured

@@ -17,8 +17,16 @@ import util from "node:util";
 import v8 from "node:v8";
 import { formatMs } from "../../shared/units.js";
 import { errorInfo } from "../main-thread/format.js";
+import { ArgError } from "./args.js";
 import type { Operation, OperationContext } from "./types.js";
 import { parseWatchTarget, WatchTargetError } from "./watch-target.js";
+
+/**
+ * Above 0 while the manhole's own code reports a call or a message: a watched function it calls
+ * meanwhile (a watch of Array.prototype.push, of util.inspect) passes straight through, so that
+ * reporting never recurses into itself.
+ */
+let quiet = 0;
 
 /** Watches running at once: per session, and in the whole process (every session together). */
 export const MAX_WATCHES_PER_SESSION = 4;
@@ -376,6 +384,7 @@ function watchChannel(
     let n = 0;
     const onMessage = (message: unknown) => {
       // A subscriber's throw would be rethrown to the app on the next tick: nothing escapes here.
+      quiet++;
       try {
         if (n >= input.count) return;
         n++;
@@ -390,6 +399,8 @@ function watchChannel(
         if (n >= input.count) finish("count");
       } catch {
         // reporting is best effort
+      } finally {
+        quiet--;
       }
     };
     diagnosticsChannel.subscribe(name, onMessage);
@@ -489,6 +500,7 @@ function watchFunction(
       if (n >= input.count) uninstall(); // the next call is the original's
       // One record per call, filled in as it goes (no copies: a reported call should cost little).
       let base: WatchCall | undefined;
+      quiet++;
       try {
         const shown: string[] = [];
         for (const a of args) shown.push(cut(show(a), 1000));
@@ -508,6 +520,8 @@ function watchFunction(
         };
       } catch {
         // formatting is best effort; the call goes on
+      } finally {
+        quiet--;
       }
       const t0 = performance.now();
       if (base) base.atMs = t0 - began;
@@ -518,6 +532,7 @@ function watchFunction(
             ? Reflect.apply(state.inner, thisArg, args)
             : Reflect.construct(state.inner, args, newTarget === proxy ? state.inner : (newTarget as (...a: unknown[]) => unknown));
       } catch (err) {
+        quiet++;
         try {
           const info = errorInfo(err);
           if (base) {
@@ -530,23 +545,31 @@ function watchFunction(
           maybeDone();
         } catch {
           // reporting is best effort
+        } finally {
+          quiet--;
         }
         throw err;
       }
+      const t1 = performance.now();
+      quiet++;
       try {
-        const t1 = performance.now();
         if (base && util.types.isPromise(value)) {
           const promise = value as Promise<unknown>;
           const call = base;
           const report = (at: number) => {
-            pending.delete(n);
-            const s = settledState(promise);
-            call.outcome = s.outcome === "rejected" ? "rejected" : "resolved";
-            call.value = cut(s.value);
-            call.durationMs = at - t0;
-            call.async = true;
-            send(call);
-            maybeDone();
+            quiet++;
+            try {
+              pending.delete(n);
+              const s = settledState(promise);
+              call.outcome = s.outcome === "rejected" ? "rejected" : "resolved";
+              call.value = cut(s.value);
+              call.durationMs = at - t0;
+              call.async = true;
+              send(call);
+              maybeDone();
+            } finally {
+              quiet--;
+            }
           };
           const now = settledState(promise);
           if (now.outcome === "pending") {
@@ -563,18 +586,20 @@ function watchFunction(
         }
       } catch {
         // reporting is best effort
+      } finally {
+        quiet--;
       }
       return value;
     };
 
     const handler: ProxyHandler<(...args: unknown[]) => unknown> = {
       apply(_target, thisArg, args) {
-        if (!state.active) return Reflect.apply(state.inner, thisArg, args);
+        if (!state.active || quiet > 0) return Reflect.apply(state.inner, thisArg, args);
         return observe(thisArg, args, undefined);
       },
       construct(_target, args, newTarget) {
         const nt = newTarget === proxy ? state.inner : newTarget;
-        if (!state.active) return Reflect.construct(state.inner, args, nt) as object;
+        if (!state.active || quiet > 0) return Reflect.construct(state.inner, args, nt) as object;
         return observe(undefined, args, newTarget) as object;
       },
     };
@@ -690,12 +715,11 @@ async function run(ctx: OperationContext) {
   const channel = String(ctx.args.channel ?? "").trim();
   const count = ctx.args.count as number;
   const seconds = ctx.args.seconds as number;
-  if (!expr && !channel)
-    return { text: ".watch: name a function (.watch db.query) or a channel (.watch --channel http.server.request.start)" };
-  if (expr && channel) return { text: ".watch: a function or --channel, not both" };
+  if (!expr && !channel) throw new ArgError("name a function (.watch db.query) or a channel (.watch --channel http.server.request.start)");
+  if (expr && channel) throw new ArgError("a function or --channel, not both");
   if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT)
-    return { text: `.watch: --count must be a whole number from 1 to ${MAX_COUNT}` };
-  if (!(seconds > 0 && seconds <= MAX_SECONDS)) return { text: `.watch: --seconds must be more than 0 and at most ${MAX_SECONDS}` };
+    throw new ArgError(`--count must be a whole number from 1 to ${MAX_COUNT}`);
+  if (!(seconds > 0 && seconds <= MAX_SECONDS)) throw new ArgError(`--seconds must be more than 0 and at most ${MAX_SECONDS}`);
   let target = expr || channel;
   const onEvent = (data: unknown) => {
     const e = data as WatchEvent;

@@ -236,6 +236,8 @@ export class Actions {
     } catch (err) {
       const interrupted = abort.signal.aborted;
       audited(interrupted ? "interrupted" : "error");
+      // Arguments that fit the declaration's types but not the operation (checked by its run).
+      if (err instanceof ArgError && !interrupted) return { kind: "bad-args", text: `.${name}: ${err.message}`, leave, op };
       const why = err instanceof Error ? err.message : String(err);
       return { kind: interrupted ? "interrupted" : "error", text: interrupted ? "Interrupted" : `.${name} failed: ${why}`, leave, op };
     } finally {
