@@ -183,7 +183,12 @@ async function runAll(op: CommandInfo, args: string, json: boolean, timeoutMs: n
   const rows = await Promise.all(
     live.map(async (entry) => {
       try {
-        return { entry, answer: await runOperation(entry.socket, op.name, args, { timeoutMs }) };
+        // Streamed events as they come, each prefixed with its process (a JSON line {pid, event, data} with --json).
+        const onEvent = (e: { event: string; text: string; data: unknown }) =>
+          process.stdout.write(
+            json ? `${JSON.stringify({ pid: entry.pid, event: e.event, data: e.data })}\n` : `${entry.pid}  ${e.text}\n`,
+          );
+        return { entry, answer: await runOperation(entry.socket, op.name, args, { timeoutMs, onEvent }) };
       } catch (err) {
         return { entry, error: err instanceof Error ? err.message : String(err) };
       }

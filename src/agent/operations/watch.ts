@@ -209,7 +209,8 @@ function unhook(): void {
   }
 }
 
-const ASYNC_IDS = /,?\s*\[Symbol\((?:async_id_symbol|trigger_async_id_symbol)\)\]: \d+/g;
+/** Printed `[Symbol(async_id_symbol)]: 7` (Node 26: without the brackets). */
+const ASYNC_IDS = /,?\s*\[?Symbol\((?:async_id_symbol|trigger_async_id_symbol)\)\]?: \d+/g;
 
 /** A settled promise's state and result, read as util.inspect shows them (no handler attached). */
 export function settledState(promise: Promise<unknown>): { outcome: "resolved" | "rejected" | "pending"; value: string } {
