@@ -400,6 +400,22 @@ describe(".watch: structured events, bounds, the CLI, unhandled rejections", () 
     b.destroy();
   });
 
+  test("--seconds ends a watch; a promise still pending then is listed, and the function restored", async () => {
+    const a = await human(app);
+    const b = await human(app);
+    a.send(".watch svc.hang --seconds 0.5\n");
+    await a.until(/watching svc\.hang .* for 10 calls or 0\.5 s.*\n/);
+    assert.equal(await b.eval("typeof svc.hang('t1')"), "'object'\n");
+    const out = await a.until(PROMPT);
+    assert.match(
+      out,
+      /^watch of svc\.hang ended \(the --seconds limit\) after 1 call in .*; svc\.hang restored\n {2}#1 svc\.hang\('t1'\) still pending after .*\n/,
+    );
+    assert.equal(await b.eval("require('node:util').types.isProxy(svc.hang)"), "false\n");
+    a.destroy();
+    b.destroy();
+  });
+
   test("at most 4 watches per session at once", async () => {
     const s = await structured(app);
     for (let id = 10; id < 14; id++) s.send({ op: "command", id, name: "watch", args: { expr: "svc.add", seconds: 600 } });
