@@ -113,7 +113,8 @@ function openWire(
   };
 }
 
-type Waiter = { resolve(reply: Reply): void; onOutput?: (text: string) => void };
+type EventReply = Extract<Reply, { op: "event" }>;
+type Waiter = { resolve(reply: Reply): void; onOutput?: (text: string) => void; onEvent?: (event: EventReply) => void };
 type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
 /** The answer to our hello: a hello, or an error (e.g. ProtocolVersionMismatch). */
@@ -228,6 +229,10 @@ export class ManholeClient {
       this.onBlocked(reply.text);
       return;
     }
+    if (reply.op === "event") {
+      this.waiters.get(reply.id)?.onEvent?.(reply);
+      return;
+    }
     if (reply.op === "out") {
       const w = reply.id === null ? undefined : this.waiters.get(reply.id);
       if (w) w.onOutput?.(reply.text);
@@ -252,11 +257,11 @@ export class ManholeClient {
   }
 
   /** Sends a request; resolves with its final reply (output is streamed to `onOutput`). */
-  request(body: RequestBody, onOutput?: (text: string) => void): Promise<Reply> {
+  request(body: RequestBody, onOutput?: (text: string) => void, onEvent?: (event: EventReply) => void): Promise<Reply> {
     if (this.closedError) return Promise.reject(this.closedError);
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.waiters.set(id, { resolve, onOutput });
+      this.waiters.set(id, { resolve, onOutput, onEvent });
       this.wire.write(`${JSON.stringify({ ...body, id })}\n`);
     });
   }
@@ -286,8 +291,9 @@ export class ManholeClient {
     name: string,
     args: string | Record<string, unknown> = "",
     onOutput?: (text: string) => void,
+    onEvent?: (event: EventReply) => void,
   ): Promise<{ ok: boolean; text: string; json?: unknown; session?: SessionEffect }> {
-    const reply = await this.request({ op: "command", name, args }, onOutput);
+    const reply = await this.request({ op: "command", name, args }, onOutput, onEvent);
     if (reply.op === "result") return { ok: true, text: reply.text, json: reply.json, session: reply.session };
     return { ok: false, text: reply.op === "error" ? reply.text : "the connection closed" };
   }

@@ -11,6 +11,8 @@ export const EXIT = {
   timeout: 7,
   /** A remote target could not be reached: ssh/kubectl/docker failed or is missing, or manhole is not installed there. */
   transport: 8,
+  /** Ctrl-C stopped an operation (its answer was printed): 128 + SIGINT, as shells report it. */
+  interrupted: 130,
 } as const;
 
 export class CliError extends Error {

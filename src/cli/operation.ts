@@ -65,8 +65,13 @@ Options:
 ${TCP_OPTIONS_HELP}
   -h, --help        show this help
 
+Ctrl-C asks the manhole to stop the operation and prints what it answers (exit 130);
+a second Ctrl-C leaves at once. What an operation streams while it runs (.watch's calls)
+is printed as it arrives: a line each, or with --json a JSON line {event, data} each,
+before the final JSON value.
+
 Exit codes: 0 ok, 1 the operation failed, 2 usage, 3 no such process, 4 no manhole there,
-5 permission denied, 6 protocol version mismatch, 7 timeout.
+5 permission denied, 6 protocol version mismatch, 7 timeout, 130 interrupted (Ctrl-C).
 `;
 }
 
@@ -114,6 +119,8 @@ interface Answer {
   ok: boolean;
   text: string;
   json?: unknown;
+  /** Ctrl-C asked the agent to stop the operation (interruptOnSigint). */
+  interrupted?: boolean;
 }
 
 /** Connects, runs the operation, closes; within `timeoutMs` when given. */
@@ -121,12 +128,33 @@ export async function runOperation(
   socket: string,
   name: string,
   args: string,
-  { timeoutMs, tcp, onOutput }: { timeoutMs?: number; tcp?: TcpEndpoint; onOutput?: (text: string) => void } = {},
+  {
+    timeoutMs,
+    tcp,
+    onOutput,
+    onEvent,
+    interruptOnSigint,
+  }: {
+    timeoutMs?: number;
+    tcp?: TcpEndpoint;
+    onOutput?: (text: string) => void;
+    /** What the operation streams as it runs (a watched call, a channel message). */
+    onEvent?: (event: { event: string; text: string; data: unknown }) => void;
+    /** The first Ctrl-C asks the agent to stop the operation (its answer still comes); a second one leaves at once. */
+    interruptOnSigint?: boolean;
+  } = {},
 ): Promise<Answer> {
   const client = await ManholeClient.connect(socket, { timeoutMs: timeoutMs ?? 5000, tcp });
   let timer: NodeJS.Timeout | undefined;
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    client.interrupt().catch(() => {});
+  };
+  if (interruptOnSigint) process.on("SIGINT", onSigint);
   try {
-    const answer = client.command(name, args, onOutput);
+    const answer = client.command(name, args, onOutput, onEvent);
     const r =
       timeoutMs === undefined
         ? await answer
@@ -136,11 +164,12 @@ export async function runOperation(
               timer = setTimeout(() => reject(new CliError(EXIT.timeout, `${socket}: timed out after ${timeoutMs} ms`)), timeoutMs);
             }),
           ]);
-    return { pid: client.info.pid, ok: r.ok, text: r.text, ...(r.json === undefined ? {} : { json: r.json }) };
+    return { pid: client.info.pid, ok: r.ok, text: r.text, ...(r.json === undefined ? {} : { json: r.json }), interrupted };
   } catch (err) {
     client.interrupt().catch(() => {});
     throw err;
   } finally {
+    if (interruptOnSigint) process.removeListener("SIGINT", onSigint);
     clearTimeout(timer);
     client.close();
     setTimeout(() => client.destroy(), 200).unref();
@@ -163,7 +192,12 @@ async function runAll(
   const rows = await Promise.all(
     live.map(async (entry) => {
       try {
-        return { entry, answer: await runOperation(entry.socket, op.name, args, { timeoutMs }) };
+        // Streamed events as they come, each prefixed with its process (a JSON line {pid, event, data} with --json).
+        const onEvent = (e: { event: string; text: string; data: unknown }) =>
+          process.stdout.write(
+            json ? `${JSON.stringify({ pid: entry.pid, event: e.event, data: e.data })}\n` : `${entry.pid}  ${e.text}\n`,
+          );
+        return { entry, answer: await runOperation(entry.socket, op.name, args, { timeoutMs, onEvent }) };
       } catch (err) {
         return { entry, error: err instanceof Error ? err.message : String(err) };
       }
@@ -206,13 +240,16 @@ function commandFor(op: CommandInfo): CliCommand {
         timeoutMs,
         tcp,
         onOutput: json ? undefined : (text) => process.stderr.write(text),
+        // Events as they come: a line of text each, or with --json a JSON line each ({event, data}).
+        onEvent: (e) => process.stdout.write(json ? `${JSON.stringify({ event: e.event, data: e.data })}\n` : `${e.text}\n`),
+        interruptOnSigint: true,
       });
       if (!answer.ok) {
         process.stderr.write(`${answer.text}\n`);
         return EXIT.failure;
       }
       process.stdout.write(json ? `${JSON.stringify(answer.json ?? null)}\n` : `${answer.text}\n`);
-      return EXIT.ok;
+      return answer.interrupted ? EXIT.interrupted : EXIT.ok;
     },
   };
 }

@@ -56,7 +56,16 @@ export interface CallRequest {
   input?: unknown;
 }
 
-export type ToEvaluator = EvalRequest | CompleteRequest | SessionEvent | EvalAbandoned | InterruptDone | CallRequest;
+/**
+ * Stop call `id`: its main-thread half's `signal` aborts (Ctrl-C, the client left). A streaming
+ * half (one that sends events) then ends and answers as usual.
+ */
+export interface CallAbort {
+  type: "call-abort";
+  id: number;
+}
+
+export type ToEvaluator = EvalRequest | CompleteRequest | SessionEvent | EvalAbandoned | InterruptDone | CallRequest | CallAbort;
 
 /** Text printed by manhole code (console.*) or reported asynchronously for a session. */
 export interface OutputMessage {
@@ -99,7 +108,18 @@ export interface CallResult {
   error?: ErrorInfo;
 }
 
-export type FromEvaluator = OutputMessage | EvalResult | CompleteResult | CallResult;
+/**
+ * What the main-thread half of call `id` observed while it runs (before its call-result): the
+ * events of one synchronous burst, in order, in one message.
+ */
+export interface CallEvent {
+  type: "call-event";
+  id: number;
+  session: number;
+  events: unknown[];
+}
+
+export type FromEvaluator = OutputMessage | EvalResult | CompleteResult | CallResult | CallEvent;
 
 /** Worker → main, when `audit` is a function: an event for it (functions stay on the main thread). */
 export interface AuditMessage {

@@ -54,6 +54,17 @@ export type Reply =
   | { op: "value"; id: number; text: string; json?: unknown }
   | { op: "error"; id: number; text: string; error?: ErrorInfo }
   | { op: "completions"; id: number; items: string[]; prefix: string }
+  | {
+      /**
+       * Something a running command observed (a watched call, a channel message), before its
+       * `result`: `event` names the kind (e.g. "watch.call"), `text` is ready to print, `data` its JSON.
+       */
+      op: "event";
+      id: number;
+      event: string;
+      text: string;
+      data: unknown;
+    }
   | { op: "result"; id: number; text: string; json?: unknown; session?: SessionEffect }
   | { op: "describe"; id: number; ops: OperationInfo[]; commands: CommandInfo[] }
   | { op: "bye"; id: number | null; reason?: string };
@@ -99,7 +110,10 @@ export const OPERATIONS: OperationInfo[] = [
   { name: "eval", help: "Evaluate {code}: streams {op:'out'} then ends with {op:'value'} or {op:'error'}" },
   { name: "complete", help: "Completions for {text} (the line up to the cursor) → {items, prefix}" },
   { name: "interrupt", help: "Interrupt the running evaluation ({target} = its id, default the running one)" },
-  { name: "command", help: "Run a dot-command {name, args: \"text\" | {name: value}} (e.g. stack) → {op:'result', text, json}" },
+  {
+    name: "command",
+    help: "Run a dot-command {name, args: \"text\" | {name: value}} (e.g. stack): streams {op:'out'} and {op:'event'}, then {op:'result', text, json}",
+  },
   { name: "describe", help: "List the operations and dot-commands" },
   { name: "close", help: "End the session" },
 ];

@@ -109,6 +109,9 @@ export class Evaluator {
   private readonly sharedOwn: Record<string, unknown> = Object.create(null);
   private readonly sharedConstants = new Set<string>();
 
+  /** Operation calls whose main-thread half still runs: aborted by call-abort, their session's close, or close(). */
+  private readonly calls = new Map<number, { session: number; abort: AbortController }>();
+
   /** What operations keep on this thread between calls (Operation.keep), by operation name. */
   private readonly kept = new Map<string, { state: unknown; op: Operation }>();
 
@@ -138,6 +141,8 @@ export class Evaluator {
 
   /** The manhole closes: operations let go of what they kept (subscriptions, histograms). */
   close(): void {
+    for (const { abort } of this.calls.values()) abort.abort("manhole-closed");
+    this.calls.clear();
     for (const { state, op } of this.kept.values()) {
       try {
         op.keep?.dispose?.(state);
@@ -219,6 +224,11 @@ export class Evaluator {
         break;
       case "session-close":
         this.sessions.delete(message.session);
+        for (const [id, c] of this.calls) {
+          if (c.session !== message.session) continue;
+          this.calls.delete(id);
+          c.abort.abort("session-closed");
+        }
         break;
       case "eval":
         this.evaluate(message);
@@ -233,6 +243,12 @@ export class Evaluator {
       case "call":
         this.callOperation(message);
         break;
+      case "call-abort": {
+        const c = this.calls.get(message.id);
+        this.calls.delete(message.id);
+        c?.abort.abort("interrupted");
+        break;
+      }
       case "interrupt-done":
         if (this.options.interruptCells) Atomics.store(this.options.interruptCells, CELL.flag, INTERRUPT.none);
         break;
@@ -249,7 +265,34 @@ export class Evaluator {
 
   /** An operation's main-thread half: its value (awaited when a promise) or what it threw, never the app's problem. */
   private callOperation(req: CallRequest): void {
+    // Events are sent once the synchronous burst that made them is over (a loop of watched calls is one message).
+    let queued: unknown[] | undefined;
+    const flush = () => {
+      const events = queued;
+      queued = undefined;
+      if (events && this.calls.has(req.id)) this.emit({ type: "call-event", id: req.id, session: req.session, events });
+    };
+    const event = (data: unknown) => {
+      if (!this.calls.has(req.id)) return;
+      if (!queued) {
+        queued = [];
+        queueMicrotask(() => {
+          try {
+            flush();
+          } catch {
+            // not cloneable: those events are lost, the call goes on
+          }
+        });
+      }
+      queued.push(data);
+    };
     const answer = (r: { ok: true; value: unknown } | { ok: false; error: unknown }) => {
+      try {
+        flush();
+      } catch {
+        // as above
+      }
+      this.calls.delete(req.id);
       const base = { type: "call-result" as const, id: req.id, session: req.session };
       if (r.ok) {
         try {
@@ -267,9 +310,12 @@ export class Evaluator {
       answer({ ok: false, error: new Error(`no main-thread half for .${req.op}`) });
       return;
     }
+    const abort = new AbortController();
+    this.calls.set(req.id, { session: req.session, abort });
+    const evaluate = (code: string) => this.evaluateExpression(req.session, code);
     let value: unknown;
     try {
-      value = half.call(op, req.input, { session: req.session, kept: this.keptFor(op) });
+      value = half.call(op, req.input, { session: req.session, kept: this.keptFor(op), signal: abort.signal, event, evaluate });
     } catch (err) {
       answer({ ok: false, error: err });
       return;
@@ -280,6 +326,15 @@ export class Evaluator {
         (err: unknown) => answer({ ok: false, error: err }),
       );
     else answer({ ok: true, value });
+  }
+
+  /** MainContext.evaluate: an expression in the session's scope, run as its input would be (no top-level await). */
+  private evaluateExpression(session: number, code: string): unknown {
+    const s = this.sessions.get(session);
+    if (!s) throw new Error("the session has closed");
+    const rewritten = rewrite(code);
+    if (rewritten.awaited) throw new SyntaxError("await is not allowed here");
+    return runAsManholeCode(s.report, () => this.call(s, rewritten.code));
   }
 
   private session(id: number): SessionState {

@@ -14,8 +14,23 @@ import { stack } from "./stack.js";
 import type { Operation } from "./types.js";
 import { versions } from "./versions.js";
 import { wait } from "./wait.js";
+import { watch } from "./watch.js";
 
-export const OPERATIONS: readonly Operation[] = [help, exit, breakInput, stack, wait, versions, handles, requests, loop, mem, gc, report];
+export const OPERATIONS: readonly Operation[] = [
+  help,
+  exit,
+  breakInput,
+  stack,
+  wait,
+  versions,
+  handles,
+  requests,
+  loop,
+  mem,
+  gc,
+  report,
+  watch,
+];
 
 const byName = new Map(OPERATIONS.map((op) => [op.name, op]));
 

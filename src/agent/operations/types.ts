@@ -65,6 +65,11 @@ export interface OperationContext {
   signal: AbortSignal;
   /** Streams text to the session while the operation runs. */
   write(text: string): void;
+  /**
+   * Streams one observation (a watched call, a channel message) while the operation runs: human
+   * mode prints `text` (a line), structured mode sends `{op: "event", id, event: kind, text, data}`.
+   */
+  event(kind: string, text: string, data: unknown): void;
   /** The main thread's JavaScript stack, ready to print (works while its loop is blocked). */
   stack(): Promise<string>;
   /** undefined when the socket side shares the main thread and so cannot tell. */
@@ -76,8 +81,14 @@ export interface OperationContext {
    * (through `write`) and keeps waiting until it answers or `signal` aborts; a "main-or-socket"
    * one rejects with MainBlocked when it declares `whileBlocked`, else runs `main` through the
    * inspector (input and value then JSON-like, and `MainContext.kept` absent).
+   *
+   * With `onEvent` the call streams: what `main` passes to `MainContext.event` arrives there, in
+   * order, while `main` still runs (it answers when it is done). The "waiting" line is then only
+   * written until the first event (the half has started). When `signal` aborts, `main`'s own
+   * signal aborts too and its answer is still awaited for up to a second (so it can say how it
+   * ended), then the call rejects.
    */
-  callMain(input?: unknown): Promise<unknown>;
+  callMain(input?: unknown, options?: { onEvent?: (data: unknown) => void }): Promise<unknown>;
   /** Runs `fn` with the shared inspector session held exclusively; undefined without a worker. */
   withInspector?<T>(fn: (inspector: InspectorAccess) => Promise<T>): Promise<T>;
   /** Every operation, for those that list them. */
@@ -94,6 +105,18 @@ export interface OperationContext {
 /** What the main-thread half gets besides its input. */
 export interface MainContext {
   session: number;
+  /**
+   * Aborts when the socket side gives up on this call (Ctrl-C, the structured interrupt, the
+   * client leaving), when the session closes and when the manhole closes. Absent through the inspector.
+   */
+  signal?: AbortSignal;
+  /** Sends `data` (structured-cloneable) to the call's `onEvent` on the socket side at once. Absent through the inspector. */
+  event?(data: unknown): void;
+  /**
+   * Evaluates `code` (an expression, no top-level await) in the session's scope, as its own input
+   * would run, and returns the value; throws what it throws. Absent through the inspector.
+   */
+  evaluate?(code: string): unknown;
   /**
    * The state this operation keeps on the main thread (its `keep.create()`), one per manhole:
    * created on first use (or when the manhole starts, with `keep.atStart`), disposed when the
@@ -126,6 +149,7 @@ export interface Operation {
   midInput?: boolean;
   /** About the session itself (`.help`, `.exit`, `.break`): no CLI subcommand. */
   sessionOnly?: boolean;
+  /** May throw ArgError (args.ts) for arguments its declaration cannot express: answered as bad arguments. */
   run(ctx: OperationContext): Promise<OperationResult | undefined> | OperationResult | undefined;
   /**
    * The main-thread half, in the app's realm. Its return value crosses the relay (structured

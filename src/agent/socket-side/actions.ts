@@ -66,6 +66,8 @@ export class Actions {
   /** `.wait`: an input that waits for a blocked loop is kept past the timeout instead of cancelled. */
   keepWaiting = false;
   private opAbort: AbortController | undefined;
+  /** Every operation of this session under way (a structured client may run several at once). */
+  private readonly opAborts = new Set<AbortController>();
 
   constructor(private readonly host: ActionHost) {}
 
@@ -164,8 +166,16 @@ export class Actions {
     return !!op?.immediate && (!this.observeOnly || op.observeSafe);
   }
 
-  /** Runs operation `name` with its arguments as typed (human) or as an object (structured). */
-  async operate(name: string, args: string | Record<string, unknown>, write: (text: string) => void): Promise<OperationOutcome> {
+  /**
+   * Runs operation `name` with its arguments as typed (human) or as an object (structured).
+   * `write` streams its text, `event` its observations (OperationContext.event).
+   */
+  async operate(
+    name: string,
+    args: string | Record<string, unknown>,
+    write: (text: string) => void,
+    event: (kind: string, text: string, data: unknown) => void = (_kind, text) => write(`${text}\n`),
+  ): Promise<OperationOutcome> {
     const rawArgs = typeof args === "string" ? args : JSON.stringify(args);
     const audited = this.host.audit.begin("command", typeof args === "string" && args ? `.${name} ${args}` : `.${name}`);
     const op = operation(name);
@@ -201,7 +211,8 @@ export class Actions {
     let clearedInput = false;
     const abort = new AbortController();
     this.opAbort = abort;
-    const ctx = this.context(op, values, rawArgs, abort.signal, write, {
+    this.opAborts.add(abort);
+    const ctx = this.context(op, values, rawArgs, abort.signal, write, event, {
       leave: () => {
         leave = true;
       },
@@ -225,10 +236,13 @@ export class Actions {
     } catch (err) {
       const interrupted = abort.signal.aborted;
       audited(interrupted ? "interrupted" : "error");
+      // Arguments that fit the declaration's types but not the operation (checked by its run).
+      if (err instanceof ArgError && !interrupted) return { kind: "bad-args", text: `.${name}: ${err.message}`, leave, op };
       const why = err instanceof Error ? err.message : String(err);
       return { kind: interrupted ? "interrupted" : "error", text: interrupted ? "Interrupted" : `.${name} failed: ${why}`, leave, op };
     } finally {
       if (this.opAbort === abort) this.opAbort = undefined;
+      this.opAborts.delete(abort);
       if (op.heavy) heavyRunning = undefined;
       this.host.settled?.();
     }
@@ -239,14 +253,20 @@ export class Actions {
    * event loop is stopped as a Ctrl-C would; one that awaits is left to end (and be audited).
    */
   abandon(): void {
-    this.opAbort?.abort();
+    for (const abort of this.opAborts) abort.abort();
     if (this.running && this.host.supervisor.loopState()?.blocked) {
       void this.host.supervisor.interrupt(this.running, this.host.session).catch(() => {});
     }
   }
 
   /** ctx.callMain(): the relay, watched for a blocked loop (see OperationContext.callMain). */
-  private callMain(op: Operation, input: unknown, signal: AbortSignal, write: (text: string) => void): Promise<unknown> {
+  private callMain(
+    op: Operation,
+    input: unknown,
+    signal: AbortSignal,
+    write: (text: string) => void,
+    onEvent?: (data: unknown) => void,
+  ): Promise<unknown> {
     const { channel, supervisor, session } = this.host;
     const fallback = op.runsOn === "main-or-socket";
     const now = supervisor.loopState();
@@ -256,6 +276,13 @@ export class Actions {
     signal.addEventListener("abort", onAbort, { once: true });
     return new Promise((resolve, reject) => {
       let noted = false;
+      // A streaming half that has sent an event has started: the blocked loop is no longer something it waits for.
+      const streamed = onEvent
+        ? (data: unknown) => {
+            noted = true;
+            onEvent(data);
+          }
+        : undefined;
       const watch =
         now === undefined
           ? undefined
@@ -274,7 +301,7 @@ export class Actions {
               }
             }, BLOCKED_POLL_MS);
       channel
-        .call(session, op.name, input, relay.signal)
+        .call(session, op.name, input, relay.signal, streamed)
         .then(resolve, (err: unknown) => {
           // Given up on for the blocked loop's answer: that answer settles the promise instead.
           if (signal.aborted || !relay.signal.aborted) reject(err);
@@ -317,6 +344,7 @@ export class Actions {
     rawArgs: string,
     signal: AbortSignal,
     write: (text: string) => void,
+    event: (kind: string, text: string, data: unknown) => void,
     effects: { leave(): void; clearInput(): void },
   ): OperationContext {
     const { supervisor, session, threaded } = this.host;
@@ -326,10 +354,11 @@ export class Actions {
       session,
       signal,
       write,
+      event,
       stack: () => supervisor.stack(),
       loopState: () => supervisor.loopState(),
       threaded,
-      callMain: (input) => this.callMain(op, input, signal, write),
+      callMain: (input, options) => this.callMain(op, input, signal, write, options?.onEvent),
       ...(supervisor.withInspector ? { withInspector: supervisor.withInspector.bind(supervisor) } : {}),
       operations: OPERATIONS,
       observeOnly: this.observeOnly,

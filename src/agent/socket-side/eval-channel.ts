@@ -22,6 +22,8 @@ export interface SessionSink {
 }
 
 const MAX_INPUTS = 500;
+/** How long an aborted streaming call waits for its main half's own answer (how it ended). */
+const STREAM_ABORT_GRACE_MS = 1000;
 const MAX_INPUT_CHARS = 8 * 1024 * 1024;
 
 interface Pending {
@@ -33,7 +35,7 @@ export class EvalChannel {
   private nextId = 1;
   private readonly sinks = new Map<number, SessionSink>();
   private readonly pending = new Map<number, Pending>();
-  private readonly calls = new Map<number, (r: CallResult) => void>();
+  private readonly calls = new Map<number, { done(r: CallResult): void; onEvent?: (data: unknown) => void }>();
   private readonly completing = new Map<number, (r: { items: string[]; prefix: string }) => void>();
   /** Recent inputs by id, newest last, so that a stack can show their frames where the user typed them. */
   private readonly inputs = new Map<number, string>();
@@ -87,19 +89,38 @@ export class EvalChannel {
     return done;
   }
 
-  /** Runs operation `op`'s main-thread half; rejects with what it threw, or when `signal` aborts first. */
-  call(session: number, op: string, input: unknown, signal?: AbortSignal): Promise<unknown> {
+  /**
+   * Runs operation `op`'s main-thread half; rejects with what it threw, or when `signal` aborts
+   * first. The abort reaches the half too (`call-abort`: its MainContext.signal). With `onEvent`
+   * the call streams: the half's events arrive there, and an abort waits up to a second for the
+   * half's own answer before it rejects.
+   */
+  call(session: number, op: string, input: unknown, signal?: AbortSignal, onEvent?: (data: unknown) => void): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      let grace: NodeJS.Timeout | undefined;
       const onAbort = () => {
-        this.calls.delete(id);
-        reject(new Error("interrupted"));
+        this.send({ type: "call-abort", id });
+        if (!onEvent) {
+          this.calls.delete(id);
+          reject(new Error("interrupted"));
+          return;
+        }
+        grace = setTimeout(() => {
+          this.calls.delete(id);
+          reject(new Error("interrupted"));
+        }, STREAM_ABORT_GRACE_MS);
+        grace.unref();
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.calls.set(id, (r) => {
-        signal?.removeEventListener("abort", onAbort);
-        if (r.ok) resolve(r.value);
-        else reject(Object.assign(new Error(r.error?.message ?? "failed"), { name: r.error?.name ?? "Error" }));
+      this.calls.set(id, {
+        onEvent,
+        done: (r) => {
+          clearTimeout(grace);
+          signal?.removeEventListener("abort", onAbort);
+          if (r.ok) resolve(r.value);
+          else reject(Object.assign(new Error(r.error?.message ?? "failed"), { name: r.error?.name ?? "Error" }));
+        },
       });
       this.send({ type: "call", id, session, op, input });
     });
@@ -134,8 +155,20 @@ export class EvalChannel {
       return;
     }
     if (message.type === "call-result") {
-      this.calls.get(message.id)?.(message);
+      this.calls.get(message.id)?.done(message);
       this.calls.delete(message.id);
+      return;
+    }
+    if (message.type === "call-event") {
+      const onEvent = this.calls.get(message.id)?.onEvent;
+      if (!onEvent) return;
+      for (const data of message.events) {
+        try {
+          onEvent(data);
+        } catch {
+          // a fault in reporting one event must not reach the sender (the app's own call, inline)
+        }
+      }
       return;
     }
     if (message.type === "completions") {

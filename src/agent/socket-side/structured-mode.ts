@@ -223,8 +223,11 @@ export class StructuredMode {
     this.operating = r.id;
     let outcome: Awaited<ReturnType<Actions["operate"]>>;
     try {
-      outcome = await this.actions.operate(name, args as string | Record<string, unknown>, (text) =>
-        this.send({ op: "out", id: r.id, text }),
+      outcome = await this.actions.operate(
+        name,
+        args as string | Record<string, unknown>,
+        (text) => this.send({ op: "out", id: r.id, text }),
+        (event, text, data) => this.send({ op: "event", id: r.id, event, text, data }),
       );
     } finally {
       this.operating = undefined;
