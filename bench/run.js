@@ -21,6 +21,7 @@ const PARTS = [
   "containment-overhead",
   "diagnostics",
   "blocked-loop",
+  "watch",
   "concurrency",
   "big-output",
   "soak",

@@ -95,8 +95,11 @@ const nextCheck = () => new Promise((r) => setImmediate(r));
  * Costs a few milliseconds, where a Debugger pause first needs Debugger.enable (every script
  * reported: 60-150 ms in a small app). The app's own stack formatting is kept out of it.
  */
-const STACK_PROBE =
-  "(() => { const E = Error, p = E.prepareStackTrace, l = E.stackTraceLimit; try { E.prepareStackTrace = undefined; E.stackTraceLimit = 60; return String(new E().stack) } finally { E.prepareStackTrace = p; E.stackTraceLimit = l } })()\n//# sourceURL=manhole-probe";
+const stackProbe = (limit: number) =>
+  `(() => { const E = Error, p = E.prepareStackTrace, l = E.stackTraceLimit; try { E.prepareStackTrace = undefined; E.stackTraceLimit = ${limit}; return String(new E().stack) } finally { E.prepareStackTrace = p; E.stackTraceLimit = l } })()\n//# sourceURL=manhole-probe`;
+const STACK_PROBE = stackProbe(60);
+/** Every frame, to find an input's runner under however deep a recursion. */
+const WHOLE_STACK_PROBE = stackProbe(1e6);
 const STACK_LINE = /^\s*at (?:(.*?) \()?(.*?)(?::(\d+):(\d+))?\)?$/;
 
 /**
@@ -537,6 +540,33 @@ export class ThreadSupervisor implements Supervisor {
   }
 
   /**
+   * The script URLs on the main thread's stack, innermost first, from a stack the main thread
+   * makes itself at its next interrupt check (Runtime.evaluate). No Debugger pause: V8 builds the
+   * scope chain of every frame at a pause, and on a frame interrupted at its entry, before its
+   * context exists, that aborts the whole process (a CHECK in V8's ScopeIterator). Undefined
+   * when the probe got no answer in time.
+   */
+  private async stackUrls(): Promise<string[] | undefined> {
+    await this.reachable();
+    const r = await withTimeout(
+      this.post<{ result?: { value?: unknown } }>("Runtime.evaluate", { expression: WHOLE_STACK_PROBE, silent: true, returnByValue: true }),
+      PAUSE_WAIT_MS,
+    ).catch(() => undefined);
+    if (typeof r?.result?.value !== "string") return undefined;
+    const urls: string[] = [];
+    for (const text of r.result.value.split("\n").slice(1)) {
+      // `at eval (REPL7:1:5)`, `at REPL7:1:5`, `at fn (file:line:col)`; an eval's own frame
+      // names its origin too (`eval at <anonymous> (manhole-runner:1:96), REPL7:1:5`): the last one counts.
+      const m = STACK_LINE.exec(text);
+      if (!m) continue;
+      const file = (m[2] ?? "").split(", ").pop() ?? "";
+      if (file === "manhole-probe") continue;
+      urls.push(file);
+    }
+    return urls;
+  }
+
+  /**
    * Samples the main thread's stack a few times (a sample may land in glue code). Terminates
    * only when manhole code runs inside a synchronous evaluation: a REPL<n> frame with the
    * runner below it, so the termination unwinds to the evaluator's message handler. With `id`,
@@ -547,21 +577,14 @@ export class ThreadSupervisor implements Supervisor {
     const ours = (url: string) => (id ? url === `REPL${id}` : /^REPL\d+$/.test(url));
     for (let sample = 0; sample < SAMPLES; sample++) {
       if (id && !this.channel.isRunning(id)) return "freed";
-      let frames: CallFrame[];
-      try {
-        frames = await this.pausedFrames();
-      } catch (err) {
-        if (err instanceof PauseMissed) continue;
-        throw err;
-      }
-      const urls = frames.map((f) => this.scripts.get(f.location.scriptId) ?? "");
-      await this.resume();
+      const urls = await this.stackUrls();
+      if (!urls) continue;
       const repl = urls.findIndex(ours);
       if (repl < 0) {
         if (seen === "unseen") seen = "not-ours";
         continue;
       }
-      if (urls.slice(repl).some((u) => u === "manhole-runner" || u === "manhole-timed")) {
+      if (urls.slice(repl).some((u) => RUNNERS.has(u))) {
         // Its synchronous part may have ended since the sample: then nothing of it is left to terminate.
         if (id && (!this.channel.isRunning(id) || Atomics.load(this.cells, CELL.sync) !== id)) return "freed";
         // The reply comes only once the terminated code has unwound.
