@@ -287,7 +287,7 @@ function failures(r) {
   if (r.http.failed) out.push(`${r.http.failed} HTTP requests failed: ${r.http.errors.join("; ")}`);
   if (!(r.fds.after <= r.fds.before)) out.push(`file descriptors: ${r.fds.before} before, ${r.fds.after} after`);
   if (!(r.rss.afterMb - r.rss.beforeMb < RSS_BOUND_MB)) out.push(`RSS grew ${(r.rss.afterMb - r.rss.beforeMb).toFixed(1)} MB`);
-  if (!r.answer || r.answer.text !== "42") out.push(`a fresh session got ${JSON.stringify(r.answer)}`);
+  if (r.answer?.text !== "42") out.push(`a fresh session got ${JSON.stringify(r.answer)}`);
   return out;
 }
 
