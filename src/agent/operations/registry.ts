@@ -11,11 +11,26 @@ import { mem } from "./mem.js";
 import { report } from "./report.js";
 import { requests } from "./requests.js";
 import { stack } from "./stack.js";
+import { ts } from "./ts.js";
 import type { Operation } from "./types.js";
 import { versions } from "./versions.js";
 import { wait } from "./wait.js";
 
-export const OPERATIONS: readonly Operation[] = [help, exit, breakInput, stack, wait, versions, handles, requests, loop, mem, gc, report];
+export const OPERATIONS: readonly Operation[] = [
+  help,
+  exit,
+  breakInput,
+  stack,
+  wait,
+  versions,
+  handles,
+  requests,
+  loop,
+  mem,
+  gc,
+  report,
+  ts,
+];
 
 const byName = new Map(OPERATIONS.map((op) => [op.name, op]));
 

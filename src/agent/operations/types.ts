@@ -91,9 +91,20 @@ export interface OperationContext {
   leave(): void;
 }
 
+/**
+ * What a session sets for itself on the main thread (`.ts on|off`): the evaluator reads it at
+ * each input; it lives and dies with the session.
+ */
+export interface SessionPrefs {
+  /** Strip TypeScript types from inputs that are not JavaScript (when a stripper is available). */
+  typescript: boolean;
+}
+
 /** What the main-thread half gets besides its input. */
 export interface MainContext {
   session: number;
+  /** The session's own preferences, to read or change. Absent when `main` runs through the inspector (loop blocked). */
+  prefs?: SessionPrefs;
   /**
    * The state this operation keeps on the main thread (its `keep.create()`), one per manhole:
    * created on first use (or when the manhole starts, with `keep.atStart`), disposed when the
