@@ -33,3 +33,11 @@ test("input that does not parse is passed through for the engine's own SyntaxErr
   const r = rewrite("let = ;");
   assert.equal(typeof r.code, "string");
 });
+
+test("a var without initialiser keeps the input's completion value and the syntax verdict is told", () => {
+  const r = rewrite("1 + 1; var x;");
+  assert.equal((0, eval)(r.code.replace(/\bx\b/, "_x")), 2);
+  assert.equal(rewrite("a.b").syntax, "skipped");
+  assert.equal(rewrite("let a = 1").syntax, "ok");
+  assert.equal(rewrite("let a: number = 1").syntax, "error");
+});

@@ -16,6 +16,7 @@
  * and only that one, is dropped while our call runs (the app's own warnings pass through).
  */
 import nodeModule from "node:module";
+import { looksTypeScript } from "../../shared/typescript-syntax.js";
 import { decodeMappings, sourcePosition } from "./source-map.js";
 
 type NodeStrip = (code: string, options?: { mode?: "strip" | "transform"; sourceMap?: boolean }) => string;
@@ -188,14 +189,5 @@ function positionsFrom(json: string): ((line: number, column: number) => [number
   }
 }
 
-/**
- * Does a JavaScript syntax error look like TypeScript (for the hint when no stripper is here)?
- * An annotation (`x: number`, `): T`), `as`/`satisfies`, `interface`/`type`/`enum`/`namespace`
- * declarations, a non-null `!.`, generics on a declaration.
- */
-const TYPED =
-  /(?:^|[;\n{])\s*(?:export\s+)?(?:declare\s+)?(?:interface|type|enum|namespace|abstract\s+class)\s+[A-Za-z_$]|\b(?:let|const|var)\s+[\w$]+\s*[?!]?:\s*[\w$[{(<'"]|\)\s*:\s*[\w$[{(<'"]|[\w$)\]]\s+(?:as|satisfies)\s+[\w$[{(<'"]|\(\s*[\w$]+\s*\??:\s*[\w$[{(<'"]|[\w$]!\.|\b(?:function|class)\s+[\w$]+\s*</;
-
-export function looksTyped(code: string): boolean {
-  return TYPED.test(code);
-}
+/** Does an input that is not JavaScript look like TypeScript (for the hint when no stripper is here)? */
+export const looksTyped = looksTypeScript;
