@@ -8,7 +8,15 @@ import { looksTypeScript } from "../../dist/shared/typescript-syntax.js";
 
 test("source map mappings decode and map generated places back to the source", () => {
   const lines = decodeMappings("AAAA;AACA,IAAI;;AAEF");
-  assert.deepEqual(lines, [[[0, 0, 0]], [[0, 1, 0], [4, 1, 4]], [], [[0, 3, 2]]]);
+  assert.deepEqual(lines, [
+    [[0, 0, 0]],
+    [
+      [0, 1, 0],
+      [4, 1, 4],
+    ],
+    [],
+    [[0, 3, 2]],
+  ]);
   assert.deepEqual(sourcePosition(lines, 2, 6), [2, 6]);
   assert.deepEqual(sourcePosition(lines, 2, 1), [2, 1]);
   assert.deepEqual(sourcePosition(lines, 3, 5), [2, 5]); // an unmapped line: the last place before it
@@ -63,7 +71,9 @@ test("input that is not TypeScript either is told apart", { skip: !state.strip &
   assert.deepEqual(stripTypes("let = = 1"), { ok: false, invalid: true });
 });
 
-test("the stripper's ExperimentalWarning never reaches the process; other warnings do", { skip: !nodeModule.stripTypeScriptTypes && "no module.stripTypeScriptTypes" }, async () => {
+test("the stripper's ExperimentalWarning never reaches the process; other warnings do", {
+  skip: !nodeModule.stripTypeScriptTypes && "no module.stripTypeScriptTypes",
+}, async () => {
   const seen = [];
   const listener = (w) => seen.push(w.message);
   process.on("warning", listener);

@@ -68,3 +68,29 @@ export function sourcePosition(lines: Segment[][], line: number, column: number)
   }
   return [line, column];
 }
+
+export interface SourceMap {
+  /** The first source, as the map names it (resolved by the caller). */
+  source: string | undefined;
+  position(line: number, column: number): [number, number];
+}
+
+/** A source map's JSON, parsed; undefined when it is not one. */
+export function parseSourceMap(json: string): SourceMap | undefined {
+  try {
+    const map = JSON.parse(json) as { mappings?: unknown; sources?: unknown; sourceRoot?: unknown };
+    if (typeof map.mappings !== "string") return undefined;
+    const lines = decodeMappings(map.mappings);
+    const first = Array.isArray(map.sources) && typeof map.sources[0] === "string" ? (map.sources[0] as string) : undefined;
+    const root = typeof map.sourceRoot === "string" && map.sourceRoot !== "" ? map.sourceRoot.replace(/\/?$/, "/") : "";
+    return { source: first === undefined ? undefined : root + first, position: (line, column) => sourcePosition(lines, line, column) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The JSON of a `data:application/json;base64,` source map URL; undefined for any other URL. */
+export function inlineSourceMap(url: string): string | undefined {
+  const m = /^data:application\/json(?:;charset=[\w-]+)?;base64,(.*)$/s.exec(url);
+  return m ? Buffer.from(m[1], "base64").toString("utf8") : undefined;
+}

@@ -17,7 +17,8 @@
  */
 import nodeModule from "node:module";
 import { looksTypeScript } from "../../shared/typescript-syntax.js";
-import { decodeMappings, sourcePosition } from "./source-map.js";
+import { rewrite } from "./rewrite.js";
+import { parseSourceMap } from "./source-map.js";
 
 type NodeStrip = (code: string, options?: { mode?: "strip" | "transform"; sourceMap?: boolean }) => string;
 interface Amaro {
@@ -179,15 +180,23 @@ export function stripTypes(code: string): Stripped {
 }
 
 function positionsFrom(json: string): ((line: number, column: number) => [number, number]) | undefined {
-  try {
-    const map = JSON.parse(json) as { mappings?: unknown };
-    if (typeof map.mappings !== "string") return undefined;
-    const lines = decodeMappings(map.mappings);
-    return (line, column) => sourcePosition(lines, line, column);
-  } catch {
-    return undefined;
-  }
+  return parseSourceMap(json)?.position;
 }
 
 /** Does an input that is not JavaScript look like TypeScript (for the hint when no stripper is here)? */
 export const looksTyped = looksTypeScript;
+
+/**
+ * How positions in the code that ran for `input` map back to what was typed, for a stack read
+ * later (`.stack`): the rewrite's map, composed with the transform's when the input was
+ * TypeScript that needed one.
+ */
+export function inputPositions(input: string): (line: number, column: number) => [number, number] {
+  const js = rewrite(input);
+  if (js.syntax !== "error" || !stripperState().strip) return js.position;
+  const stripped = stripTypes(input);
+  if (!stripped.ok) return js.position;
+  const rewritten = rewrite(stripped.code);
+  const map = stripped.position;
+  return map ? (line, column) => map(...rewritten.position(line, column)) : rewritten.position;
+}
