@@ -63,7 +63,11 @@ const KINDS = [
   ["top-level await with a type", "const late: number = await Promise.resolve(7)", "undefined"],
   ["the awaited const persists", "late * 6", "42"],
   ["type-only import", "import type { Server } from 'node:http'; 'typed'", "'typed'"],
-  ["abstract class", "abstract class Shape { abstract area(): number; describe(): string { return `area ${this.area()}` } }", "undefined"],
+  [
+    "abstract class",
+    "abstract class Shape { abstract area(): number; describe(): string { return `area \u0024{this.area()}` } }",
+    "undefined",
+  ],
   ["declare", "declare const injected: number; typeof injected", "'undefined'"],
 ];
 
@@ -146,7 +150,7 @@ describe("TypeScript input: errors, positions and .ts", () => {
   });
 
   test("positions after a transform (enum) point at the input too", async () => {
-    const r = await s.eval("enum Level { Low, High }\nlet l: Level = Level.High\n   throw new Error(`level ${l}`)");
+    const r = await s.eval("enum Level { Low, High }\nlet l: Level = Level.High\n   throw new Error(`level \u0024{l}`)");
     assert.equal(r.op, "error");
     assert.match(r.error.stack, /^Error: level 1\n {4}at REPL\d+:3:10$/, r.error.stack);
   });
@@ -197,11 +201,10 @@ describe("TypeScript input: JavaScript never reaches the stripper", () => {
           ["class K { m() { return 3 } }; new K().m()", 3],
           ["await Promise.resolve(4)", 4],
           ["function f(x) { return x * 2 }; f(2.5)", 5],
-          ["`t${a}`", "t1"],
+          ["`t\u0024{a}`", "t1"],
         ];
         for (const [code, value] of js) assert.equal((await s.eval(code)).json, value, code);
-        const amaroLoaded =
-          "Object.keys(require.cache).some((k) => k.includes(`${require('node:path').sep}amaro${require('node:path').sep}`))";
+        const amaroLoaded = "Object.keys(require.cache).some((k) => k.split(require('node:path').sep).includes('amaro'))";
         let r = await s.command("ts");
         assert.equal(r.json.loaded, false, r.text);
         assert.match(r.text, /The stripper is not loaded yet/);

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import nodeModule from "node:module";
 import { test } from "node:test";
+import vm from "node:vm";
 import { decodeMappings, sourcePosition } from "../../dist/agent/main-thread/source-map.js";
 import { stripperState, stripTypes } from "../../dist/agent/main-thread/typescript.js";
 import { looksTypeScript } from "../../dist/shared/typescript-syntax.js";
@@ -63,7 +64,7 @@ test("enum and namespace go through a transform whose positions map back", { ski
   const at = lines.findIndex((l) => l.includes("throw new Error"));
   assert.ok(at > 2, r.code);
   assert.deepEqual(r.position(at + 1, lines[at].indexOf("throw") + 1), [3, 1]);
-  const value = (0, eval)(`${r.code.replace(/throw new Error\('x'\);?/, "")}\n;[E.A, E.B, y]`);
+  const value = vm.runInThisContext(`${r.code.replace(/throw new Error\('x'\);?/, "")}\n;[E.A, E.B, y]`);
   assert.deepEqual(value, [0, 1, 1]);
 });
 
