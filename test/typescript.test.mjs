@@ -175,9 +175,14 @@ describe("TypeScript input: errors, positions and .ts", () => {
   });
 
   test("bad arguments to .ts get a clear error and the session goes on", async () => {
-    const r = await s.command("ts", "maybe");
+    let r = await s.command("ts", "maybe");
     assert.equal(r.op, "error");
-    assert.match(r.text, /state must be on or off, not "maybe"/);
+    assert.equal(r.text, 'BadRequest: .ts: state must be on or off, not "maybe"');
+    r = await s.command("ts", { state: "sideways" });
+    assert.equal(r.text, 'BadRequest: .ts: state must be on or off, not "sideways"');
+    r = await s.command("ts", "OFF");
+    assert.equal(r.json.on, false);
+    r = await s.command("ts", "on");
     assert.equal((await s.eval("1 + 1")).json, 2);
   });
 

@@ -43,7 +43,7 @@ export function declarations(): CommandInfo[] {
   return OPERATIONS.map((op) => ({
     name: op.name,
     help: op.help,
-    args: op.args.map((a) => ({ ...a })),
+    args: op.args.map(({ choices, ...a }) => (choices ? { ...a, choices: [...choices] } : a)),
     runsOn: op.runsOn,
     observeSafe: op.observeSafe,
     heavy: op.heavy,

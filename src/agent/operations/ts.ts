@@ -1,5 +1,4 @@
 import { type StripperState, stripperLabel, stripperState } from "../main-thread/typescript.js";
-import { ArgError } from "./args.js";
 import type { Operation } from "./types.js";
 
 interface TsState extends StripperState {
@@ -29,7 +28,7 @@ function describe(r: TsState, changed: boolean): string {
 export const ts: Operation = {
   name: "ts",
   help: "TypeScript input for this session: .ts on, .ts off, .ts alone to say the state and which stripper",
-  args: [{ name: "state", type: "string", help: "on or off; nothing to show the state", default: "" }],
+  args: [{ name: "state", type: "string", choices: ["on", "off"], help: "on or off; nothing to show the state", default: "" }],
   runsOn: "main",
   observeSafe: false,
   heavy: false,
@@ -40,15 +39,9 @@ export const ts: Operation = {
     return { ...stripperState(), on: ctx.prefs?.typescript ?? true };
   },
   async run(ctx) {
-    const word = String(ctx.args.state ?? "")
-      .trim()
-      .toLowerCase();
-    let on: boolean | undefined;
-    if (/^(on|true|yes|1)$/.test(word)) on = true;
-    else if (/^(off|false|no|0)$/.test(word)) on = false;
-    else if (word !== "") throw new ArgError(`state must be on or off, not "${word}"`);
+    const on = ctx.args.state === "on" ? true : ctx.args.state === "off" ? false : undefined;
     const r = (await ctx.callMain({ on })) as TsState;
-    if (on === true && !r.strip) throw new ArgError(describe(r, false));
+    if (on === true && !r.strip) throw new Error(describe(r, false));
     return {
       text: describe(r, on !== undefined),
       json: { on: r.on && r.strip !== undefined, chosen: r.on, stripper: r.strip ?? null, transform: r.transform ?? null, loaded: r.used },

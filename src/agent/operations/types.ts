@@ -26,6 +26,8 @@ export interface ArgSpec {
   help: string;
   /** A duration written as a bare number is in this unit (default "ms"): `.loop 5` is 5 s with "s". */
   unit?: "ms" | "s";
+  /** A string argument that takes only these words (case-insensitive; given back as listed), besides its default. */
+  choices?: readonly string[];
   /** Absent: the argument is required. A boolean is also given as a flag: `--name`, `--no-name`. */
   default?: string | number | boolean;
 }
