@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import nodeModule from "node:module";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { connect, MODES, openSession, ROOT, startApp } from "./helpers.mjs";
+import { connect, MODES, openSession, ROOT, runClient, startApp } from "./helpers.mjs";
 
 const HIDE = path.join(ROOT, "test", "fixtures", "hide-strippers.cjs");
 const TS_APP = path.join(ROOT, "test", "fixtures", "ts-app.ts");
@@ -193,6 +193,33 @@ describe("TypeScript input: errors, positions and .ts", () => {
   });
 });
 
+describe("TypeScript input that holds the loop", () => {
+  test(".stack shows its frames at the positions typed, and Ctrl-C stops it", async () => {
+    const app = await startApp({ options: { banner: null } });
+    const a = await openSession(app);
+    const b = await openSession(app);
+    try {
+      a.send("function spinTyped(n: number): never {\n  for (;;) { n++ }\n}\n");
+      assert.equal(await a.until(">>> "), "... ... undefined\n>>> ");
+      a.send("let k: number = 0; spinTyped(k)\n");
+      let text = "";
+      for (let i = 0; i < 100 && !/blocked/.test(text); i++) {
+        text = await b.eval(".stack");
+        if (!/blocked/.test(text)) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.match(text, /\n {4}at spinTyped \(REPL\d+:2:13\)\n {4}at REPL\d+:1:20\nLocals of spinTyped:\n {4}n = \d+\n/, text);
+      a.send("\x03\n");
+      assert.equal(await a.until(">>> "), "Interrupted\n>>> ");
+      assert.equal(await a.eval("k"), "0\n");
+      assert.doesNotMatch(app.stderr(), /ExperimentalWarning/);
+    } finally {
+      a.end();
+      b.end();
+      await app.stop();
+    }
+  });
+});
+
 describe("TypeScript input: JavaScript never reaches the stripper", () => {
   for (const hidden of [[], ["node"]]) {
     const label = hidden.length ? "amaro as the stripper" : "the default stripper";
@@ -314,6 +341,35 @@ describe("TypeScript input with no stripper at all", () => {
     );
     assert.match(await c.eval(".ts on"), /^\.ts failed: TypeScript input: unavailable/);
     assert.equal(await c.eval("1 + 2"), "3\n");
+  });
+});
+
+describe("TypeScript input through the CLI", () => {
+  test("manhole connect keeps multi-line TypeScript together and evaluates it whole", async () => {
+    const app = await startApp();
+    try {
+      const input = [
+        "interface Order {",
+        "  id: number",
+        "  total: number",
+        "}",
+        "function sum(os: Order[]): number {",
+        "  return os.reduce((s: number, o: Order) => s + o.total, 0)",
+        "}",
+        "type Pair = {",
+        "  a: number,",
+        "  b: string",
+        "}",
+        "sum([{ id: 1, total: 4 }, { id: 2, total: 5 }] as Order[])",
+        "",
+      ].join("\n");
+      const r = await runClient(process.execPath, [path.join(ROOT, "dist", "cli", "main.js"), "connect", app.path], input);
+      assert.equal(r.stdout, "undefined\nundefined\nundefined\n9\n");
+      assert.equal(r.stderr, "");
+      assert.equal(r.code, 0);
+    } finally {
+      await app.stop();
+    }
   });
 });
 
