@@ -22,6 +22,7 @@ const PARTS = [
   "diagnostics",
   "blocked-loop",
   "watch",
+  "typescript",
   "concurrency",
   "big-output",
   "soak",

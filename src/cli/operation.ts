@@ -46,7 +46,8 @@ export function operationHelp(op: CommandInfo): string {
           ? `${a.name}=yes / ${a.name}=no`
           : `--${a.name} / --no-${a.name}`
         : `${argUsage(a)}, ${taken ? `${a.name}=<${a.type}>` : `--${a.name} <${a.type}>`}`;
-    return `  ${kind}\n      ${a.help} (${a.type}, ${defaultText(a)})${note}`;
+    const type = a.choices ? `${a.choices.join(" | ")}` : a.type;
+    return `  ${kind}\n      ${a.help} (${type}, ${defaultText(a)})${note}`;
   });
   return `Usage: manhole ${op.name} [options] <pid|socket|host:port>${usage ? ` ${usage}` : ""}
        manhole ${op.name} [options] --all${usage ? ` ${usage}` : ""}

@@ -82,6 +82,8 @@ export interface CommandInfo extends OperationInfo {
     help: string;
     /** A duration given as a bare number is in this unit ("ms" when absent). */
     unit?: "ms" | "s";
+    /** A string argument that takes only these words (besides its default). */
+    choices?: string[];
     default?: string | number | boolean;
   }[];
   /** "socket": answered by the socket side; "main": by the app's main thread; "main-or-socket": the socket side while the loop is blocked. */

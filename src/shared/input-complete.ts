@@ -4,6 +4,7 @@
  * unterminated template or comment, a trailing operator.
  */
 import { acornParser } from "./parser.js";
+import { looksTypeScript } from "./typescript-syntax.js";
 
 const OPTIONS = { ecmaVersion: "latest", sourceType: "script", allowAwaitOutsideFunction: true } as const;
 const ALWAYS_INCOMPLETE = /^Unterminated (template|comment)/;
@@ -25,9 +26,37 @@ function parseState(code: string, end: number): State {
   }
 }
 
+const OPENS = new Set(["{", "[", "(", "${"]);
+const CLOSES = new Set(["}", "]", ")"]);
+/** Tokens after which an expression must follow (besides binary operators). */
+const CONTINUES = new Set(["=", "_=", ",", ".", "?.", "=>", "?", ":", "..."]);
+
+/**
+ * TypeScript that JavaScript calls an error (`interface X {`, `function f(a: number) {`): it
+ * is unfinished while a bracket is still open or it ends in an operator, as JavaScript would be.
+ */
+function openTypeScript(code: string): boolean {
+  if (!looksTypeScript(code)) return false;
+  let depth = 0;
+  let last: { label: string; binop?: number | null } | undefined;
+  try {
+    for (const token of acornParser().tokenizer(code, OPTIONS)) {
+      const label = token.type.label;
+      if (OPENS.has(label)) depth++;
+      else if (CLOSES.has(label)) depth--;
+      last = token.type;
+    }
+  } catch (err) {
+    return err instanceof SyntaxError && ALWAYS_INCOMPLETE.test(err.message);
+  }
+  const trailing = last !== undefined && ((last.binop ?? null) !== null || CONTINUES.has(last.label));
+  return depth > 0 || trailing;
+}
+
 export function needsMoreInput(code: string): boolean {
   if (code.trim() === "") return false;
   const state = parseState(code, code.trimEnd().length);
+  if (state === "error" && openTypeScript(code)) return true;
   if (state !== "error" || !/^\s*\{/.test(code)) return state === "incomplete";
   // `{` may open an object literal spread over lines (`{`, `a: 1,`, `b: 2`, `}`): as a block
   // that is an error, as an expression it is unfinished.

@@ -14,3 +14,28 @@ test("complete inputs and real syntax errors do not", () => {
     assert.equal(needsMoreInput(code), false, code);
   }
 });
+
+test("multi-line TypeScript asks for more while a bracket is open or an operator ends it", () => {
+  for (const code of [
+    "interface X {",
+    "interface X {\n  a: number",
+    "type A = {",
+    "type A = string |",
+    "enum E {",
+    "namespace N {",
+    "function f(a: number) {",
+    "class A { constructor(private a: number) {",
+    "let x: number = 1 +",
+    "const p = { x: 1 } as {",
+    "let s: string = `a ${",
+  ]) {
+    assert.equal(needsMoreInput(code), true, code);
+  }
+  for (const code of ["interface X {\n  a: number\n}", "type A = string | number", "let x: number = 1", "enum E { A }", "x as number;"]) {
+    assert.equal(needsMoreInput(code), false, code);
+  }
+});
+
+test("JavaScript errors that do not look like TypeScript are still sent at once", () => {
+  for (const code of ["foo(1 2", "foo(1 2 {", "let = ;"]) assert.equal(needsMoreInput(code), false, code);
+});

@@ -132,7 +132,13 @@ test("the observe-only list names the session commands and the diagnostics, from
   const list = observeSafeList();
   assert.match(list, /^\.help, \.exit and the diagnostics \(\.stack, \.versions, /);
   assert.doesNotMatch(list, /\.break|\.gc/);
-  for (const op of OPERATIONS) if (op.sessionOnly) assert.ok(op.args.length === 0);
+  // Session commands are typed in a session alone: none needs an argument.
+  for (const op of OPERATIONS)
+    if (op.sessionOnly)
+      assert.ok(
+        op.args.every((a) => a.default !== undefined),
+        op.name,
+      );
 });
 
 test("loopback addresses, told from the text alone", async () => {
@@ -151,4 +157,13 @@ test("loopback addresses, told from the text alone", async () => {
   for (const host of ["10.0.0.1", "0.0.0.0", "127.0.0.256", "::", "::2", "::ffff:10.0.0.1", "example.com", "1.127.0.0"]) {
     assert.equal(isLoopback(host), false, host);
   }
+});
+
+test("a string argument with choices takes only those words, as listed", () => {
+  const specs = [{ name: "state", type: "string", choices: ["on", "off"], help: "", default: "" }];
+  assert.deepEqual(parseArgs(specs, "ON"), { state: "on" });
+  assert.deepEqual(parseArgs(specs, ""), { state: "" });
+  assert.throws(() => parseArgs(specs, "maybe"), /state must be on or off, not "maybe"/);
+  assert.deepEqual(argsFromObject(specs, { state: "off" }), { state: "off" });
+  assert.throws(() => argsFromObject(specs, { state: "up" }), /state must be on or off/);
 });

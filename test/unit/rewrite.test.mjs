@@ -1,6 +1,7 @@
 // Unit: the input rewrite (declarations to the session scope, checks, await, import()).
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import vm from "node:vm";
 import { rewrite, TICK_HELPER } from "../../dist/agent/main-thread/rewrite.js";
 
 test("top-level declarations are collected; let/const/class/function rebind, var does not", () => {
@@ -32,4 +33,12 @@ test("positions in the rewritten code map back to the input as typed", () => {
 test("input that does not parse is passed through for the engine's own SyntaxError", () => {
   const r = rewrite("let = ;");
   assert.equal(typeof r.code, "string");
+});
+
+test("a var without initialiser keeps the input's completion value and the syntax verdict is told", () => {
+  const r = rewrite("1 + 1; var x;");
+  assert.equal(vm.runInThisContext(r.code.replace(/\bx\b/, "_x")), 2);
+  assert.equal(rewrite("a.b").syntax, "skipped");
+  assert.equal(rewrite("let a = 1").syntax, "ok");
+  assert.equal(rewrite("let a: number = 1").syntax, "error");
 });

@@ -13,14 +13,15 @@ import type { CallRequest, EvalRequest, FromEvaluator, ToEvaluator } from "../..
 import type { ErrorInfo } from "../../protocol/structured.js";
 import { CELL, INTERRUPT, takeCancelled } from "../boundary/shared-memory.js";
 import { OPERATIONS, operation, operationNames } from "../operations/registry.js";
-import type { Operation } from "../operations/types.js";
+import type { Operation, SessionPrefs } from "../operations/types.js";
 import { complete } from "./completion.js";
 import { asAgentCode, resetRunning, runAsManholeCode, tagPromise } from "./containment.js";
 import { errorInfo, formatThrown, formatValue, rememberPositions, toJson } from "./format.js";
 import { InterruptSignal, isInterruptSignal } from "./interrupt-signal.js";
-import { rewrite } from "./rewrite.js";
+import { parsesAsJavaScript, type Rewritten, rewrite } from "./rewrite.js";
 import { constantMarker, createScope, declare } from "./scope.js";
 import { createSessionGlobals } from "./session-globals.js";
+import { looksTyped, stripperState, stripTypes } from "./typescript.js";
 
 export interface EvaluatorOptions {
   namespace: Record<string, unknown>;
@@ -48,6 +49,7 @@ interface SessionState {
   nextTick: (fn: (...args: unknown[]) => void, ...args: unknown[]) => void;
   builtins: Record<string, unknown>;
   scope: object;
+  prefs: SessionPrefs;
   /** Request being evaluated, or 0. */
   current: number;
   budget: number;
@@ -65,6 +67,18 @@ export interface InFlight {
   /** performance.now() when it started. */
   started: number;
 }
+
+/** An input made ready to run: rewritten, and how its positions map back to what was typed. */
+interface Prepared {
+  rewritten: Rewritten;
+  position: (line: number, column: number) => [number, number];
+  /** Its TypeScript types were stripped first. */
+  typescript: boolean;
+}
+
+/** The hint for TypeScript input when no stripper is here. */
+const NO_STRIPPER_HINT =
+  "(this looks like TypeScript: stripping types needs Node 22.13+ (module.stripTypeScriptTypes) or the package amaro installed beside manhole)";
 
 type Runner = (
   scope: object,
@@ -315,7 +329,14 @@ export class Evaluator {
     const evaluate = (code: string) => this.evaluateExpression(req.session, code);
     let value: unknown;
     try {
-      value = half.call(op, req.input, { session: req.session, kept: this.keptFor(op), signal: abort.signal, event, evaluate });
+      value = half.call(op, req.input, {
+        session: req.session,
+        kept: this.keptFor(op),
+        signal: abort.signal,
+        event,
+        evaluate,
+        prefs: this.session(req.session).prefs,
+      });
     } catch (err) {
       answer({ ok: false, error: err });
       return;
@@ -351,6 +372,7 @@ export class Evaluator {
       nextTick: () => {},
       builtins: {},
       scope: {},
+      prefs: { typescript: true },
       current: 0,
       budget: this.options.maxOutputBytes,
       cut: false,
@@ -490,14 +512,65 @@ export class Evaluator {
     if (!this.options.interruptCells) this.setDeadline(req.id, performance.now() + this.options.timeout);
     s.budget = this.options.maxOutputBytes;
     s.cut = false;
-    const rewritten = rewrite(req.code);
+    const prepared = this.prepare(s, req.code);
+    if ("error" in prepared) {
+      this.rememberError(s, prepared.error);
+      this.finish(s, req.id, "error", this.failure(prepared.error), this.thrown(req, prepared.error));
+      return;
+    }
+    this.execute(s, req, prepared);
+  }
+
+  /** TypeScript input is on for this session and some stripper is here. */
+  private typescriptOn(s: SessionState): boolean {
+    return s.prefs.typescript && stripperState().strip !== undefined;
+  }
+
+  /** JavaScript first; only an input that is not JavaScript goes to the TypeScript stripper. */
+  private prepare(s: SessionState, source: string): Prepared | { error: Error } {
+    const js = rewrite(source);
+    const asJs = { rewritten: js, position: js.position, typescript: false };
+    if (js.syntax !== "error" || !this.typescriptOn(s)) return asJs;
+    return this.asTypeScript(source) ?? asJs;
+  }
+
+  /** The input with its types stripped; undefined when it is not TypeScript either (JavaScript's error then stands). */
+  private asTypeScript(source: string): Prepared | { error: Error } | undefined {
+    const stripped = stripTypes(source);
+    if (!stripped.ok) {
+      if (stripped.invalid) return undefined;
+      const error = new SyntaxError(stripped.message);
+      error.stack = `SyntaxError: ${stripped.message}`;
+      return { error };
+    }
+    const rewritten = rewrite(stripped.code);
+    if (rewritten.syntax === "error") return undefined;
+    const map = stripped.position;
+    const position = map ? (line: number, column: number) => map(...rewritten.position(line, column)) : rewritten.position;
+    return { rewritten, position, typescript: true };
+  }
+
+  /** Did `err` come from compiling `code`, which is not JavaScript (no part of it ran)? */
+  private notJavaScript(err: unknown, prepared: Prepared, code: string): boolean {
+    if (prepared.typescript || prepared.rewritten.syntax === "ok") return false;
+    try {
+      if (!(err instanceof SyntaxError)) return false;
+    } catch {
+      return false; // a hostile thrown value is the input's own
+    }
+    return prepared.rewritten.syntax === "error" || !parsesAsJavaScript(code);
+  }
+
+  private execute(s: SessionState, req: EvalRequest, prepared: Prepared): void {
+    const { rewritten } = prepared;
     declare({ own: s.own, builtins: s.builtins, namespace: this.options.namespace }, s.constants, rewritten);
-    rememberPositions(req.id, rewritten.position);
+    rememberPositions(req.id, prepared.position);
     const code = `${rewritten.code}\n//# sourceURL=REPL${req.id}`;
     let value: unknown;
     try {
       value = runAsManholeCode(s.report, () => this.call(s, code));
-    } catch (err) {
+    } catch (thrown) {
+      let err = thrown;
       const e = err as { code?: string } | null;
       let timedOut = false;
       try {
@@ -505,12 +578,24 @@ export class Evaluator {
       } catch {
         // a hostile thrown value (revoked proxy, throwing getter) is not our timeout
       }
+      let hint = "";
+      if (!timedOut && this.notJavaScript(err, prepared, req.code)) {
+        // The fast path skipped the parse: this input's syntax error is where TypeScript is found.
+        if (prepared.rewritten.syntax === "skipped" && this.typescriptOn(s)) {
+          const again = this.asTypeScript(req.code);
+          if (again && !("error" in again)) {
+            this.execute(s, req, again);
+            return;
+          }
+          if (again) err = again.error;
+        } else if (stripperState().strip === undefined && looksTyped(req.code)) hint = `\n${NO_STRIPPER_HINT}`;
+      }
       if (!timedOut) this.rememberError(s, err);
       this.finish(
         s,
         req.id,
         timedOut ? "timeout" : this.failureKind(err),
-        timedOut ? interruptedText(true, this.options.timeout) : this.failure(err),
+        timedOut ? interruptedText(true, this.options.timeout) : this.failure(err) + hint,
         this.thrown(req, err),
       );
       return;

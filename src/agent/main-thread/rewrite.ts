@@ -55,6 +55,11 @@ export interface Rewritten {
   rebound: string[];
   /** `code` evaluates to a promise of the input's completion value. */
   awaited: boolean;
+  /**
+   * Whether the input was parsed: "skipped" by the fast path (it needs no rewriting), "ok", or
+   * "error" when it is not JavaScript (`code` is then the input, for V8 to report the error).
+   */
+  syntax: "skipped" | "ok" | "error";
 }
 
 type AnyNode = Node & Record<string, unknown>;
@@ -207,6 +212,7 @@ export function rewrite(code: string): Rewritten {
     rebound: [],
     awaited: false,
     position: (line, column) => [line, column],
+    syntax: "skipped",
   };
   if (!NEEDS_REWRITE.test(code)) return unchanged;
   let parsed: { ast: AnyNode; source: string };
@@ -214,7 +220,7 @@ export function rewrite(code: string): Rewritten {
     parsed = parseInput(code);
   } catch {
     // Let V8 report the syntax error in its own words.
-    return unchanged;
+    return { ...unchanged, syntax: "error" };
   }
   const { ast, source } = parsed;
   const edits: Edit[] = [];
@@ -239,7 +245,8 @@ export function rewrite(code: string): Rewritten {
     }
     return parts.flatMap((p, i) => (i === 0 ? p : [", ", ...p]));
   };
-  const orZero = (r: Rope): Rope => (r.length ? r : ["0"]);
+  /** A `var` statement as an assignment; without initialisers an empty statement, which keeps the input's completion value. */
+  const asStatement = (r: Rope): Rope => (r.length ? ["void (", ...r, ");"] : [";"]);
   const isLocal = (name: string, ctx: Context) => ctx.locals.some((l) => l.has(name));
   /** Sloppy code assigning names it does not declare: the session will hold them. */
   const assigns = (target: AnyNode | null | undefined, ctx: Context) => {
@@ -307,7 +314,7 @@ export function rewrite(code: string): Rewritten {
         } else if (inForHead) {
           edits.push({ start: node.start, end: node.end, text: assignments(node, false, ctx) });
         } else {
-          edits.push({ start: node.start, end: node.end, text: ["void (", ...orZero(assignments(node, false, ctx)), ");"] });
+          edits.push({ start: node.start, end: node.end, text: asStatement(assignments(node, false, ctx)) });
         }
         return;
       }
@@ -342,7 +349,7 @@ export function rewrite(code: string): Rewritten {
         rebound.push(...names);
         if (kind === "const") list.push(`, ${CONST_HELPER}(${names.map((n) => JSON.stringify(n)).join(", ")})`);
       }
-      edits.push({ start: stmt.start, end: stmt.end, text: ["void (", ...orZero(list), ");"] });
+      edits.push({ start: stmt.start, end: stmt.end, text: asStatement(list) });
     } else if (stmt.type === "FunctionDeclaration") {
       const name = (stmt.id as AnyNode).name as string;
       declared.push(name);
@@ -390,7 +397,18 @@ export function rewrite(code: string): Rewritten {
     rebound: [...new Set(rebound)],
     awaited,
     position,
+    syntax: "ok",
   };
+}
+
+/** Whether `code` is JavaScript as it is (what the fast path of `rewrite` does not find out). */
+export function parsesAsJavaScript(code: string): boolean {
+  try {
+    parseInput(code);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Joins a rope into code, remembering where each copied slice of the source landed. */

@@ -19,8 +19,12 @@ export function parseDurationMs(text: string, bare: "ms" | "s" = "ms"): number |
 
 function convert(spec: ArgSpec, word: string): string | number | boolean {
   switch (spec.type) {
-    case "string":
-      return word;
+    case "string": {
+      if (!spec.choices) return word;
+      const choice = spec.choices.find((c) => c.toLowerCase() === word.toLowerCase());
+      if (choice === undefined) throw new ArgError(`${spec.name} must be ${spec.choices.join(" or ")}, not "${word}"`);
+      return choice;
+    }
     case "number": {
       const n = Number(word);
       if (word.trim() === "" || !Number.isFinite(n)) throw new ArgError(`${spec.name} must be a number, not "${word}"`);
@@ -95,7 +99,7 @@ export function argsFromObject(specs: readonly ArgSpec[], given: Record<string, 
       if (spec.default === undefined) throw new ArgError(`missing argument "${spec.name}"`);
       values[spec.name] = spec.default;
     } else if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") {
-      values[spec.name] = typeof v === "string" && spec.type !== "string" ? convert(spec, v) : v;
+      values[spec.name] = typeof v === "string" && (spec.type !== "string" || spec.choices) ? convert(spec, v) : v;
     } else {
       throw new ArgError(`${spec.name} must be a ${spec.type}`);
     }

@@ -11,6 +11,7 @@ import { mem } from "./mem.js";
 import { report } from "./report.js";
 import { requests } from "./requests.js";
 import { stack } from "./stack.js";
+import { ts } from "./ts.js";
 import type { Operation } from "./types.js";
 import { versions } from "./versions.js";
 import { wait } from "./wait.js";
@@ -30,6 +31,7 @@ export const OPERATIONS: readonly Operation[] = [
   gc,
   report,
   watch,
+  ts,
 ];
 
 const byName = new Map(OPERATIONS.map((op) => [op.name, op]));
@@ -43,7 +45,7 @@ export function declarations(): CommandInfo[] {
   return OPERATIONS.map((op) => ({
     name: op.name,
     help: op.help,
-    args: op.args.map((a) => ({ ...a })),
+    args: op.args.map(({ choices, ...a }) => (choices ? { ...a, choices: [...choices] } : a)),
     runsOn: op.runsOn,
     observeSafe: op.observeSafe,
     heavy: op.heavy,

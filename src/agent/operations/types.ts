@@ -26,6 +26,8 @@ export interface ArgSpec {
   help: string;
   /** A duration written as a bare number is in this unit (default "ms"): `.loop 5` is 5 s with "s". */
   unit?: "ms" | "s";
+  /** A string argument that takes only these words (case-insensitive; given back as listed), besides its default. */
+  choices?: readonly string[];
   /** Absent: the argument is required. A boolean is also given as a flag: `--name`, `--no-name`. */
   default?: string | number | boolean;
 }
@@ -102,9 +104,20 @@ export interface OperationContext {
   leave(): void;
 }
 
+/**
+ * What a session sets for itself on the main thread (`.ts on|off`): the evaluator reads it at
+ * each input; it lives and dies with the session.
+ */
+export interface SessionPrefs {
+  /** Strip TypeScript types from inputs that are not JavaScript (when a stripper is available). */
+  typescript: boolean;
+}
+
 /** What the main-thread half gets besides its input. */
 export interface MainContext {
   session: number;
+  /** The session's own preferences, to read or change. Absent when `main` runs through the inspector (loop blocked). */
+  prefs?: SessionPrefs;
   /**
    * Aborts when the socket side gives up on this call (Ctrl-C, the structured interrupt, the
    * client leaving), when the session closes and when the manhole closes. Absent through the inspector.

@@ -6,9 +6,10 @@
  * Before terminating, the main thread is paused and its stack checked for the evaluation's own
  * frames (sourceURL REPL<id>), so that app code is never terminated by mistake.
  */
+import fs from "node:fs";
 import inspector from "node:inspector";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   awaitAbandoned,
   type BlockedAt,
@@ -20,7 +21,8 @@ import {
 } from "../../protocol/outcome.js";
 import { formatDuration } from "../../shared/duration.js";
 import { CELL, INTERRUPT, type LoopState, lastBeat, markCancelled, readLoopState } from "../boundary/shared-memory.js";
-import { rewrite } from "../main-thread/rewrite.js";
+import { inlineSourceMap, parseSourceMap, type SourceMap } from "../main-thread/source-map.js";
+import { inputPositions } from "../main-thread/typescript.js";
 import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
 import type { Supervisor, WatchHooks } from "./supervisor.js";
@@ -136,6 +138,10 @@ export class ThreadSupervisor implements Supervisor {
   private probing: Promise<unknown> | undefined;
   /** Script URLs by id, as Debugger.enable reports them (call frames carry only the id). */
   private readonly scripts = new Map<string, string>();
+  /** The source map URL of each script that has one (tsx, a bundler, tsc --sourceMap), by script id. */
+  private readonly sourceMapUrls = new Map<string, string>();
+  /** Source maps read so far, by script URL (undefined: none to be had), kept for the next `.stack`. */
+  private readonly sourceMaps = new Map<string, SourceMap | undefined>();
 
   constructor(
     private readonly channel: EvalChannel,
@@ -250,7 +256,7 @@ export class ThreadSupervisor implements Supervisor {
     let map = mappers.get(id);
     const code = map ? undefined : this.channel.inputOf(id);
     if (!map && code !== undefined) {
-      map = rewrite(code).position;
+      map = inputPositions(code);
       mappers.set(id, map);
     }
     return map ? map(line, column) : [line, column];
@@ -441,8 +447,9 @@ export class ThreadSupervisor implements Supervisor {
     if (!this.session) {
       this.session = new inspector.Session();
       this.session.connectToMainThread();
-      this.session.on("Debugger.scriptParsed", (msg: { params: { scriptId: string; url: string } }) => {
+      this.session.on("Debugger.scriptParsed", (msg: { params: { scriptId: string; url: string; sourceMapURL?: string } }) => {
         this.scripts.set(msg.params.scriptId, msg.params.url);
+        if (msg.params.sourceMapURL) this.sourceMapUrls.set(msg.params.scriptId, msg.params.sourceMapURL);
       });
     }
     return this.session;
@@ -537,6 +544,7 @@ export class ThreadSupervisor implements Supervisor {
     await this.post("Debugger.resume").catch(() => {});
     await this.post("Debugger.disable").catch(() => {});
     this.scripts.clear();
+    this.sourceMapUrls.clear();
   }
 
   /**
@@ -618,14 +626,56 @@ export class ThreadSupervisor implements Supervisor {
       let map = mappers.get(id);
       const code = map ? undefined : this.channel.inputOf(id);
       if (!map && code !== undefined) {
-        map = rewrite(code).position;
+        map = inputPositions(code);
         mappers.set(id, map);
       }
       if (map) [line, column] = map(line, column);
       // As an error's stack shows an input's own code: `at REPL7:1:5`.
       if (!frame.functionName) return `    at ${file}:${line}:${column}`;
+    } else {
+      const sourceMap = this.sourceMapOf(frame.location.scriptId);
+      if (sourceMap) {
+        [line, column] = sourceMap.map.position(line, column);
+        file = sourceMap.file;
+      }
     }
     return `    at ${frame.functionName || "<anonymous>"} (${file || "<anonymous>"}:${line}:${column})`;
+  }
+
+  /**
+   * The source map of a script that names one (inline, or a file beside it), so that a frame of
+   * code compiled from TypeScript shows its .ts position. Read once per script and kept.
+   */
+  private sourceMapOf(scriptId: string): { map: SourceMap; file: string } | undefined {
+    const url = this.scripts.get(scriptId);
+    const mapUrl = this.sourceMapUrls.get(scriptId);
+    if (!url || !mapUrl) return undefined;
+    let map = this.sourceMaps.get(url);
+    if (!this.sourceMaps.has(url)) {
+      let json = inlineSourceMap(mapUrl);
+      if (json === undefined) {
+        try {
+          const base = url.startsWith("file:") ? url : pathToFileURL(url).href;
+          const file = new URL(mapUrl, base);
+          if (file.protocol === "file:") json = fs.readFileSync(file, "utf8");
+        } catch {
+          // no map to be read: the compiled position stands
+        }
+      }
+      map = json === undefined ? undefined : parseSourceMap(json);
+      if (this.sourceMaps.size >= 200) this.sourceMaps.delete(this.sourceMaps.keys().next().value as string);
+      this.sourceMaps.set(url, map);
+    }
+    if (!map) return undefined;
+    let file = displayPath(url);
+    if (map.source) {
+      try {
+        file = displayPath(new URL(map.source, url.startsWith("file:") ? url : pathToFileURL(url).href).href);
+      } catch {
+        // keep the script's own path
+      }
+    }
+    return { map, file };
   }
 
   private async describe(paused: CallFrame[]): Promise<string> {
