@@ -8,6 +8,7 @@ import { handles } from "./handles.js";
 import { help } from "./help.js";
 import { loop } from "./loop.js";
 import { mem } from "./mem.js";
+import { profile } from "./profile.js";
 import { report } from "./report.js";
 import { requests } from "./requests.js";
 import { stack } from "./stack.js";
@@ -15,7 +16,21 @@ import type { Operation } from "./types.js";
 import { versions } from "./versions.js";
 import { wait } from "./wait.js";
 
-export const OPERATIONS: readonly Operation[] = [help, exit, breakInput, stack, wait, versions, handles, requests, loop, mem, gc, report];
+export const OPERATIONS: readonly Operation[] = [
+  help,
+  exit,
+  breakInput,
+  stack,
+  wait,
+  versions,
+  handles,
+  requests,
+  loop,
+  mem,
+  gc,
+  report,
+  profile,
+];
 
 const byName = new Map(OPERATIONS.map((op) => [op.name, op]));
 
@@ -34,6 +49,7 @@ export function declarations(): CommandInfo[] {
     heavy: op.heavy,
     midInput: op.midInput === true,
     sessionOnly: op.sessionOnly === true,
+    ...(op.artifact ? { artifact: op.artifact } : {}),
   }));
 }
 

@@ -8,12 +8,21 @@ import { formatDuration } from "../../shared/duration.js";
 import { evalOutcome, type SessionAudit } from "../audit.js";
 import { ArgError, argsFromObject, parseArgs } from "../operations/args.js";
 import { OPERATIONS, operation } from "../operations/registry.js";
-import { type ArgValues, MainBlocked, type Operation, type OperationContext, type OperationResult } from "../operations/types.js";
+import {
+  type ArgValues,
+  MainBlocked,
+  type Operation,
+  type OperationContext,
+  type OperationResult,
+  type OwnInspector,
+} from "../operations/types.js";
+import { type ArtifactFrameBody, makeArtifact } from "./artifacts.js";
 import type { EvalChannel } from "./eval-channel.js";
+import { openInspector } from "./own-inspector.js";
 import type { Supervisor } from "./supervisor.js";
 
-/** One heavy operation at a time in this process, whichever session asks. */
-let heavyRunning: string | undefined;
+/** One heavy operation at a time in this process, whichever session asks: which, and since when. */
+let heavyRunning: { name: string; since: number } | undefined;
 
 /** How often a call to the main thread looks whether its loop is blocked. */
 const BLOCKED_POLL_MS = 100;
@@ -57,6 +66,8 @@ export interface OperationOutcome {
   clearedInput?: boolean;
   /** The operation that ran, when the name was known. */
   op?: Operation;
+  /** It did nothing yet: the client is to confirm (OperationResult.confirm). */
+  confirm?: OperationResult["confirm"];
 }
 
 export class Actions {
@@ -66,6 +77,8 @@ export class Actions {
   /** `.wait`: an input that waits for a blocked loop is kept past the timeout instead of cancelled. */
   keepWaiting = false;
   private opAbort: AbortController | undefined;
+  /** The session is gone (abandon): artifacts under way are given up. */
+  private readonly gone = new AbortController();
 
   constructor(private readonly host: ActionHost) {}
 
@@ -164,8 +177,16 @@ export class Actions {
     return !!op?.immediate && (!this.observeOnly || op.observeSafe);
   }
 
-  /** Runs operation `name` with its arguments as typed (human) or as an object (structured). */
-  async operate(name: string, args: string | Record<string, unknown>, write: (text: string) => void): Promise<OperationOutcome> {
+  /**
+   * Runs operation `name` with its arguments as typed (human) or as an object (structured).
+   * `stream` (structured mode) takes its artifacts as frames; without it they are written on the app's side.
+   */
+  async operate(
+    name: string,
+    args: string | Record<string, unknown>,
+    write: (text: string) => void,
+    stream?: (frame: ArtifactFrameBody) => Promise<void>,
+  ): Promise<OperationOutcome> {
     const rawArgs = typeof args === "string" ? args : JSON.stringify(args);
     const audited = this.host.audit.begin("command", typeof args === "string" && args ? `.${name} ${args}` : `.${name}`);
     const op = operation(name);
@@ -193,15 +214,17 @@ export class Actions {
     if (op.heavy) {
       if (heavyRunning !== undefined) {
         audited("error");
-        return { kind: "busy", text: `.${name}: .${heavyRunning} is running (one heavy operation at a time)`, leave: false, op };
+        const runs = `.${heavyRunning.name} has been running for ${formatDuration(Date.now() - heavyRunning.since)}`;
+        return { kind: "busy", text: `.${name}: ${runs} (one heavy operation at a time; try again when it ends)`, leave: false, op };
       }
-      heavyRunning = op.name;
+      heavyRunning = { name: op.name, since: Date.now() };
     }
     let leave = false;
     let clearedInput = false;
     const abort = new AbortController();
     this.opAbort = abort;
-    const ctx = this.context(op, values, rawArgs, abort.signal, write, {
+    const inspectors: OwnInspector[] = [];
+    const ctx = this.context(op, values, rawArgs, abort.signal, write, stream, inspectors, {
       leave: () => {
         leave = true;
       },
@@ -221,13 +244,22 @@ export class Actions {
       const kind: OutcomeKind = abort.signal.aborted ? "interrupted" : "ok";
       audited(kind === "ok" ? "ok" : "interrupted");
       const text = asJson && result?.json !== undefined ? JSON.stringify(result.json, null, 2) : result?.text;
-      return { kind, text: text ?? (kind === "interrupted" ? "Interrupted" : ""), json: result?.json, leave, clearedInput, op };
+      return {
+        kind,
+        text: text ?? (kind === "interrupted" ? "Interrupted" : ""),
+        json: result?.json,
+        leave,
+        clearedInput,
+        op,
+        ...(result?.confirm ? { confirm: result.confirm } : {}),
+      };
     } catch (err) {
       const interrupted = abort.signal.aborted;
       audited(interrupted ? "interrupted" : "error");
       const why = err instanceof Error ? err.message : String(err);
       return { kind: interrupted ? "interrupted" : "error", text: interrupted ? "Interrupted" : `.${name} failed: ${why}`, leave, op };
     } finally {
+      for (const inspector of inspectors) inspector.disconnect();
       if (this.opAbort === abort) this.opAbort = undefined;
       if (op.heavy) heavyRunning = undefined;
       this.host.settled?.();
@@ -239,6 +271,7 @@ export class Actions {
    * event loop is stopped as a Ctrl-C would; one that awaits is left to end (and be audited).
    */
   abandon(): void {
+    this.gone.abort();
     this.opAbort?.abort();
     if (this.running && this.host.supervisor.loopState()?.blocked) {
       void this.host.supervisor.interrupt(this.running, this.host.session).catch(() => {});
@@ -317,6 +350,8 @@ export class Actions {
     rawArgs: string,
     signal: AbortSignal,
     write: (text: string) => void,
+    stream: ((frame: ArtifactFrameBody) => Promise<void>) | undefined,
+    inspectors: OwnInspector[],
     effects: { leave(): void; clearInput(): void },
   ): OperationContext {
     const { supervisor, session, threaded } = this.host;
@@ -331,6 +366,12 @@ export class Actions {
       threaded,
       callMain: (input) => this.callMain(op, input, signal, write),
       ...(supervisor.withInspector ? { withInspector: supervisor.withInspector.bind(supervisor) } : {}),
+      openInspector: () => {
+        const inspector = openInspector(threaded);
+        inspectors.push(inspector);
+        return inspector;
+      },
+      artifact: (meta, produce) => makeArtifact(meta, produce, { stream, gone: this.gone.signal, write }),
       operations: OPERATIONS,
       observeOnly: this.observeOnly,
       clearInput: effects.clearInput,
