@@ -5,6 +5,7 @@ import { breakInput } from "./break.js";
 import { exit } from "./exit.js";
 import { gc } from "./gc.js";
 import { handles } from "./handles.js";
+import { heap } from "./heap.js";
 import { help } from "./help.js";
 import { loop } from "./loop.js";
 import { mem } from "./mem.js";
@@ -30,6 +31,7 @@ export const OPERATIONS: readonly Operation[] = [
   gc,
   report,
   profile,
+  heap,
 ];
 
 const byName = new Map(OPERATIONS.map((op) => [op.name, op]));
