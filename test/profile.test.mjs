@@ -68,7 +68,7 @@ const partFiles = (dir) => fs.readdirSync(dir).filter((f) => f.endsWith(".part")
 
 function hottestSelf(profile) {
   const self = new Map();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0)));
+  for (const [i, id] of profile.samples.entries()) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
   const byName = new Map();
   for (const n of profile.nodes) {
     const name = n.callFrame.functionName;
