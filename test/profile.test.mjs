@@ -17,6 +17,39 @@ const MB = 1024 * 1024;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const cli = (args, opts) => runClient(process.execPath, [MAIN, ...args], "", { timeout: 120_000, ...opts });
 
+/** The JSON Schema blocks of docs/protocol.md, by the name in their `<!-- shape: name -->` line. */
+const SHAPES = Object.fromEntries(
+  [...fs.readFileSync(path.join(ROOT, "docs", "protocol.md"), "utf8").matchAll(/<!-- shape: ([\w-]+) -->\n```json\n([\s\S]*?)\n```/g)].map(
+    (m) => [m[1], JSON.parse(m[2])],
+  ),
+);
+
+/** The subset of JSON Schema the shapes use (as test/diagnostics.test.mjs checks them). */
+function check(schema, value, where = "$") {
+  if (schema.$ref) return check(SHAPES[schema.$ref] ?? assert.fail(`no shape ${schema.$ref}`), value, where);
+  if (schema.enum) assert.ok(schema.enum.includes(value), `${where}: ${JSON.stringify(value)} not in ${schema.enum}`);
+  if (schema.type) {
+    const is = (t) =>
+      t === "null"
+        ? value === null
+        : t === "array"
+          ? Array.isArray(value)
+          : t === "integer"
+            ? Number.isInteger(value)
+            : t === "object"
+              ? typeof value === "object" && value !== null && !Array.isArray(value)
+              : typeof value === t;
+    assert.ok([].concat(schema.type).some(is), `${where}: ${JSON.stringify(value)?.slice(0, 80)} is not ${schema.type}`);
+  }
+  if (value === null || typeof value !== "object") return;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) if (schema.items) check(schema.items, v, `${where}[${i}]`);
+    return;
+  }
+  for (const key of schema.required ?? []) assert.ok(key in value, `${where}: missing ${key}`);
+  for (const [key, v] of Object.entries(value)) if (schema.properties?.[key]) check(schema.properties[key], v, `${where}.${key}`);
+}
+
 /** A raw structured session: requests, and every reply of one request collected (artifact frames assembled). */
 async function structured(app) {
   const c = await connect(app.path);
@@ -149,6 +182,7 @@ for (const mode of MODES) {
         }
       }, my);
       assert.equal(reply.op, "result", JSON.stringify(reply));
+      check(SHAPES.profile, reply.json);
       assert.equal(reply.json.stoppedEarly, true);
       assert.match(reply.text, /stopped early after/);
       assert.deepEqual(
@@ -333,6 +367,21 @@ describe(".heap", () => {
     });
   }
 
+  test("observe-only: .profile runs, .heap is refused (a snapshot holds every value)", async () => {
+    const app = await startApp({ script: FIXTURE, options: { observeOnly: true } });
+    try {
+      const r = await nc(app.path, ".heap --yes\n.profile 500ms\n", { timeout: 60_000 });
+      assert.match(r.stdout, /Refused: this manhole is observe-only/);
+      assert.match(r.stdout, /wrote \S+\.cpuprofile/);
+      assert.deepEqual(
+        fs.readdirSync(app.dir).filter((f) => /heapsnapshot/.test(f)),
+        [],
+      );
+    } finally {
+      await app.stop();
+    }
+  });
+
   test("--sample: a sampling heap profile with its top allocators", async () => {
     const app = await startApp({ script: FIXTURE });
     try {
@@ -354,6 +403,13 @@ describe(".heap", () => {
     try {
       await evalNc(app, "grow(300000)");
       const s = await structured(app);
+      // Without yes: nothing taken, and a confirmation asked for.
+      s.send({ op: "command", name: "heap" });
+      const ask = await s.finish();
+      assert.deepEqual(ask.reply.confirm, { question: "Take the heap snapshot now, freezing the app?", arg: "yes" });
+      assert.equal(ask.reply.json.taken, false);
+      check(SHAPES.heap, ask.reply.json);
+      assert.deepEqual(ask.frames, []);
       s.send({ op: "command", name: "heap", args: { yes: true } });
       for (;;) {
         const r = await s.next();
@@ -437,6 +493,8 @@ describe(".heap", () => {
         }
       }, my);
       assert.equal(reply.op, "result");
+      check(SHAPES.heap, reply.json);
+      assert.equal(reply.json.taken, true);
       assert.ok(frames.at(-1).size >= 100 * MB);
       const slowPeak = Number(await evalNc(app, "rssPeak"));
       assert.ok(slowPeak - base < 64 * MB, `the app grew ${((slowPeak - base) / MB).toFixed(1)} MB with a slow reader`);

@@ -284,7 +284,7 @@ async function sample(ctx: OperationContext): Promise<OperationResult> {
  */
 export const heap: Operation = {
   name: "heap",
-  help: "Heap snapshot of the main thread (.heapsnapshot for Chrome DevTools; freezes the app: estimated and confirmed first), or --sample: a sampling heap profile and its top allocators",
+  help: "A heap snapshot of the main thread (.heapsnapshot for Chrome DevTools; freezes the app: estimated and confirmed first), or --sample: a sampling heap profile and its top allocators",
   args: [
     { name: "sample", type: "boolean", help: "a sampling heap profile over <seconds> instead (cheap, no freeze)", default: false },
     { name: "seconds", type: "duration", unit: "s", help: "with --sample: how long to sample (a bare number is seconds)", default: 10_000 },

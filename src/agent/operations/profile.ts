@@ -58,7 +58,7 @@ export function savedText(info: ArtifactInfo): string {
  */
 export const profile: Operation = {
   name: "profile",
-  help: "CPU profile of the main thread (a .cpuprofile for Chrome DevTools or speedscope) and its top functions; Ctrl-C stops early and keeps what was sampled",
+  help: "A CPU profile of the main thread (a .cpuprofile for Chrome DevTools or speedscope) and its top functions; Ctrl-C stops early and keeps what was sampled",
   args: [
     { name: "seconds", type: "duration", unit: "s", help: "how long to sample (a bare number is seconds)", default: 10_000 },
     { name: "interval", type: "number", help: "sampling interval in microseconds", default: 1000 },

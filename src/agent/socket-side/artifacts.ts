@@ -44,7 +44,8 @@ export async function makeArtifact(
   const why = () => (delivery.gone.aborted ? "the client left" : "interrupted");
   if (cancelled()) throw new ArtifactCancelled(why());
   const dir = ensurePrivateDir(runtimeDir());
-  const temp = path.join(dir, `.${meta.name}.${crypto.randomBytes(6).toString("hex")}.part`);
+  sweepDead(dir);
+  const temp = path.join(dir, `.${process.pid}.${meta.name}.${crypto.randomBytes(6).toString("hex")}.part`);
   const fd = fs.openSync(temp, "wx", 0o600);
   let open = true;
   let kept = false;
@@ -84,6 +85,30 @@ export async function makeArtifact(
   } finally {
     if (open) fs.closeSync(fd);
     if (!kept) fs.rmSync(temp, { force: true });
+  }
+}
+
+const TEMP = /^\.(\d+)\..+\.part$/;
+
+/**
+ * Removes the temp files of processes that died while making an artifact (a snapshot's 6-7x
+ * heap in extra memory can get an app killed): ours are named after our pid.
+ */
+function sweepDead(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(TEMP.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ESRCH") fs.rmSync(path.join(dir, name), { force: true });
+    }
   }
 }
 
