@@ -433,7 +433,7 @@ describe(".heap", () => {
     }
   });
 
-  test("a snapshot of over 100 MB streams with the app's and the CLI's RSS growing less than 64 MB", async () => {
+  test("a snapshot of over 100 MB streams with the app's and the CLI's RSS growing less than 64 MB", async (t) => {
     const app = await startApp({ script: FIXTURE });
     try {
       await evalNc(app, "grow(550000)");
@@ -497,6 +497,10 @@ describe(".heap", () => {
       assert.equal(reply.json.taken, true);
       assert.ok(frames.at(-1).size >= 100 * MB);
       const slowPeak = Number(await evalNc(app, "rssPeak"));
+      const mb = (n) => (n / MB).toFixed(1);
+      t.diagnostic(
+        `${mb(size)} MB snapshot: CLI RSS +${mb(cliPeak - cliStart)} MB, app RSS +${mb(appPeak - appStart)} MB; slow reader: app RSS +${mb(slowPeak - base)} MB`,
+      );
       assert.ok(slowPeak - base < 64 * MB, `the app grew ${((slowPeak - base) / MB).toFixed(1)} MB with a slow reader`);
       s.c.destroy();
       assert.deepEqual(partFiles(app.dir), []);
