@@ -370,8 +370,11 @@ describe(".heap", () => {
   test("observe-only: .profile runs, .heap is refused (a snapshot holds every value)", async () => {
     const app = await startApp({ script: FIXTURE, options: { observeOnly: true } });
     try {
-      const r = await nc(app.path, ".heap --yes\n.profile 500ms\n", { timeout: 60_000 });
+      const r = await nc(app.path, `.heap --yes\n.profile 500ms\n.profile 500ms --output ${path.join(app.dir, "x")}\n`, {
+        timeout: 60_000,
+      });
       assert.match(r.stdout, /Refused: this manhole is observe-only/);
+      assert.match(r.stdout, /\.profile: output= is refused in observe-only mode/);
       assert.match(r.stdout, /wrote \S+\.cpuprofile/);
       assert.deepEqual(
         fs.readdirSync(app.dir).filter((f) => /heapsnapshot/.test(f)),

@@ -188,6 +188,7 @@ export async function runOperation(
   const receiver = new ArtifactReceiver(output, onOutput);
   try {
     interruptHook = () => void client.interrupt().catch(() => {});
+    discardHook = () => receiver.discard();
     const answer = client.command(name, args, onOutput, (frame) => receiver.handle(frame));
     const r =
       timeoutMs === undefined
@@ -212,6 +213,7 @@ export async function runOperation(
     throw err;
   } finally {
     interruptHook = undefined;
+    discardHook = undefined;
     receiver.discard();
     clearTimeout(timer);
     client.close();
@@ -292,7 +294,10 @@ async function withInterrupt<T>(fn: () => Promise<T>): Promise<T> {
   let count = 0;
   const onSigint = () => {
     count++;
-    if (count > 1) process.exit(130);
+    if (count > 1) {
+      discardHook?.();
+      process.exit(130);
+    }
     process.stderr.write("(interrupting: the operation ends and delivers what it has; Ctrl-C again to leave at once)\n");
     interruptHook?.();
   };
@@ -304,8 +309,9 @@ async function withInterrupt<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Set by runOperation while a request runs: sends its interrupt. */
+/** Set by runOperation while a request runs: sends its interrupt; removes a file half received. */
 let interruptHook: (() => void) | undefined;
+let discardHook: (() => void) | undefined;
 
 /** Asks on a terminal; refuses (with how to go ahead) otherwise. */
 async function confirmed(text: string, confirm: Confirmation): Promise<boolean> {

@@ -211,6 +211,16 @@ export class Actions {
       if (!(err instanceof ArgError)) throw err;
       return { kind: "bad-args", text: `.${name}: ${err.message}`, leave: false, op };
     }
+    if (op.artifact && this.observeOnly && typeof values.output === "string" && values.output !== "") {
+      // It would write a file wherever the app's user can (over the app's own code, say).
+      audited("refused");
+      return {
+        kind: "bad-args",
+        text: `.${name}: output= is refused in observe-only mode (the file goes to the runtime directory, or streams to the client)`,
+        leave: false,
+        op,
+      };
+    }
     if (op.heavy) {
       if (heavyRunning !== undefined) {
         audited("error");
