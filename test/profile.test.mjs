@@ -153,6 +153,11 @@ for (const mode of MODES) {
       assert.match(fs.readFileSync(flame, "utf8"), /busyHotFunction/);
       assert.deepEqual(partFiles(app.dir), []);
       assert.deepEqual(partFiles(dir), []);
+      // --flame x.svg: the static SVG instead.
+      const svg = path.join(dir, "flame.svg");
+      const s = await cli(["profile", app.path, "--seconds", "1", "-o", path.join(dir, "b.cpuprofile"), "--flame", svg]);
+      assert.equal(s.code, 0, s.stderr);
+      assert.match(fs.readFileSync(svg, "utf8"), /^<\?xml[\s\S]*<svg [\s\S]*<title>busyHotFunction [^<]*profile-app\.cjs:\d+:\d+/);
     });
 
     test("in nc the file is written on the app's side, 0600, and its path and size said", async () => {

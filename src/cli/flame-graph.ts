@@ -228,3 +228,50 @@ export function flameGraphHtml(profile: CpuProfile, options: FlameOptions = {}):
 </html>
 `;
 }
+
+/**
+ * The same flame graph as a static SVG (callers above callees, widths by time; each box's
+ * `<title>` is its hover detail). No zoom: the HTML page has that.
+ */
+export function flameGraphSvg(profile: CpuProfile, options: FlameOptions = {}): string {
+  const data = flameData(profile, options);
+  const WIDTH = 1200;
+  const ROW = 17;
+  const TOP = 40;
+  const total = data.totalUs || 1;
+  // Lay the depth-first frames out: each child starts where its previous sibling ended.
+  const next: number[] = [0];
+  const boxes: string[] = [];
+  let maxDepth = 0;
+  for (const [name, loc, depth, t, self] of data.frames) {
+    next.length = depth + 1;
+    const x = next[depth] ?? 0;
+    next[depth] = x + t;
+    next[depth + 1] = x;
+    const w = (t / total) * WIDTH;
+    if (w < 0.5) continue;
+    maxDepth = Math.max(maxDepth, depth);
+    const label = data.names[name];
+    const where = data.locations[loc];
+    const detail = `${label}${where ? ` ${where}` : ""}\ntotal ${(t / 1000).toFixed(1)} ms (${((t / total) * 100).toFixed(1)}%), self ${(self / 1000).toFixed(1)} ms`;
+    let h = 0;
+    for (let k = 0; k < label.length; k++) h = (h * 31 + label.charCodeAt(k)) >>> 0;
+    const fill = where.startsWith("node:") ? `hsl(${200 + (h % 30)},55%,${70 + (h % 10)}%)` : `hsl(${h % 50},85%,${60 + (h % 15)}%)`;
+    const chars = Math.floor((w - 6) / 6.5);
+    const text = chars >= 3 ? (label.length > chars ? `${label.slice(0, chars - 1)}…` : label) : "";
+    const px = ((x / total) * WIDTH).toFixed(2);
+    const py = TOP + depth * ROW;
+    boxes.push(
+      `<g><title>${escapeHtml(detail)}</title><rect x="${px}" y="${py}" width="${w.toFixed(2)}" height="${ROW - 1}" rx="2" fill="${fill}"/>${text ? `<text x="${(Number(px) + 3).toFixed(2)}" y="${py + 12}">${escapeHtml(text)}</text>` : ""}</g>`,
+    );
+  }
+  const height = TOP + (maxDepth + 1) * ROW + 10;
+  const title = options.title ?? "CPU profile";
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif" font-size="11">
+<text x="4" y="16" font-size="14">${escapeHtml(title)}</text>
+<text x="4" y="32">${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s profiled; widths are time on the main thread${data.idleUs > 0 ? ` (idle time, ${(data.idleUs / 1e6).toFixed(1)} s, left out)` : ""}; hover a box for detail</text>
+${boxes.join("\n")}
+</svg>
+`;
+}

@@ -17,7 +17,7 @@ import { ManholeClient, type TcpEndpoint } from "./client.js";
 import { discover } from "./discovery.js";
 import { parseTimeout, resolveEndpoint } from "./endpoint.js";
 import { CliError, EXIT } from "./errors.js";
-import { flameGraphHtml } from "./flame-graph.js";
+import { flameGraphHtml, flameGraphSvg } from "./flame-graph.js";
 import { table } from "./table.js";
 import { TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED } from "./target.js";
 
@@ -38,12 +38,14 @@ const LOCAL_OPTIONS: Record<string, LocalOption[]> = {
   profile: [
     {
       name: "flame",
-      help: "also write a flame graph of the profile to <file> (self-contained HTML: no network needed to open it)",
+      help: "also write a flame graph of the profile to <file>: self-contained HTML (hover, click to zoom, search; no network needed), or a static SVG when <file> ends in .svg",
       run(artifacts, file) {
         const cpu = artifacts.find((a) => a.name.endsWith(".cpuprofile"));
         if (!cpu) return "no .cpuprofile received: no flame graph";
         const profile = JSON.parse(fs.readFileSync(cpu.path, "utf8")) as CpuProfile;
-        fs.writeFileSync(file, flameGraphHtml(profile, { title: `CPU profile ${cpu.name}` }), { mode: 0o600 });
+        const title = `CPU profile ${cpu.name}`;
+        const page = file.toLowerCase().endsWith(".svg") ? flameGraphSvg(profile, { title }) : flameGraphHtml(profile, { title });
+        fs.writeFileSync(file, page, { mode: 0o600 });
         return `flame graph: ${file}`;
       },
     },

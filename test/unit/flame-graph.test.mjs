@@ -2,7 +2,7 @@
 // from it, on a profile made by hand so that every figure is known.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { flameData, flameGraphHtml } from "../../dist/cli/flame-graph.js";
+import { flameData, flameGraphHtml, flameGraphSvg } from "../../dist/cli/flame-graph.js";
 import { profileText, summariseProfile } from "../../dist/shared/cpu-profile.js";
 
 const cf = (functionName, line = 0, url = "file:///app/server.js") => ({
@@ -88,4 +88,20 @@ test("the page is self-contained and its names cannot break out of the script", 
   assert.match(html, /<title>a &#60;title&#62; — flame graph<\/title>/);
   const json = /<script id="flame-data" type="application\/json">(.*)<\/script>/.exec(html)[1];
   assert.ok(JSON.parse(json).names.includes("</script><img src=x onerror=alert(1)>"));
+});
+
+test("the SVG: one box per frame, as wide as its time, its detail in a title", () => {
+  const svg = flameGraphSvg(profile(), { title: "t" });
+  assert.match(svg, /^<\?xml[^>]*>\n<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="1200"/);
+  const box = (name) => new RegExp(`<title>${name} [^<]*</title><rect x="([\\d.]+)" y="(\\d+)" width="([\\d.]+)"`).exec(svg);
+  // all = 100 ms of JavaScript (idle left out): main 100 ms at depth 1, hot 70 ms, cold 20 ms after it.
+  const main = box("main");
+  assert.equal(Number(main[3]), 1200);
+  const hot = box("hot");
+  assert.deepEqual([Number(hot[1]), Number(hot[3])], [0, 840]);
+  const cold = box("cold");
+  assert.deepEqual([Number(cold[1]), Number(cold[3])], [840, 240]);
+  assert.equal(Number(hot[2]), Number(cold[2]), "siblings on one row");
+  assert.match(svg, /<text x="3\.00" y="\d+">hot<\/text>/);
+  assert.ok(!/https?:\/\/(?!www\.w3\.org\/2000\/svg)/.test(svg), "no external resources");
 });
