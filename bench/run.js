@@ -23,6 +23,7 @@ const PARTS = [
   "blocked-loop",
   "watch",
   "typescript",
+  "profile",
   "concurrency",
   "big-output",
   "soak",

@@ -10,6 +10,8 @@ import path from "node:path";
  * command: looked up on PATH; pkg: the Debian/Ubuntu package that installs it;
  * sbin (optional): also looked up in the sbin directories (SBIN_DIRS), which a user's PATH
  * often lacks on Debian (root's has them);
+ * optional (optional): installed by `npm run setup:test` and CI, but the tests that use it skip
+ * with a note when it is missing (a browser is big), and `--check` does not fail for it;
  * check (optional): { args, match, problem } — run `command ...args`; if its output does
  * not match, the command is there but the wrong one, and `problem` says why.
  */
@@ -25,6 +27,8 @@ export const TOOLS = [
   // The remote-target tests start a real OpenSSH server on the loopback and connect with ssh.
   { command: "sshd", pkg: "openssh-server", sbin: true },
   { command: "ssh", pkg: "openssh-client" },
+  // The flame graph test renders the page in a real headless browser.
+  { command: "chromium", pkg: "chromium", optional: true },
 ];
 
 /**

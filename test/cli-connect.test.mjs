@@ -111,7 +111,7 @@ describe("manhole connect in a terminal", () => {
       await t.waitFor(/> appState\.items$/m);
       t.keys("Enter");
       await t.waitFor(/^\[ 'a', 'b' \]$/m);
-      t.type(".he");
+      t.type(".hel"); // ".he" is also .heap
       t.keys("Tab");
       await t.waitFor(/> \.help$/m);
     } finally {

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import net from "node:net";
 import { StringDecoder } from "node:string_decoder";
 import tls from "node:tls";
-import type { CommandInfo, ErrorInfo, Reply, Request, SessionEffect } from "../protocol/structured.js";
+import type { ArtifactFrame, CommandInfo, Confirmation, ErrorInfo, Reply, Request, SessionEffect } from "../protocol/structured.js";
 import { PROTOCOL_VERSION } from "../protocol/version.js";
 import { CliError, EXIT } from "./errors.js";
 import { parseRemote, startTransport, type Transport } from "./remote.js";
@@ -114,7 +114,12 @@ function openWire(
 }
 
 type EventReply = Extract<Reply, { op: "event" }>;
-type Waiter = { resolve(reply: Reply): void; onOutput?: (text: string) => void; onEvent?: (event: EventReply) => void };
+type Waiter = {
+  resolve(reply: Reply): void;
+  onOutput?: (text: string) => void;
+  onEvent?: (event: EventReply) => void;
+  onArtifact?: (frame: ArtifactFrame) => void;
+};
 type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
 /** The answer to our hello: a hello, or an error (e.g. ProtocolVersionMismatch). */
@@ -233,6 +238,11 @@ export class ManholeClient {
       this.waiters.get(reply.id)?.onEvent?.(reply);
       return;
     }
+    if (reply.op === "artifact") {
+      // Handled as it arrives (written to a file, not kept): the socket is read no faster than that.
+      this.waiters.get(reply.id)?.onArtifact?.(reply);
+      return;
+    }
     if (reply.op === "out") {
       const w = reply.id === null ? undefined : this.waiters.get(reply.id);
       if (w) w.onOutput?.(reply.text);
@@ -257,11 +267,16 @@ export class ManholeClient {
   }
 
   /** Sends a request; resolves with its final reply (output is streamed to `onOutput`). */
-  request(body: RequestBody, onOutput?: (text: string) => void, onEvent?: (event: EventReply) => void): Promise<Reply> {
+  request(
+    body: RequestBody,
+    onOutput?: (text: string) => void,
+    onEvent?: (event: EventReply) => void,
+    onArtifact?: (frame: ArtifactFrame) => void,
+  ): Promise<Reply> {
     if (this.closedError) return Promise.reject(this.closedError);
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.waiters.set(id, { resolve, onOutput, onEvent });
+      this.waiters.set(id, { resolve, onOutput, onEvent, onArtifact });
       this.wire.write(`${JSON.stringify({ ...body, id })}\n`);
     });
   }
@@ -292,9 +307,11 @@ export class ManholeClient {
     args: string | Record<string, unknown> = "",
     onOutput?: (text: string) => void,
     onEvent?: (event: EventReply) => void,
-  ): Promise<{ ok: boolean; text: string; json?: unknown; session?: SessionEffect }> {
-    const reply = await this.request({ op: "command", name, args }, onOutput, onEvent);
-    if (reply.op === "result") return { ok: true, text: reply.text, json: reply.json, session: reply.session };
+    onArtifact?: (frame: ArtifactFrame) => void,
+  ): Promise<{ ok: boolean; text: string; json?: unknown; session?: SessionEffect; confirm?: Confirmation }> {
+    const reply = await this.request({ op: "command", name, args }, onOutput, onEvent, onArtifact);
+    if (reply.op === "result")
+      return { ok: true, text: reply.text, json: reply.json, session: reply.session, ...(reply.confirm ? { confirm: reply.confirm } : {}) };
     return { ok: false, text: reply.op === "error" ? reply.text : "the connection closed" };
   }
 

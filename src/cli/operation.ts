@@ -2,16 +2,22 @@
  * `manhole <op> <pid|socket> [args] [--json]`: one subcommand per agent operation, made from
  * its declaration (the one `describe` gives): its help, its arguments, and `--all` fan-out.
  */
+import fs from "node:fs";
+import readline from "node:readline/promises";
 import { operationDeclarations } from "../agent/index.js";
-import type { CommandInfo } from "../protocol/structured.js";
+import type { CommandInfo, Confirmation } from "../protocol/structured.js";
+import type { CpuProfile } from "../shared/cpu-profile.js";
 import { formatDuration } from "../shared/duration.js";
 import { runtimeDir } from "../shared/runtime-dir.js";
+import { formatBytes } from "../shared/units.js";
 import { UsageError } from "./args.js";
+import { ArtifactReceiver, type ReceivedArtifact } from "./artifact-file.js";
 import type { CliCommand } from "./cli-command.js";
 import { ManholeClient, type TcpEndpoint } from "./client.js";
 import { discover, selectApp } from "./discovery.js";
 import { parseTimeout, resolveEndpoint } from "./endpoint.js";
 import { CliError, EXIT } from "./errors.js";
+import { flameGraphHtml, flameGraphSvg } from "./flame-graph.js";
 import { table } from "./table.js";
 import { TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED } from "./target.js";
 
@@ -21,6 +27,36 @@ type ArgInfo = CommandInfo["args"][number];
 const CLI_VALUED = ["timeout", "signal", "app", ...TCP_VALUED] as const;
 const CLI_FLAGS = ["json", "all", "help", ...TCP_FLAGS] as const;
 
+/** Options of the CLI's own for one operation: done on the operator's side with what it received. */
+interface LocalOption {
+  name: string;
+  help: string;
+  run(artifacts: ReceivedArtifact[], value: string): string;
+}
+
+const LOCAL_OPTIONS: Record<string, LocalOption[]> = {
+  profile: [
+    {
+      name: "flame",
+      help: "also write a flame graph of the profile to <file>: self-contained HTML (hover, click to zoom, search; no network needed), or a static SVG when <file> ends in .svg",
+      run(artifacts, file) {
+        const cpu = artifacts.find((a) => a.name.endsWith(".cpuprofile"));
+        if (!cpu) return "no .cpuprofile received: no flame graph";
+        const profile = JSON.parse(fs.readFileSync(cpu.path, "utf8")) as CpuProfile;
+        const title = `CPU profile ${cpu.name}`;
+        const page = file.toLowerCase().endsWith(".svg") ? flameGraphSvg(profile, { title }) : flameGraphHtml(profile, { title });
+        fs.writeFileSync(file, page, { mode: 0o600 });
+        return `flame graph: ${file}`;
+      },
+    },
+  ],
+};
+
+/** The CLI's own valued options for `op`: -o/--output for an operation that produces a file, and its local options. */
+function localValued(op: CommandInfo): string[] {
+  return [...(op.artifact ? ["output"] : []), ...(LOCAL_OPTIONS[op.name] ?? []).map((o) => o.name)];
+}
+
 function defaultText(a: ArgInfo): string {
   if (a.default === undefined) return "required";
   if (a.type === "duration" && typeof a.default === "number") return `default ${formatDuration(a.default, { compact: true })}`;
@@ -28,24 +64,32 @@ function defaultText(a: ArgInfo): string {
   return `default ${String(a.default)}`;
 }
 
-function argUsage(a: ArgInfo): string {
-  const taken = (CLI_FLAGS as readonly string[]).includes(a.name) || (CLI_VALUED as readonly string[]).includes(a.name);
+function isTaken(a: ArgInfo, op?: CommandInfo): boolean {
+  return (
+    (CLI_FLAGS as readonly string[]).includes(a.name) ||
+    (CLI_VALUED as readonly string[]).includes(a.name) ||
+    (op !== undefined && localValued(op).includes(a.name))
+  );
+}
+
+function argUsage(a: ArgInfo, op?: CommandInfo): string {
+  const taken = isTaken(a, op);
   if (taken) return a.type === "boolean" ? `[${a.name}=yes]` : `[${a.name}=<${a.type}>]`;
   if (a.type === "boolean") return `[--${a.name}]`;
   return a.default === undefined ? `<${a.name}>` : `[${a.name}]`;
 }
 
 export function operationHelp(op: CommandInfo): string {
-  const usage = op.args.map(argUsage).join(" ");
+  const usage = op.args.map((a) => argUsage(a, op)).join(" ");
   const rows = op.args.map((a) => {
-    const taken = (CLI_FLAGS as readonly string[]).includes(a.name) || (CLI_VALUED as readonly string[]).includes(a.name);
+    const taken = isTaken(a, op);
     const note = taken ? `\n      (--${a.name} is the CLI's own option here: write ${a.name}=...)` : "";
     const kind =
       a.type === "boolean"
         ? taken
           ? `${a.name}=yes / ${a.name}=no`
           : `--${a.name} / --no-${a.name}`
-        : `${argUsage(a)}, ${taken ? `${a.name}=<${a.type}>` : `--${a.name} <${a.type}>`}`;
+        : `${argUsage(a, op)}, ${taken ? `${a.name}=<${a.type}>` : `--${a.name} <${a.type}>`}`;
     const type = a.choices ? `${a.choices.join(" | ")}` : a.type;
     return `  ${kind}\n      ${a.help} (${type}, ${defaultText(a)})${note}`;
   });
@@ -56,7 +100,19 @@ ${op.help}.
 The same as .${op.name} in a session; runs ${op.runsOn === "socket" ? "in the manhole's worker" : op.runsOn === "main" ? "on the app's main thread (it waits while the event loop is blocked)" : "on the app's main thread, and answers from the manhole's side while the event loop is blocked"}${op.observeSafe ? "" : "; refused by an observe-only manhole"}.
 ${rows.length ? `\nArguments (positional in this order, or --name value, or name=value):\n${rows.join("\n")}\n` : ""}
 Options:
-  --json            print the operation's JSON value (see docs/protocol.md)
+${
+  op.artifact
+    ? `  -o, --output <file>  where to write ${op.artifact} on this side (default: the name the
+                    agent suggests, in the current directory); it streams through the
+                    connection, checked by its sha256 (output=<path> writes it on the app's side instead)
+`
+    : ""
+}${(LOCAL_OPTIONS[op.name] ?? [])
+  .map(
+    (o) => `  --${o.name} <file>  ${o.help}
+`,
+  )
+  .join("")}  --json            print the operation's JSON value (see docs/protocol.md)
                     (with --all: an array of {pid, app, ok, json, text})
   --all             every live manhole (see manhole ls): one row per process,
                     <pid> <app> <first line of the answer>
@@ -89,9 +145,14 @@ function split(op: CommandInfo, argv: readonly string[]): Split {
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i];
     const m = /^--(no-)?([A-Za-z][\w-]*)(=.*)?$/.exec(word);
+    const valued = [...CLI_VALUED, ...localValued(op)];
     if (word === "-h") {
       cli.flags.add("help");
-    } else if (m && !m[1] && (CLI_VALUED as readonly string[]).includes(m[2])) {
+    } else if (word === "-o" && op.artifact) {
+      const value = argv[++i];
+      if (value === undefined) throw new UsageError("option -o needs a file");
+      cli.options.output = value;
+    } else if (m && !m[1] && valued.includes(m[2])) {
       const value = m[3] !== undefined ? m[3].slice(1) : argv[++i];
       if (value === undefined) throw new UsageError(`option --${m[2]} needs a value`);
       cli.options[m[2]] = value;
@@ -120,8 +181,10 @@ interface Answer {
   ok: boolean;
   text: string;
   json?: unknown;
-  /** Ctrl-C asked the agent to stop the operation (interruptOnSigint). */
+  /** Ctrl-C asked the agent to stop the operation (withInterrupt). */
   interrupted?: boolean;
+  confirm?: Confirmation;
+  artifacts: ReceivedArtifact[];
 }
 
 /** Connects, runs the operation, closes; within `timeoutMs` when given. */
@@ -134,28 +197,28 @@ export async function runOperation(
     tcp,
     onOutput,
     onEvent,
-    interruptOnSigint,
+    output,
   }: {
     timeoutMs?: number;
     tcp?: TcpEndpoint;
     onOutput?: (text: string) => void;
     /** What the operation streams as it runs (a watched call, a channel message). */
     onEvent?: (event: { event: string; text: string; data: unknown }) => void;
-    /** The first Ctrl-C asks the agent to stop the operation (its answer still comes); a second one leaves at once. */
-    interruptOnSigint?: boolean;
+    /** Where the CLI writes the operation's artifacts (-o). */
+    output?: string;
   } = {},
 ): Promise<Answer> {
   const client = await ManholeClient.connect(socket, { timeoutMs: timeoutMs ?? 5000, tcp });
   let timer: NodeJS.Timeout | undefined;
   let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    client.interrupt().catch(() => {});
-  };
-  if (interruptOnSigint) process.on("SIGINT", onSigint);
+  const receiver = new ArtifactReceiver(output, onOutput);
   try {
-    const answer = client.command(name, args, onOutput, onEvent);
+    interruptHook = () => {
+      interrupted = true;
+      void client.interrupt().catch(() => {});
+    };
+    discardHook = () => receiver.discard();
+    const answer = client.command(name, args, onOutput, onEvent, (frame) => receiver.handle(frame));
     const r =
       timeoutMs === undefined
         ? await answer
@@ -165,12 +228,23 @@ export async function runOperation(
               timer = setTimeout(() => reject(new CliError(EXIT.timeout, `${socket}: timed out after ${timeoutMs} ms`)), timeoutMs);
             }),
           ]);
-    return { pid: client.info.pid, ok: r.ok, text: r.text, ...(r.json === undefined ? {} : { json: r.json }), interrupted };
+    if (receiver.failure) return { pid: client.info.pid, ok: false, text: receiver.failure, artifacts: receiver.received, interrupted };
+    return {
+      pid: client.info.pid,
+      ok: r.ok,
+      text: r.text,
+      artifacts: receiver.received,
+      interrupted,
+      ...(r.json === undefined ? {} : { json: r.json }),
+      ...(r.confirm ? { confirm: r.confirm } : {}),
+    };
   } catch (err) {
     client.interrupt().catch(() => {});
     throw err;
   } finally {
-    if (interruptOnSigint) process.removeListener("SIGINT", onSigint);
+    interruptHook = undefined;
+    discardHook = undefined;
+    receiver.discard();
     clearTimeout(timer);
     client.close();
     setTimeout(() => client.destroy(), 200).unref();
@@ -237,22 +311,87 @@ function commandFor(op: CommandInfo): CliCommand {
       if (cli.options.app !== undefined) throw new UsageError(`--app selects among --all (see manhole ${op.name} --help)`);
       if (target === undefined) throw new UsageError(`${op.name} needs a <pid|socket> (or --all; see manhole ${op.name} --help)`);
       const { socket, tcp } = await resolveEndpoint(target, cli, timeoutMs ?? 5000);
-      const answer = await runOperation(socket, op.name, args, {
-        timeoutMs,
-        tcp,
-        onOutput: json ? undefined : (text) => process.stderr.write(text),
-        // Events as they come: a line of text each, or with --json a JSON line each ({event, data}).
-        onEvent: (e) => process.stdout.write(json ? `${JSON.stringify({ event: e.event, data: e.data })}\n` : `${e.text}\n`),
-        interruptOnSigint: true,
-      });
-      if (!answer.ok) {
-        process.stderr.write(`${answer.text}\n`);
-        return EXIT.failure;
+      const run = (text: string) =>
+        runOperation(socket, op.name, text, {
+          timeoutMs,
+          tcp,
+          output: cli.options.output,
+          onOutput: json ? undefined : (out) => process.stderr.write(out),
+          // Events as they come: a line of text each, or with --json a JSON line each ({event, data}).
+          onEvent: (e) => process.stdout.write(json ? `${JSON.stringify({ event: e.event, data: e.data })}\n` : `${e.text}\n`),
+        });
+      // Ctrl-C stops the operation (a profile then delivers what it sampled); a second one leaves at once.
+      const answer = await withInterrupt(() => run(args));
+      if (answer.ok && answer.confirm) {
+        const { confirm } = answer;
+        if (!(await confirmed(answer.text, confirm))) return EXIT.failure;
+        return finish(await withInterrupt(() => run(`${args} --${confirm.arg}`)), op, cli.options, json);
       }
-      process.stdout.write(json ? `${JSON.stringify(answer.json ?? null)}\n` : `${answer.text}\n`);
-      return answer.interrupted ? EXIT.interrupted : EXIT.ok;
+      return finish(answer, op, cli.options, json);
     },
   };
+}
+
+/**
+ * Runs `fn` with SIGINT caught: the first Ctrl-C is passed on as the protocol's interrupt
+ * (the connection stays, so what the operation still sends arrives), the second exits.
+ */
+async function withInterrupt<T>(fn: () => Promise<T>): Promise<T> {
+  let count = 0;
+  const onSigint = () => {
+    count++;
+    if (count > 1) {
+      discardHook?.();
+      process.exit(130);
+    }
+    process.stderr.write("(interrupting: the operation ends and delivers what it has; Ctrl-C again to leave at once)\n");
+    interruptHook?.();
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    return await fn();
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
+/** Set by runOperation while a request runs: sends its interrupt; removes a file half received. */
+let interruptHook: (() => void) | undefined;
+let discardHook: (() => void) | undefined;
+
+/** Asks on a terminal; refuses (with how to go ahead) otherwise. */
+async function confirmed(text: string, confirm: Confirmation): Promise<boolean> {
+  process.stderr.write(`${text}\n`);
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    process.stderr.write(`not confirmed (no terminal to ask on): pass --${confirm.arg} to go ahead\n`);
+    return false;
+  }
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const reply = await rl.question(`${confirm.question} [y/N] `);
+    return /^y(es)?$/i.test(reply.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+function finish(answer: Answer, op: CommandInfo, options: Record<string, string>, json: boolean): number {
+  if (!answer.ok) {
+    process.stderr.write(`${answer.text}\n`);
+    return EXIT.failure;
+  }
+  const lines = [json ? JSON.stringify(answer.json ?? null) : answer.text];
+  for (const a of answer.artifacts) if (!json) lines.push(`wrote ${a.path} (${formatBytes(a.size)}, sha256 ${a.sha256})`);
+  for (const local of LOCAL_OPTIONS[op.name] ?? []) {
+    const value = options[local.name];
+    if (value !== undefined) {
+      const said = local.run(answer.artifacts, value);
+      if (!json) lines.push(said);
+    }
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+  // Ctrl-C ended it: what it had is printed (and written), and the exit code says it was cut short.
+  return answer.interrupted ? EXIT.interrupted : EXIT.ok;
 }
 
 /** A subcommand for every operation that is not about the session itself. */

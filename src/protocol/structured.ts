@@ -65,9 +65,40 @@ export type Reply =
       text: string;
       data: unknown;
     }
-  | { op: "result"; id: number; text: string; json?: unknown; session?: SessionEffect }
+  | { op: "result"; id: number; text: string; json?: unknown; session?: SessionEffect; confirm?: Confirmation }
+  | ArtifactFrame
   | { op: "describe"; id: number; ops: OperationInfo[]; commands: CommandInfo[] }
   | { op: "bye"; id: number | null; reason?: string };
+
+/**
+ * An artifact (a profile, a heap snapshot) an operation streams to its client before its
+ * result: one "start", "chunk"s in order (base64 of the file's bytes at `offset`), one "end"
+ * with the size and sha256 of all of it; or "abort" if it was given up on (the client keeps
+ * nothing). The agent sends the next chunk only once the socket has taken the previous one.
+ */
+export type ArtifactFrame =
+  | {
+      op: "artifact";
+      id: number;
+      phase: "start";
+      /** The file name the agent suggests (no directory): `profile-4242-20261201T144700Z.cpuprofile`. */
+      name: string;
+      mediaType: string;
+      /** Total bytes, when known before the first chunk (null otherwise). */
+      size: number | null;
+    }
+  | { op: "artifact"; id: number; phase: "chunk"; offset: number; data: string }
+  | { op: "artifact"; id: number; phase: "end"; size: number; sha256: string }
+  | { op: "artifact"; id: number; phase: "abort"; reason: string };
+
+/**
+ * A result that did nothing yet: the operation asks to be confirmed (a heap snapshot that
+ * freezes the app). A client asks its user `question` and repeats the request with `arg`: true.
+ */
+export interface Confirmation {
+  question: string;
+  arg: string;
+}
 
 export interface OperationInfo {
   name: string;
@@ -96,6 +127,8 @@ export interface CommandInfo extends OperationInfo {
   midInput: boolean;
   /** About the session itself (help, exit, break): the CLI has no subcommand for it. */
   sessionOnly: boolean;
+  /** What file it produces (streamed as artifact frames), if any: e.g. "a .cpuprofile". */
+  artifact?: string;
 }
 
 /** What an operation did to the session, for a client that keeps its own input and connection. */

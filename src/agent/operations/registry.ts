@@ -5,9 +5,11 @@ import { breakInput } from "./break.js";
 import { exit } from "./exit.js";
 import { gc } from "./gc.js";
 import { handles } from "./handles.js";
+import { heap } from "./heap.js";
 import { help } from "./help.js";
 import { loop } from "./loop.js";
 import { mem } from "./mem.js";
+import { profile } from "./profile.js";
 import { report } from "./report.js";
 import { requests } from "./requests.js";
 import { stack } from "./stack.js";
@@ -30,6 +32,8 @@ export const OPERATIONS: readonly Operation[] = [
   mem,
   gc,
   report,
+  profile,
+  heap,
   watch,
   ts,
 ];
@@ -51,6 +55,7 @@ export function declarations(): CommandInfo[] {
     heavy: op.heavy,
     midInput: op.midInput === true,
     sessionOnly: op.sessionOnly === true,
+    ...(op.artifact ? { artifact: op.artifact } : {}),
   }));
 }
 

@@ -8,7 +8,7 @@
  * is reached from `run` through `ctx.callMain()` (one generic message over the relay). Nothing
  * here may import socket-side code: the context carries what the socket side offers.
  */
-import type { LoopInfo } from "../../protocol/structured.js";
+import type { Confirmation, LoopInfo } from "../../protocol/structured.js";
 
 /**
  * Where the work happens. "main-or-socket": on the main thread, with an answer from the socket
@@ -39,6 +39,51 @@ export interface OperationResult {
   text?: string;
   /** For programs: the structured reply's `json`. */
   json?: unknown;
+  /** Nothing was done yet: the client is to confirm and repeat the request with `confirm.arg` set. */
+  confirm?: Confirmation;
+}
+
+/** What an artifact is, for its client: see ArtifactFrame in protocol/structured.ts. */
+export interface ArtifactMeta {
+  /** A file name without directory, e.g. `profile-4242-20261201T144700Z.cpuprofile`. */
+  name: string;
+  mediaType: string;
+  /**
+   * Human mode (and a structured request that gives it): where on the app's side to write it
+   * instead of the runtime directory. Ignored when empty.
+   */
+  output?: string;
+  /** Also gives the artifact up when this aborts (by default only the client leaving does). */
+  signal?: AbortSignal;
+}
+
+/** Where `produce` writes an artifact: a private (0600) temp file in the runtime directory. */
+export interface ArtifactSink {
+  readonly path: string;
+  /** Appends synchronously (chunks that arrive while the main thread is frozen must not pile up in memory). */
+  write(chunk: string | Uint8Array): void;
+  /** Bytes written so far. */
+  readonly bytes: number;
+}
+
+export interface ArtifactInfo {
+  name: string;
+  mediaType: string;
+  size: number;
+  sha256: string;
+  /** Written on the app's side (human mode): where. Absent when streamed to the client. */
+  path?: string;
+}
+
+/** The client left, or the artifact's own signal aborted: the artifact is gone (no file left behind). */
+export class ArtifactCancelled extends Error {
+  override name = "ArtifactCancelled";
+}
+
+/** An inspector session of the operation's own on the main thread; disconnected when the operation ends. */
+export interface OwnInspector extends InspectorAccess {
+  on(event: string, listener: (params: unknown) => void): void;
+  disconnect(): void;
 }
 
 /**
@@ -93,6 +138,21 @@ export interface OperationContext {
   callMain(input?: unknown, options?: { onEvent?: (data: unknown) => void }): Promise<unknown>;
   /** Runs `fn` with the shared inspector session held exclusively; undefined without a worker. */
   withInspector?<T>(fn: (inspector: InspectorAccess) => Promise<T>): Promise<T>;
+  /**
+   * A new inspector session on the main thread for this operation alone (Profiler,
+   * HeapProfiler), so that a long profile holds nothing that `.stack` or an interrupt needs.
+   * Its domains are the operation's to disable; the session is disconnected when it ends.
+   */
+  openInspector(): OwnInspector;
+  /**
+   * Makes an artifact and delivers it: `produce` writes it to a 0600 temp file in the runtime
+   * directory (so that chunks arriving while the main thread is frozen never pile up in memory),
+   * then it is streamed from that file to a structured client as artifact frames at the pace
+   * the client reads, or (human mode, or `meta.output`) moved to its place on the app's side
+   * and its path and size said. The temp file is gone on every path; rejects with
+   * ArtifactCancelled when the client leaves (or `meta.signal` aborts) first.
+   */
+  artifact(meta: ArtifactMeta, produce: (sink: ArtifactSink) => Promise<void> | void): Promise<ArtifactInfo>;
   /** Every operation, for those that list them. */
   operations: readonly Operation[];
   observeOnly: boolean;
@@ -176,4 +236,6 @@ export interface Operation {
   whileBlocked?(ctx: OperationContext, blocked: MainBlocked): Promise<OperationResult | undefined> | OperationResult | undefined;
   /** State `main` keeps between calls (MainContext.kept). */
   keep?: KeptState;
+  /** It produces a file through `ctx.artifact` (e.g. "a .cpuprofile"): the CLI then takes -o <file>. */
+  artifact?: string;
 }

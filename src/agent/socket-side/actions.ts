@@ -8,12 +8,21 @@ import { formatDuration } from "../../shared/duration.js";
 import { evalOutcome, type SessionAudit } from "../audit.js";
 import { ArgError, argsFromObject, parseArgs } from "../operations/args.js";
 import { OPERATIONS, operation } from "../operations/registry.js";
-import { type ArgValues, MainBlocked, type Operation, type OperationContext, type OperationResult } from "../operations/types.js";
+import {
+  type ArgValues,
+  MainBlocked,
+  type Operation,
+  type OperationContext,
+  type OperationResult,
+  type OwnInspector,
+} from "../operations/types.js";
+import { type ArtifactFrameBody, makeArtifact } from "./artifacts.js";
 import type { EvalChannel } from "./eval-channel.js";
+import { openInspector } from "./own-inspector.js";
 import type { Supervisor } from "./supervisor.js";
 
-/** One heavy operation at a time in this process, whichever session asks. */
-let heavyRunning: string | undefined;
+/** One heavy operation at a time in this process, whichever session asks: which, and since when. */
+let heavyRunning: { name: string; since: number } | undefined;
 
 /** How often a call to the main thread looks whether its loop is blocked. */
 const BLOCKED_POLL_MS = 100;
@@ -57,6 +66,8 @@ export interface OperationOutcome {
   clearedInput?: boolean;
   /** The operation that ran, when the name was known. */
   op?: Operation;
+  /** It did nothing yet: the client is to confirm (OperationResult.confirm). */
+  confirm?: OperationResult["confirm"];
 }
 
 export class Actions {
@@ -68,6 +79,8 @@ export class Actions {
   private opAbort: AbortController | undefined;
   /** Every operation of this session under way (a structured client may run several at once). */
   private readonly opAborts = new Set<AbortController>();
+  /** The session is gone (abandon): artifacts under way are given up. */
+  private readonly gone = new AbortController();
 
   constructor(private readonly host: ActionHost) {}
 
@@ -168,13 +181,15 @@ export class Actions {
 
   /**
    * Runs operation `name` with its arguments as typed (human) or as an object (structured).
-   * `write` streams its text, `event` its observations (OperationContext.event).
+   * `write` streams its text, `event` its observations (OperationContext.event); `stream` (structured mode)
+   * takes its artifacts as frames; without it they are written on the app's side.
    */
   async operate(
     name: string,
     args: string | Record<string, unknown>,
     write: (text: string) => void,
     event: (kind: string, text: string, data: unknown) => void = (_kind, text) => write(`${text}\n`),
+    stream?: (frame: ArtifactFrameBody) => Promise<void>,
   ): Promise<OperationOutcome> {
     const rawArgs = typeof args === "string" ? args : JSON.stringify(args);
     const audited = this.host.audit.begin("command", typeof args === "string" && args ? `.${name} ${args}` : `.${name}`);
@@ -200,19 +215,31 @@ export class Actions {
       if (!(err instanceof ArgError)) throw err;
       return { kind: "bad-args", text: `.${name}: ${err.message}`, leave: false, op };
     }
+    if (op.artifact && this.observeOnly && typeof values.output === "string" && values.output !== "") {
+      // It would write a file wherever the app's user can (over the app's own code, say).
+      audited("refused");
+      return {
+        kind: "bad-args",
+        text: `.${name}: output= is refused in observe-only mode (the file goes to the runtime directory, or streams to the client)`,
+        leave: false,
+        op,
+      };
+    }
     if (op.heavy) {
       if (heavyRunning !== undefined) {
         audited("error");
-        return { kind: "busy", text: `.${name}: .${heavyRunning} is running (one heavy operation at a time)`, leave: false, op };
+        const runs = `.${heavyRunning.name} has been running for ${formatDuration(Date.now() - heavyRunning.since)}`;
+        return { kind: "busy", text: `.${name}: ${runs} (one heavy operation at a time; try again when it ends)`, leave: false, op };
       }
-      heavyRunning = op.name;
+      heavyRunning = { name: op.name, since: Date.now() };
     }
     let leave = false;
     let clearedInput = false;
     const abort = new AbortController();
     this.opAbort = abort;
     this.opAborts.add(abort);
-    const ctx = this.context(op, values, rawArgs, abort.signal, write, event, {
+    const inspectors: OwnInspector[] = [];
+    const ctx = this.context(op, values, rawArgs, abort.signal, write, event, stream, inspectors, {
       leave: () => {
         leave = true;
       },
@@ -232,7 +259,15 @@ export class Actions {
       const kind: OutcomeKind = abort.signal.aborted ? "interrupted" : "ok";
       audited(kind === "ok" ? "ok" : "interrupted");
       const text = asJson && result?.json !== undefined ? JSON.stringify(result.json, null, 2) : result?.text;
-      return { kind, text: text ?? (kind === "interrupted" ? "Interrupted" : ""), json: result?.json, leave, clearedInput, op };
+      return {
+        kind,
+        text: text ?? (kind === "interrupted" ? "Interrupted" : ""),
+        json: result?.json,
+        leave,
+        clearedInput,
+        op,
+        ...(result?.confirm ? { confirm: result.confirm } : {}),
+      };
     } catch (err) {
       const interrupted = abort.signal.aborted;
       audited(interrupted ? "interrupted" : "error");
@@ -241,6 +276,7 @@ export class Actions {
       const why = err instanceof Error ? err.message : String(err);
       return { kind: interrupted ? "interrupted" : "error", text: interrupted ? "Interrupted" : `.${name} failed: ${why}`, leave, op };
     } finally {
+      for (const inspector of inspectors) inspector.disconnect();
       if (this.opAbort === abort) this.opAbort = undefined;
       this.opAborts.delete(abort);
       if (op.heavy) heavyRunning = undefined;
@@ -253,6 +289,7 @@ export class Actions {
    * event loop is stopped as a Ctrl-C would; one that awaits is left to end (and be audited).
    */
   abandon(): void {
+    this.gone.abort();
     for (const abort of this.opAborts) abort.abort();
     if (this.running && this.host.supervisor.loopState()?.blocked) {
       void this.host.supervisor.interrupt(this.running, this.host.session).catch(() => {});
@@ -345,6 +382,8 @@ export class Actions {
     signal: AbortSignal,
     write: (text: string) => void,
     event: (kind: string, text: string, data: unknown) => void,
+    stream: ((frame: ArtifactFrameBody) => Promise<void>) | undefined,
+    inspectors: OwnInspector[],
     effects: { leave(): void; clearInput(): void },
   ): OperationContext {
     const { supervisor, session, threaded } = this.host;
@@ -360,6 +399,12 @@ export class Actions {
       threaded,
       callMain: (input, options) => this.callMain(op, input, signal, write, options?.onEvent),
       ...(supervisor.withInspector ? { withInspector: supervisor.withInspector.bind(supervisor) } : {}),
+      openInspector: () => {
+        const inspector = openInspector(threaded);
+        inspectors.push(inspector);
+        return inspector;
+      },
+      artifact: (meta, produce) => makeArtifact(meta, produce, { stream, gone: this.gone.signal, write }),
       operations: OPERATIONS,
       observeOnly: this.observeOnly,
       clearInput: effects.clearInput,

@@ -202,7 +202,24 @@ export class Session {
     return new StructuredMode(this.actions, {
       hello: () => this.config.hello(),
       write: (line) => this.write(line),
+      writePaced: (line) => this.writePaced(line),
       leave: () => this.leave(),
+    });
+  }
+
+  /** write(), resolving once the socket has room again: a slow reader slows the writer instead of growing our buffer. */
+  private writePaced(text: string): Promise<void> {
+    const { socket } = this;
+    if (this.closed || !socket.writable) return Promise.resolve();
+    if (socket.write(text)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        socket.off("drain", done);
+        socket.off("close", done);
+        resolve();
+      };
+      socket.on("drain", done);
+      socket.on("close", done);
     });
   }
 

@@ -19,6 +19,8 @@ export type HelloInfo = Omit<Extract<Reply, { op: "hello" }>, "op" | "id" | "pro
 export interface StructuredLink {
   hello(): HelloInfo;
   write(line: string): void;
+  /** Writes `line`, resolving once the socket has taken it (at once if its buffer has room, else on drain or close). */
+  writePaced(line: string): Promise<void>;
   leave(): void;
 }
 
@@ -228,6 +230,7 @@ export class StructuredMode {
         args as string | Record<string, unknown>,
         (text) => this.send({ op: "out", id: r.id, text }),
         (event, text, data) => this.send({ op: "event", id: r.id, event, text, data }),
+        (frame) => this.link.writePaced(`${JSON.stringify({ ...frame, id: r.id })}\n`),
       );
     } finally {
       this.operating = undefined;
@@ -249,6 +252,7 @@ export class StructuredMode {
       id: r.id,
       text: outcome.text,
       ...(outcome.json !== undefined ? { json: outcome.json } : {}),
+      ...(outcome.confirm ? { confirm: outcome.confirm } : {}),
       ...(outcome.leave || outcome.clearedInput
         ? {
             session: { ...(outcome.clearedInput ? { clearInput: true as const } : {}), ...(outcome.leave ? { leave: true as const } : {}) },
