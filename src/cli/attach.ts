@@ -204,14 +204,8 @@ async function plan(pid: number, args: ParsedArgs, steps: Steps, detaching: bool
       `process ${pid} would open its inspector on ${flags.host}:${port} (its --inspect-port), reachable from the network; not signalled`,
     );
   }
-  if (port === 0) {
-    throw new CliError(
-      EXIT.failure,
-      `process ${pid} would open its inspector on a random port (--inspect-port=0): give it a fixed one; not signalled`,
-    );
-  }
   const reuseAllowed = args.flags.has("reuse-inspector");
-  const taken = await portOpen(port);
+  const taken = port !== 0 && (await portOpen(port));
   if (taken) {
     const owner = portOwner(port, pid);
     if (owner !== "target") {
@@ -240,6 +234,12 @@ async function plan(pid: number, args: ParsedArgs, steps: Steps, detaching: bool
     }
     steps.say(`its inspector is open already on ${INSPECTOR_HOST}:${open} (${flags.inspectAtStart}): reusing it (it stays open)`);
     return { pid, port: open, reuse: true, dirs };
+  }
+  if (port === 0) {
+    throw new CliError(
+      EXIT.failure,
+      `process ${pid} would open its inspector on a random port (--inspect-port=0): give it a fixed one; not signalled`,
+    );
   }
   return { pid, port, reuse: false, dirs };
 }
@@ -372,7 +372,8 @@ export async function attach(argv: string[]): Promise<number> {
   const pid = Number(args.positionals[0]);
   if (pid === process.pid) throw new UsageError("attach: that is this process");
   const detaching = args.flags.has("detach");
-  if (detaching && (Object.keys(args.options).some((k) => k !== "wait" && k !== "inspect-port") || args.flags.has("no-connect"))) {
+  const detachOnly = ["wait", "inspect-port", "detach", "reuse-inspector"];
+  if (detaching && [...Object.keys(args.options), ...args.flags].some((k) => !detachOnly.includes(k))) {
     throw new UsageError("--detach takes only --wait, --inspect-port and --reuse-inspector");
   }
   const options = agentOptions(args);
