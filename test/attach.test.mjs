@@ -172,6 +172,18 @@ for (const [kind, script] of [
   });
 }
 
+/** Why the other-user test cannot run here, or false: it needs root, and a Node and fixtures that user nobody can reach. */
+function otherUserSkip() {
+  if (process.geteuid?.() !== 0) return "needs root to start a process as another user";
+  const reachable = (file) => {
+    for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+      if ((fs.statSync(dir).mode & 0o001) === 0) return false;
+      if (dir === path.dirname(dir)) return (fs.statSync(file).mode & 0o004) !== 0;
+    }
+  };
+  return !(reachable(process.execPath) && reachable(ESM_APP)) && "user nobody cannot run this Node or read the fixtures";
+}
+
 describe("attach: options and refusals", () => {
   test("options reach the manhole: --observe-only, --no-threaded, --path", async () => {
     const inspectPort = await freePort();
@@ -330,9 +342,7 @@ describe("attach: options and refusals", () => {
     }
   });
 
-  test("another user's process: refused, not signalled", {
-    skip: process.geteuid?.() !== 0 && "needs root to start a process as another user",
-  }, async () => {
+  test("another user's process: refused, not signalled", { skip: otherUserSkip() }, async () => {
     const app = await startPlain(ESM_APP, { uid: 65534, dir: "/tmp" });
     try {
       const r = await cli(app, ["attach", "--no-connect", String(app.pid)]);
