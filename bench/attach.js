@@ -109,7 +109,8 @@ async function main() {
   const { child, first } = await startChild(APP, [], { nodeArgs: [`--inspect-port=${inspectPort}`], env });
   const pid = String(child.pid);
   const load = requestLoop(first.port);
-  const rows = { answer: [], steps: [], probed: [], listen: [], detach: [] };
+  const rows = { answer: [], steps: [], probed: [], inspector: [], connected: [], evaluated: [], listen: [], detach: [] };
+  const at = (err, what) => Number(new RegExp(`([\\d.]+) ms {2}${what}`).exec(err)[1]);
   for (let i = 0; i < ATTACHES; i++) {
     const p = probe(inspectPort);
     const a = await run(["attach", pid], "process.pid\n", new RegExp(`^${pid}$`, "m"), env);
@@ -118,7 +119,10 @@ async function main() {
     rows.answer.push(a.ms);
     rows.steps.push(Number(/was open for at most ([\d.]+) ms/.exec(a.err)[1]));
     rows.probed.push(p.first === undefined ? 0 : p.last - p.first);
-    rows.listen.push(Number(/([\d.]+) ms {2}manhole listening/.exec(a.err)[1]));
+    rows.inspector.push(at(a.err, "inspector listening"));
+    rows.connected.push(at(a.err, "connected to the inspector"));
+    rows.evaluated.push(at(a.err, "it is process"));
+    rows.listen.push(at(a.err, "manhole listening"));
     const d = await run(["attach", "--detach", pid], "", undefined, env);
     rows.detach.push(d.ms);
   }
@@ -135,6 +139,9 @@ async function main() {
       line("command → first answer", rows.answer),
       line("port open (CLI steps: SIGUSR1 → closed)", rows.steps, `< ${PORT_TARGET_MS} p99`),
       line("port open (probed from outside)", rows.probed, `< ${PORT_TARGET_MS} p99`),
+      line("  SIGUSR1 → inspector answers /json/list", rows.inspector),
+      line("  SIGUSR1 → WebSocket open", rows.connected),
+      line("  SIGUSR1 → agent's attach() answered", rows.evaluated),
       line("SIGUSR1 → manhole listening", rows.listen),
       line("attach --detach, whole command", rows.detach),
     ],
