@@ -8,7 +8,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { describe, test } from "node:test";
-import { httpGet, ROOT, runClient, startApp, tempDir } from "./helpers.mjs";
+import { httpGet, ROOT, runClient, startApp, tempDir, waitForText } from "./helpers.mjs";
 
 const MAIN = path.join(ROOT, "dist", "cli", "main.js");
 const ESM_APP = path.join(ROOT, "test", "fixtures", "plain-app.mjs");
@@ -128,7 +128,7 @@ for (const [kind, script] of [
           ),
         );
         assert.equal(await portOpen(inspectPort), false, "the inspector is closed again");
-        assert.match(app.stderr(), /Debugger listening on ws:\/\/127\.0\.0\.1/); // Node's own line, on the app's stderr
+        await waitForText(app.stderr, /Debugger listening on ws:\/\/127\.0\.0\.1/); // Node's own line, on the app's stderr
 
         // A value only the app has, through the new manhole.
         const kindOut = await cli(app, ["exec", String(app.pid), "plainState.kind"]);
