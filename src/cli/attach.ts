@@ -241,6 +241,9 @@ async function plan(pid: number, args: ParsedArgs, steps: Steps, detaching: bool
       `process ${pid} would open its inspector on a random port (--inspect-port=0): give it a fixed one; not signalled`,
     );
   }
+  steps.say(
+    `checked: a Node.js process (${exe ?? "executable unknown"}) of uid ${uid ?? "unknown"}, handling SIGUSR1, without a manhole; ${INSPECTOR_HOST}:${port} is free${flags.port === undefined ? "" : " (its --inspect-port)"}`,
+  );
   return { pid, port, reuse: false, dirs };
 }
 
@@ -345,7 +348,7 @@ async function waitForListening(pid: number, socket: string, waitMs: number, ste
     if (Date.now() >= deadline) {
       throw new CliError(
         EXIT.timeout,
-        `the agent is loaded in process ${pid} but its manhole did not listen on ${socket} within ${steps.since().toFixed(0)} ms (it starts on the next turn of the event loop: is the loop blocked? see the app's stderr)`,
+        `the agent is loaded in process ${pid}, but its manhole did not listen on ${socket} within ${steps.since().toFixed(0)} ms of the signal: it starts on the next turn of the event loop, so the loop may be blocked (it will listen once the loop turns: manhole attach ${pid} then connects; --detach removes it); any error is on the app's stderr`,
       );
     }
     await sleep(3);

@@ -167,11 +167,15 @@ export class InspectorSession {
     if (!this.closedError) this.ws.send(JSON.stringify({ id: ++this.nextId, method, params }));
   }
 
-  /** Runtime.evaluate in the main thread, with the console's `require` in scope; the value, or throws what it threw. */
-  async evaluate(expression: string, timeoutMs = 5000): Promise<unknown> {
+  /**
+   * Runtime.evaluate in the main thread, with the console's `require` in scope; the value, or
+   * throws what it threw. Without awaitPromise the answer comes even while the app's JavaScript
+   * runs (the inspector interrupts it); awaiting a promise would need its event loop.
+   */
+  async evaluate(expression: string, timeoutMs = 5000, awaitPromise = false): Promise<unknown> {
     const reply = await this.send(
       "Runtime.evaluate",
-      { expression, includeCommandLineAPI: true, returnByValue: true, awaitPromise: true, silent: true },
+      { expression, includeCommandLineAPI: true, returnByValue: true, awaitPromise, silent: true },
       timeoutMs,
     );
     if (reply.error) throw new Error(`inspector: ${reply.error.message ?? "error"}`);
