@@ -8,7 +8,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { describe, test } from "node:test";
-import { httpGet, ROOT, runClient, startApp, tempDir, waitForText } from "./helpers.mjs";
+import { connect, httpGet, PROMPT, ROOT, runClient, startApp, tempDir, waitForText } from "./helpers.mjs";
 
 const MAIN = path.join(ROOT, "dist", "cli", "main.js");
 const ESM_APP = path.join(ROOT, "test", "fixtures", "plain-app.mjs");
@@ -62,6 +62,7 @@ function startPlain(script, { nodeArgs = [], env = {}, dir = tempDir(), uid } = 
         dir,
         port: Number(m[1]),
         stderr: () => err,
+        stdout: () => out,
         alive: () => child.exitCode === null && child.signalCode === null,
         async stop() {
           if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
@@ -199,6 +200,52 @@ describe("attach: options and refusals", () => {
       const detach = await cli(app, ["attach", "--detach", String(app.pid)]);
       assert.equal(detach.code, 0, detach.stderr);
       assert.equal(fs.existsSync(socket), false);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test("detach ends the sessions of the manhole it removes", async () => {
+    const app = await startPlain(ESM_APP, { nodeArgs: [`--inspect-port=${await freePort()}`] });
+    try {
+      const r = await cli(app, ["attach", "--no-connect", String(app.pid)]);
+      assert.equal(r.code, 0, r.stderr);
+      const session = await connect(r.stdout.trim());
+      await session.until(PROMPT);
+      assert.equal(await session.eval("plainState.kind"), "'esm'\n");
+      const detach = await cli(app, ["attach", "--detach", String(app.pid)]);
+      assert.equal(detach.code, 0, detach.stderr);
+      await session.closed();
+      assert.match(session.rest(), /closing/i);
+      assert.deepEqual(filesOf(app), []);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test("a blocked event loop: the agent loads, the inspector closes, the manhole listens once the loop turns", async () => {
+    const inspectPort = await freePort();
+    const unblock = path.join(tempDir(), "unblock");
+    const app = await startPlain(path.join(ROOT, "test", "fixtures", "attach-blocker.cjs"), {
+      nodeArgs: [`--inspect-port=${inspectPort}`],
+      env: { UNBLOCK_FILE: unblock },
+    });
+    try {
+      app.child.kill("SIGUSR2");
+      await waitForText(app.stdout, /^BLOCKED$/m);
+      const r = await cli(app, ["attach", "--no-connect", "--wait", "1000", String(app.pid)]);
+      assert.equal(r.code, 7, r.stderr);
+      assert.match(r.stderr, /ran the agent's attach/);
+      assert.match(r.stderr, /closed the inspector/);
+      assert.match(r.stderr, /the loop may be blocked \(it will listen once the loop turns/);
+      assert.equal(await portOpen(inspectPort), false);
+      fs.writeFileSync(unblock, "");
+      const socket = path.join(app.dir, `${app.pid}.sock`);
+      await waitForText(() => (fs.existsSync(socket) ? "there" : ""), /there/);
+      const again = await cli(app, ["attach", "--no-connect", String(app.pid)]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /it has a manhole already/);
+      assert.equal((await cli(app, ["exec", String(app.pid), "plainState.kind"])).stdout, "'blocker'\n");
     } finally {
       await app.stop();
     }
