@@ -3,7 +3,7 @@
 // detached from and attached to again, while a request loop checks the app never fails a
 // request. Each target gets its own --inspect-port, so nothing here uses 9229.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -185,6 +185,12 @@ function otherUserSkip() {
   return !(reachable(process.execPath) && reachable(ESM_APP)) && "user nobody cannot run this Node or read the fixtures";
 }
 
+/** Why a network namespace of its own cannot be made here, or false. */
+function unshareSkip() {
+  const r = spawnSync("unshare", ["-n", "true"]);
+  return r.status !== 0 && "unshare -n is not available (needs root)";
+}
+
 describe("attach: options and refusals", () => {
   test("options reach the manhole: --observe-only, --no-threaded, --path", async () => {
     const inspectPort = await freePort();
@@ -284,6 +290,13 @@ describe("attach: options and refusals", () => {
       const w = await cli(app, ["attach", "--no-connect", "--wait", "500", "--inspect-port", String(wrong), String(app.pid)]);
       assert.equal(w.code, 7, w.stderr);
       assert.match(w.stderr, new RegExp(`no inspector answered on 127\\.0\\.0\\.1:${wrong} within 500 ms of SIGUSR1`));
+      // It opened on its own port, and was closed again.
+      assert.match(
+        w.stderr,
+        new RegExp(`it opened on 127\\.0\\.0\\.1:${inspectPort} instead \\(its process\\.debugPort\\): closed it again, nothing loaded`),
+      );
+      assert.equal(await portOpen(inspectPort), false);
+      assert.deepEqual(filesOf(app), []);
       assert.match(await httpGet(app.port), /hits/);
     } finally {
       await app.stop();
@@ -399,6 +412,28 @@ describe("attach: options and refusals", () => {
       assert.doesNotMatch(app.stderr(), /Debugger/);
     } finally {
       await app.stop();
+    }
+  });
+
+  test("a process in another network namespace: refused, not signalled", { skip: unshareSkip() }, async () => {
+    const dir = tempDir();
+    const child = spawn("unshare", ["-n", process.execPath, ESM_APP], {
+      env: { ...process.env, MANHOLE_DIR: dir },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d) => (err += d));
+    try {
+      await waitForText(() => out, /^LISTENING \d+$/m);
+      const r = await cli({ dir }, ["attach", "--no-connect", String(child.pid)]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`process ${child.pid} is in another network namespace .*; not signalled`));
+      await sleep(100);
+      assert.doesNotMatch(err, /Debugger/);
+    } finally {
+      child.kill("SIGKILL");
     }
   });
 

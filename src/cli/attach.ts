@@ -172,6 +172,8 @@ async function plan(pid: number, args: ParsedArgs, steps: Steps, detaching: bool
   if (exe !== undefined && !/node/i.test(path.basename(exe)) && exe !== process.execPath) {
     throw new CliError(EXIT.failure, `process ${pid} is not a Node.js process (${exe}); not signalled`);
   }
+  const elsewhere = otherNamespace(pid);
+  if (elsewhere) throw new CliError(EXIT.failure, `process ${pid} ${elsewhere}; not signalled`);
   const env = processEnv(pid);
   const dirs = [...new Set([...(env ? [runtimeDir(env)] : []), runtimeDir()])];
   const existing = await liveSocketOf(pid, dirs);
@@ -242,9 +244,37 @@ async function plan(pid: number, args: ParsedArgs, steps: Steps, detaching: bool
     );
   }
   steps.say(
-    `checked: a Node.js process (${exe ?? "executable unknown"}) of uid ${uid ?? "unknown"}, handling SIGUSR1, without a manhole; ${INSPECTOR_HOST}:${port} is free${flags.port === undefined ? "" : " (its --inspect-port)"}`,
+    `checked: a Node.js process (${exe ?? "executable unknown"}) of uid ${uid ?? "unknown"}, handling SIGUSR1, without a manhole; ${INSPECTOR_HOST}:${port} is free${given === undefined && flags.port !== undefined ? " (its --inspect-port)" : ""}`,
   );
   return { pid, port, reuse: false, dirs };
+}
+
+/**
+ * Why the process cannot be reached from here though /proc shows it (it runs in a container):
+ * another network namespace (its 127.0.0.1 is not ours: its inspector would open and stay
+ * open out of reach), or a filesystem where this installation's agent is not.
+ */
+function otherNamespace(pid: number): string | undefined {
+  const ns = (who: string, kind: string) => {
+    try {
+      return fs.readlinkSync(`/proc/${who}/ns/${kind}`);
+    } catch {
+      return undefined;
+    }
+  };
+  const theirs = ns(String(pid), "net");
+  if (theirs !== undefined && theirs !== ns("self", "net")) {
+    return "is in another network namespace (a container?), where 127.0.0.1 is not ours: run manhole attach inside it (e.g. docker exec <container> npx manhole attach <pid there>)";
+  }
+  const root = `/proc/${pid}/root`;
+  try {
+    if (fs.realpathSync(root) !== "/" && !fs.existsSync(path.join(root, AGENT_ENTRY))) {
+      return `does not see this manhole installation (${AGENT_ENTRY}) in its filesystem (a container?): run manhole attach inside it`;
+    }
+  } catch {
+    // no access to its root: the load itself will tell
+  }
+  return undefined;
 }
 
 async function findInspector(pid: number): Promise<number | undefined> {
@@ -260,6 +290,7 @@ async function findInspector(pid: number): Promise<number | undefined> {
  */
 async function throughInspector(p: Plan, expression: string, waitMs: number, steps: Steps): Promise<Record<string, unknown>> {
   loadWebSocket();
+  const before = p.reuse ? [] : listeningPorts(p.pid); // to tell an inspector the signal opened elsewhere
   steps.start();
   const deadline = () => Date.now() + waitMs;
   if (!p.reuse) {
@@ -276,9 +307,10 @@ async function throughInspector(p: Plan, expression: string, waitMs: number, ste
   const target = await waitForInspector(p.port, deadline(), () => processExists(p.pid));
   if (!target) {
     if (!processExists(p.pid)) throw new CliError(EXIT.noProcess, `process ${p.pid} exited after SIGUSR1`);
+    const elsewhere = await closeStrayInspector(p.pid, before, waitMs);
     throw new CliError(
       EXIT.timeout,
-      `no inspector answered on ${INSPECTOR_HOST}:${p.port} within ${waitMs} ms of SIGUSR1: process ${p.pid} may run with --disable-sigusr1, have its inspector on another port (process.debugPort), or have its main thread stuck`,
+      `no inspector answered on ${INSPECTOR_HOST}:${p.port} within ${waitMs} ms of SIGUSR1${elsewhere ?? `: process ${p.pid} may run with --disable-sigusr1, have its inspector on another port, or have its main thread stuck`}`,
     );
   }
   steps.say(`inspector listening on ${INSPECTOR_HOST}:${p.port}`);
@@ -303,10 +335,7 @@ async function throughInspector(p: Plan, expression: string, waitMs: number, ste
   }
   if (!p.reuse && !foreign) {
     // Evaluated in the target's main thread: its inspector stops listening and drops this session.
-    session?.post("Runtime.evaluate", {
-      expression: "typeof process._debugEnd === 'function' ? process._debugEnd() : require('node:inspector').close()",
-      includeCommandLineAPI: true,
-    });
+    session?.post("Runtime.evaluate", { expression: CLOSE_INSPECTOR, includeCommandLineAPI: true });
     const closed = await waitForPortClosed(p.port, deadline());
     if (closed) steps.say(`closed the inspector: ${INSPECTOR_HOST}:${p.port} was open for at most ${steps.since().toFixed(1)} ms`);
     else process.stderr.write(`manhole: WARNING: the inspector of process ${p.pid} still listens on ${INSPECTOR_HOST}:${p.port}\n`);
@@ -323,6 +352,36 @@ async function throughInspector(p: Plan, expression: string, waitMs: number, ste
   }
   return answer ?? {};
 }
+
+/**
+ * After SIGUSR1 opened no inspector where expected: one the signal opened on another port
+ * (the app set process.debugPort, a wrong --inspect-port) is found among the process's new
+ * listening ports, checked to be its own, and closed. Says what it found, or undefined.
+ */
+async function closeStrayInspector(pid: number, before: readonly number[], waitMs: number): Promise<string | undefined> {
+  for (const port of listeningPorts(pid).filter((q) => !before.includes(q))) {
+    const target = await inspectorTarget(port, 300);
+    if (!target) continue;
+    let session: InspectorSession | undefined;
+    try {
+      session = await InspectorSession.open(target.webSocketDebuggerUrl, waitMs);
+      if ((await session.evaluate("process.pid", waitMs)) !== pid) continue;
+      session.post("Runtime.evaluate", { expression: CLOSE_INSPECTOR, includeCommandLineAPI: true });
+      const closed = await waitForPortClosed(port, Date.now() + waitMs);
+      return closed
+        ? `; it opened on ${INSPECTOR_HOST}:${port} instead (its process.debugPort): closed it again, nothing loaded (try --inspect-port ${port})`
+        : `; it opened on ${INSPECTOR_HOST}:${port} instead, and could not be closed: it still listens there`;
+    } catch {
+      // not one we can use: look on
+    } finally {
+      session?.close();
+    }
+  }
+  return undefined;
+}
+
+/** Stops the target's inspector: evaluated in its main thread, which drops the session too. */
+const CLOSE_INSPECTOR = "typeof process._debugEnd === 'function' ? process._debugEnd() : require('node:inspector').close()";
 
 /** The expression evaluated in the target: checks its pid, finds a require (ESM apps too), calls the entry. */
 function expressionFor(pid: number, call: string): string {
