@@ -45,10 +45,12 @@ to it (as manhole connect does). Node offers one way in from outside: SIGUSR1 op
 inspector on 127.0.0.1:9229 (or the port of the process's --inspect-port). attach:
 
   1. checks, before sending anything, that the process is a Node.js process of our
-     user, has no manhole yet (if it has one, attach just connects), handles SIGUSR1
+     user, in our network namespace and filesystem (not in a container: run attach
+     there), has no manhole yet (if it has one, attach just connects), handles SIGUSR1
      (not started with --disable-sigusr1), that its inspector is not open already, and
      that nothing else listens on the inspector's port;
-  2. sends SIGUSR1 and waits for the inspector to answer;
+  2. sends SIGUSR1 and waits for the inspector to answer (if it opened on another
+     port, e.g. the app changed process.debugPort, attach closes it and says where);
   3. connects to it, checks it is the inspector of <pid> (process.pid), and loads the
      agent from this manhole installation into the process's main thread (ES-module
      and CommonJS apps alike) with the options below;
@@ -80,6 +82,10 @@ Options (of attach):
   --no-connect          print the socket path on stdout instead of connecting
   --detach              remove the manhole attach opened in <pid>
   -h, --help            show this help
+
+A blocked event loop: the agent loads and the inspector closes all the same (the
+inspector interrupts running JavaScript), but the manhole starts on the loop's next
+turn; attach times out saying so, and the manhole listens once the loop turns.
 
 Exit codes: 0 ok, 1 refused or failed (the reason is printed), 2 usage, 3 no such
 process, 4 no manhole to detach, 5 another user's process, 7 a step timed out.
@@ -479,7 +485,7 @@ function finish(socket: string, args: ParsedArgs): Promise<number> | number {
 
 export const attachCommand: CliCommand = {
   name: "attach",
-  summary: "open a manhole in a running Node.js process that never loaded one (through its inspector), and connect",
+  summary: "a manhole in a running process that never loaded one (via its inspector)",
   help: attachHelp,
   run: attach,
 };
