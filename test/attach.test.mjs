@@ -347,6 +347,31 @@ describe("attach: options and refusals", () => {
     }
   });
 
+  test("an inspector the app opened itself on another port: said, not touched", async () => {
+    const own = await freePort();
+    const app = await startPlain(CJS_APP, {
+      nodeArgs: [`--inspect-port=${await freePort()}`, "--require", path.join(ROOT, "test", "fixtures", "open-inspector.cjs")],
+      env: { OPEN_INSPECTOR_PORT: String(own) },
+    });
+    try {
+      const r = await cli(app, ["attach", "--no-connect", "--wait", "500", String(app.pid)]);
+      assert.equal(r.code, 7, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `its inspector was open already, on 127\\.0\\.0\\.1:${own} \\(the app or a debugger opened it\\): not touched \\(--reuse-inspector --inspect-port ${own} uses it\\)`,
+        ),
+      );
+      assert.equal(await portOpen(own), true);
+      const reuse = await cli(app, ["attach", "--no-connect", "--reuse-inspector", "--inspect-port", String(own), String(app.pid)]);
+      assert.equal(reuse.code, 0, reuse.stderr);
+      assert.equal((await cli(app, ["exec", String(app.pid), "plainState.kind"])).stdout, "'cjs'\n");
+      assert.equal(await portOpen(own), true);
+    } finally {
+      await app.stop();
+    }
+  });
+
   test("a manhole the app started itself: attach connects; --detach leaves it", async () => {
     const inspectPort = await freePort();
     const app = await startApp({ env: { NODE_OPTIONS: `--inspect-port=${inspectPort}` } });

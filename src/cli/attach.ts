@@ -383,6 +383,12 @@ async function closeStrayInspector(pid: number, before: readonly number[], waitM
       session?.close();
     }
   }
+  // Open before the signal (inspector.open() in the app, a debugger): said, not touched.
+  for (const port of before) {
+    if (await inspectorTarget(port, 300)) {
+      return `; its inspector was open already, on ${INSPECTOR_HOST}:${port} (the app or a debugger opened it): not touched (--reuse-inspector --inspect-port ${port} uses it)`;
+    }
+  }
   return undefined;
 }
 
