@@ -24,6 +24,7 @@ const PARTS = [
   "watch",
   "typescript",
   "profile",
+  "attach",
   "concurrency",
   "big-output",
   "soak",

@@ -1,4 +1,5 @@
 /** Every subcommand of the CLI: one module each. */
+import { attachCommand } from "./attach.js";
 import { bridgeCommand } from "./bridge.js";
 import type { CliCommand } from "./cli-command.js";
 import { connectCommand } from "./connect.js";
@@ -14,6 +15,7 @@ export const COMMANDS: CliCommand[] = [
   lsCommand,
   execCommand,
   connectCommand,
+  attachCommand,
   topCommand,
   bridgeCommand,
   ...operationCommands(),
