@@ -81,7 +81,7 @@ async function fakeAgent(onHello) {
 test("ls and exec --help describe their options", async () => {
   const ls = await cli(["ls", "--help"]);
   assert.equal(ls.code, 0);
-  assert.match(ls.stdout, /^Usage: manhole ls \[--json\]/);
+  assert.match(ls.stdout, /^Usage: manhole ls \[--tree\] \[--app <name>\] \[--json\]/);
   const exec = await cli(["exec", "--help"]);
   assert.equal(exec.code, 0);
   assert.match(exec.stdout, /^Usage: manhole exec \[options\] <pid\|socket> <code>/);

@@ -107,6 +107,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     prompt: opts.prompt,
     continuationPrompt: opts.continuationPrompt,
     maxLineBytes: opts.maxLineBytes,
+    maxOutputBytes: opts.maxOutputBytes,
     maxConnections: opts.maxConnections,
     idleTimeout: opts.idleTimeout,
     info,

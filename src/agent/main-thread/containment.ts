@@ -207,6 +207,9 @@ let linger: NodeJS.Timeout | undefined;
 /** Manhole code has returned: the hooks go off once it has stayed idle for LINGER_MS. */
 function closeLater(): void {
   if (!stopPromiseHook) return;
+  // Under --abort-on-uncaught-exception the callback hook puts Node's trampoline into the app's
+  // own abort reports while it is on: never longer than manhole work needs it.
+  if (withCallbackHook) return closeIfIdle();
   if (linger) linger.refresh();
   else linger = asAgentCode(() => setTimeout(closeIfIdle, LINGER_MS).unref());
 }

@@ -13,7 +13,7 @@ import { type AgentInfo, bannerFor } from "./banner.js";
 import { endThenDestroy } from "./end-socket.js";
 import type { EvalChannel } from "./eval-channel.js";
 import { peerCredentials, refusePeer } from "./peer-credentials.js";
-import { Session } from "./session.js";
+import { MIN_UNREAD_BYTES, Session } from "./session.js";
 import { bindPrivately, unlinkIfOurs } from "./socket-bind.js";
 import type { Supervisor } from "./supervisor.js";
 import { type TcpConfig, TcpListener } from "./tcp-listener.js";
@@ -24,6 +24,8 @@ export interface ListenerConfig {
   prompt: string;
   continuationPrompt: string;
   maxLineBytes: number;
+  /** An evaluation's output at most: the unread-output limit of a session is twice it, 16 MiB at least. */
+  maxOutputBytes: number;
   maxConnections: number;
   /** ms a session may sit idle before it is closed; 0: never. */
   idleTimeout: number;
@@ -123,6 +125,7 @@ export class Listener {
         prompt: config.prompt,
         continuationPrompt: config.continuationPrompt,
         maxLineBytes: config.maxLineBytes,
+        maxUnreadBytes: Math.max(MIN_UNREAD_BYTES, 2 * config.maxOutputBytes),
         idleTimeout: config.idleTimeout,
         threaded: config.threaded,
         banner: () => bannerFor(config.banner, config.info, this.supervisor.loopState()),

@@ -19,11 +19,12 @@ import type { Supervisor } from "./supervisor.js";
 /** How long a refused client has to read its error before the connection is destroyed. */
 const DRAIN_MS = 2000;
 /**
- * Output a client has not read yet, at most: past it the session is closed (its output would
- * otherwise grow the app's memory for as long as the client does not read). A slow reader stays
- * well under it, since one evaluation prints at most maxOutputBytes.
+ * Output a client has not read yet, at most (SessionConfig.maxUnreadBytes): past it the session
+ * is closed, since its output would otherwise grow the app's memory for as long as the client
+ * does not read. Twice maxOutputBytes, and at least this: a slow reader of one evaluation's
+ * output stays under it; a client that sends input after input and reads none does not.
  */
-export const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+export const MIN_UNREAD_BYTES = 16 * 1024 * 1024;
 
 /** How long before an idle session closes it is warned: a minute, or half of a shorter idleTimeout. */
 export function idleWarningLead(idleTimeout: number): number {
@@ -34,6 +35,8 @@ export interface SessionConfig {
   prompt: string;
   continuationPrompt: string;
   maxLineBytes: number;
+  /** Unread output past which the session is closed (MIN_UNREAD_BYTES). */
+  maxUnreadBytes: number;
   /** ms the session may sit idle before it is closed; 0: never. */
   idleTimeout: number;
   threaded: boolean;
@@ -161,8 +164,9 @@ export class Session {
 
   private write(text: string): void {
     if (this.closed || text === "" || !this.socket.writable) return;
-    if (this.socket.writableLength > MAX_UNREAD_BYTES) {
-      this.socket.write(`\nmanhole: closing this session: the client has not read ${MAX_UNREAD_BYTES / 2 ** 20} MiB of output\n`);
+    if (this.socket.writableLength > this.config.maxUnreadBytes) {
+      const mib = Math.round(this.config.maxUnreadBytes / 2 ** 20);
+      this.socket.write(`\nmanhole: closing this session: the client has not read ${mib} MiB of output\n`);
       this.leave();
       setTimeout(() => this.socket.destroy(), DRAIN_MS).unref();
       return;
