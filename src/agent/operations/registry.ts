@@ -14,8 +14,25 @@ import { stack } from "./stack.js";
 import type { Operation } from "./types.js";
 import { versions } from "./versions.js";
 import { wait } from "./wait.js";
+import { worker } from "./worker.js";
+import { workers } from "./workers.js";
 
-export const OPERATIONS: readonly Operation[] = [help, exit, breakInput, stack, wait, versions, handles, requests, loop, mem, gc, report];
+export const OPERATIONS: readonly Operation[] = [
+  help,
+  exit,
+  breakInput,
+  stack,
+  wait,
+  versions,
+  handles,
+  requests,
+  loop,
+  mem,
+  gc,
+  report,
+  workers,
+  worker,
+];
 
 const byName = new Map(OPERATIONS.map((op) => [op.name, op]));
 

@@ -24,6 +24,7 @@ import { rewrite } from "../main-thread/rewrite.js";
 import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
 import type { Supervisor, WatchHooks } from "./supervisor.js";
+import { WorkerThreads } from "./worker-threads.js";
 
 interface CallFrame {
   functionName: string;
@@ -131,13 +132,17 @@ export class ThreadSupervisor implements Supervisor {
   private probing: Promise<unknown> | undefined;
   /** Script URLs by id, as Debugger.enable reports them (call frames carry only the id). */
   private readonly scripts = new Map<string, string>();
+  /** The app's worker threads: an inspector session of their own, made on first use. */
+  readonly workers: WorkerThreads;
 
   constructor(
     private readonly channel: EvalChannel,
     private readonly beat: SharedArrayBuffer,
     private readonly cells: Int32Array,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.workers = new WorkerThreads(timeoutMs);
+  }
 
   loopState(): LoopState {
     return readLoopState(this.beat);
@@ -409,6 +414,7 @@ export class ThreadSupervisor implements Supervisor {
   }
 
   close(): void {
+    this.workers.close();
     this.session?.disconnect();
     this.session = undefined;
   }
