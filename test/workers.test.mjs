@@ -168,7 +168,7 @@ describe("worker threads, threaded", () => {
     c.send("\x03\n");
     assert.equal(
       await c.until(inWorker(ids.idler)),
-      "Interrupted while awaiting: the prompt is back; the promise keeps running\n" + inWorker(ids.idler),
+      `Interrupted while awaiting: the prompt is back; the promise keeps running\n${inWorker(ids.idler)}`,
     );
     c.send("while (true) {}\n");
     await new Promise((r) => setTimeout(r, 200));
