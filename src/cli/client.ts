@@ -131,6 +131,8 @@ export class ManholeClient {
   onAsyncOutput: (text: string) => void = () => {};
   /** An input of ours waits for the app's blocked event loop (the agent's notice, ready to print). */
   onBlocked: (text: string) => void = () => {};
+  /** The session changed by itself (the worker it was in exited): the agent's `session` reply. */
+  onSession: (effect: SessionEffect, text: string) => void = () => {};
   /** The connection ended (by either side). */
   onClose: () => void = () => {};
   info!: HelloReply;
@@ -226,6 +228,10 @@ export class ManholeClient {
     if (reply.op === "blocked") {
       // A notice before the request's reply, never its end: the input waits for a blocked loop.
       this.onBlocked(reply.text);
+      return;
+    }
+    if (reply.op === "session") {
+      this.onSession(reply.session, reply.text);
       return;
     }
     if (reply.op === "out") {
