@@ -249,6 +249,17 @@ describe("worker threads, threaded", () => {
     s.c.end();
   });
 
+  test("manhole exec --worker <id> evaluates in that worker; a bad id is a usage error", async () => {
+    const ok = await runClient(process.execPath, [MAIN, "exec", app.path, "--worker", String(ids.spinner), "workerMarker"]);
+    assert.deepEqual([ok.code, ok.stdout, ok.stderr], [0, "'spinner-marker'\n", ""]);
+    const unknown = await runClient(process.execPath, [MAIN, "exec", app.path, "--worker", "9999", "1"]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no worker thread 9999 in this process/);
+    const bad = await runClient(process.execPath, [MAIN, "exec", app.path, "--worker", "idler", "1"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--worker takes a thread id/);
+  });
+
   test("structured: a worker that exits is announced with a session reply", async () => {
     const main = await session(app);
     const id = Number(await main.eval("await exitSoon()"));

@@ -272,8 +272,9 @@ export class ManholeClient {
     return this.nextId - 1;
   }
 
-  async eval(code: string, onOutput?: (text: string) => void): Promise<EvalOutcome> {
-    const reply = await this.request({ op: "eval", code }, onOutput);
+  /** `worker`: evaluate in that worker thread (its thread id) instead of where the session is. */
+  async eval(code: string, onOutput?: (text: string) => void, worker?: number): Promise<EvalOutcome> {
+    const reply = await this.request({ op: "eval", code, ...(worker === undefined ? {} : { worker }) }, onOutput);
     if (reply.op === "value") return { ok: true, text: reply.text, json: reply.json };
     if (reply.op === "error") return { ok: false, text: reply.text, error: reply.error };
     throw new CliError(EXIT.failure, `${this.path}: the connection closed during the evaluation`);

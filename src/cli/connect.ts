@@ -117,7 +117,6 @@ export class InteractiveSession {
     this.err = streams.error;
     this.c = palette(colorEnabled(this.out));
     this.ce = palette(colorEnabled(this.err));
-    const { app, pid } = client.info;
     this.prompt = this.promptFor(undefined);
     this.continuation = this.c.dim("... ");
     this.rl = tty
