@@ -202,7 +202,9 @@ export class Actions {
   async complete(text: string): Promise<{ items: string[]; prefix: string } | undefined> {
     if (this.observeOnly) return undefined;
     // The main thread's scope means nothing in a worker: there, only dot-commands complete.
-    if (this.target !== undefined) return this.host.channel.complete(this.host.session, text.trimStart().startsWith(".") ? text : "");
+    if (this.target !== undefined) {
+      if (!/^\s*\.[\w-]*$/.test(text)) return { items: [], prefix: "" };
+    }
     return this.host.channel.complete(this.host.session, text);
   }
 

@@ -328,7 +328,9 @@ export class WorkerThreads implements WorkerThreadsAccess {
     const s = new inspector.Session();
     s.connectToMainThread();
     this.session = s;
+    // A session closed earlier may still deliver events, with session ids that the new one reuses: only the current one counts.
     s.on("NodeWorker.attachedToWorker", (m: { params: { sessionId: string; workerInfo: { title: string; url: string } } }) => {
+      if (this.session !== s) return;
       const { sessionId, workerInfo } = m.params;
       const t = parseTitle(workerInfo.title);
       if (!t) return;
@@ -338,10 +340,12 @@ export class WorkerThreads implements WorkerThreadsAccess {
       this.attached.set(w.threadId, w);
       this.bySession.set(sessionId, w);
     });
-    s.on("NodeWorker.detachedFromWorker", (m: { params: { sessionId: string } }) => this.detached(m.params.sessionId));
-    s.on("NodeWorker.receivedMessageFromWorker", (m: { params: { sessionId: string; message: string } }) =>
-      this.received(m.params.sessionId, m.params.message),
-    );
+    s.on("NodeWorker.detachedFromWorker", (m: { params: { sessionId: string } }) => {
+      if (this.session === s) this.detached(m.params.sessionId);
+    });
+    s.on("NodeWorker.receivedMessageFromWorker", (m: { params: { sessionId: string; message: string } }) => {
+      if (this.session === s) this.received(m.params.sessionId, m.params.message);
+    });
     try {
       await this.withTimeout(this.post("NodeWorker.enable", { waitForDebuggerOnStart: false }), ENABLE_MS);
     } catch (err) {
