@@ -18,7 +18,8 @@ const inWorker = (id) => `[worker ${id}] ${PROMPT}`;
 
 async function session(app) {
   const c = await connect(app.path);
-  assert.equal(await c.until(PROMPT), PROMPT);
+  // On a loaded machine the greeting may say that the loop was blocked a moment.
+  assert.match(await c.until(PROMPT), /^(WARNING: the event loop is blocked for .*\n)?>>> $/);
   return c;
 }
 
