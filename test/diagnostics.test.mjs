@@ -284,7 +284,7 @@ test("threaded: false and observe-only: every diagnostic answers in its shape; .
     const c = await connect(app.path);
     assert.match(
       await c.until(PROMPT),
-      /observe-only: evaluation is disabled; \.help, \.exit and the diagnostics \(\.stack, .*\.mem, \.report\) work/,
+      /observe-only: evaluation is disabled; \.help, \.exit(, \.worker)? and the diagnostics \(\.stack, .*\.mem, \.report(, \.workers)?\) work/,
     );
     c.end();
   } finally {
