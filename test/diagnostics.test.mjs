@@ -2,57 +2,16 @@
 // server, keep-alive connections, a held request, an interval, a child process and a watcher;
 // every JSON reply is checked against its shape in docs/protocol.md.
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect, PROMPT, ROOT, runClient, startApp } from "./helpers.mjs";
+import { checkShape as check, SHAPES } from "./protocol-shapes.mjs";
 
 const FIXTURE = path.join(ROOT, "test", "fixtures", "diagnostics.cjs");
 const MAIN = path.join(ROOT, "dist", "cli", "main.js");
 const SECRET = "s3cr3t-value-for-the-report-test";
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The JSON Schema blocks of docs/protocol.md, by the name in their `<!-- shape: name -->` line. */
-function shapes() {
-  const doc = fs.readFileSync(path.join(ROOT, "docs", "protocol.md"), "utf8");
-  const found = {};
-  for (const m of doc.matchAll(/<!-- shape: ([\w-]+) -->\n```json\n([\s\S]*?)\n```/g)) found[m[1]] = JSON.parse(m[2]);
-  return found;
-}
-const SHAPES = shapes();
-
-/** The subset of JSON Schema the shapes use: type, enum, required, properties, additionalProperties, items, $ref. */
-function check(schema, value, where = "$") {
-  if (schema.$ref) return check(SHAPES[schema.$ref] ?? assert.fail(`no shape ${schema.$ref}`), value, where);
-  if (schema.enum) assert.ok(schema.enum.includes(value), `${where}: ${JSON.stringify(value)} not in ${schema.enum}`);
-  if (schema.type) {
-    const types = [].concat(schema.type);
-    const is = (t) =>
-      t === "null"
-        ? value === null
-        : t === "array"
-          ? Array.isArray(value)
-          : t === "integer"
-            ? Number.isInteger(value)
-            : t === "object"
-              ? typeof value === "object" && value !== null && !Array.isArray(value)
-              : typeof value === t;
-    assert.ok(types.some(is), `${where}: ${JSON.stringify(value)?.slice(0, 80)} is not ${types.join("|")}`);
-  }
-  if (value === null || typeof value !== "object") return;
-  if (Array.isArray(value)) {
-    if (schema.items) {
-      for (const [i, v] of value.entries()) check(schema.items, v, `${where}[${i}]`);
-    }
-    return;
-  }
-  for (const key of schema.required ?? []) assert.ok(key in value, `${where}: missing ${key}`);
-  for (const [key, v] of Object.entries(value)) {
-    const sub = schema.properties?.[key] ?? (typeof schema.additionalProperties === "object" ? schema.additionalProperties : undefined);
-    if (sub) check(sub, v, `${where}.${key}`);
-  }
-}
 
 async function structured(app) {
   const c = await connect(app.path);
@@ -284,7 +243,7 @@ test("threaded: false and observe-only: every diagnostic answers in its shape; .
     const c = await connect(app.path);
     assert.match(
       await c.until(PROMPT),
-      /observe-only: evaluation is disabled; \.help, \.exit and the diagnostics \(\.stack, .*\.mem, \.report, \.profile\) work/,
+      /observe-only: evaluation is disabled; \.help, \.exit(, \.worker)? and the diagnostics \(\.stack, .*\.mem, \.report, \.profile(, \.workers)?\) work/,
     );
     c.end();
   } finally {

@@ -112,7 +112,7 @@ for (const mode of MODES) {
       const banner = await c.until(">>> ");
       assert.match(
         banner,
-        /This manhole is observe-only: evaluation is disabled; \.help, \.exit and the diagnostics \(\.stack, \.versions, [^)]*\) work\.\n>>> $/,
+        /This manhole is observe-only: evaluation is disabled; \.help, \.exit(, \.worker)? and the diagnostics \(\.stack, \.versions, [^)]*\) work\.\n>>> $/,
       );
       assert.match(await c.eval(".versions"), /^node v/);
       const help = await c.eval(".help");

@@ -10,45 +10,13 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { tool, toolPath, toolProblem } from "../scripts/test-tools.mjs";
 import { connect, httpGetWithin, MODES, nc, ROOT, runClient, startApp, tempDir } from "./helpers.mjs";
+import { checkShape as check, SHAPES } from "./protocol-shapes.mjs";
 
 const FIXTURE = path.join(ROOT, "test", "fixtures", "profile-app.cjs");
 const MAIN = path.join(ROOT, "dist", "cli", "main.js");
 const MB = 1024 * 1024;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const cli = (args, opts) => runClient(process.execPath, [MAIN, ...args], "", { timeout: 120_000, ...opts });
-
-/** The JSON Schema blocks of docs/protocol.md, by the name in their `<!-- shape: name -->` line. */
-const SHAPES = Object.fromEntries(
-  [...fs.readFileSync(path.join(ROOT, "docs", "protocol.md"), "utf8").matchAll(/<!-- shape: ([\w-]+) -->\n```json\n([\s\S]*?)\n```/g)].map(
-    (m) => [m[1], JSON.parse(m[2])],
-  ),
-);
-
-/** The subset of JSON Schema the shapes use (as test/diagnostics.test.mjs checks them). */
-function check(schema, value, where = "$") {
-  if (schema.$ref) return check(SHAPES[schema.$ref] ?? assert.fail(`no shape ${schema.$ref}`), value, where);
-  if (schema.enum) assert.ok(schema.enum.includes(value), `${where}: ${JSON.stringify(value)} not in ${schema.enum}`);
-  if (schema.type) {
-    const is = (t) =>
-      t === "null"
-        ? value === null
-        : t === "array"
-          ? Array.isArray(value)
-          : t === "integer"
-            ? Number.isInteger(value)
-            : t === "object"
-              ? typeof value === "object" && value !== null && !Array.isArray(value)
-              : typeof value === t;
-    assert.ok([].concat(schema.type).some(is), `${where}: ${JSON.stringify(value)?.slice(0, 80)} is not ${schema.type}`);
-  }
-  if (value === null || typeof value !== "object") return;
-  if (Array.isArray(value)) {
-    for (const [i, v] of value.entries()) if (schema.items) check(schema.items, v, `${where}[${i}]`);
-    return;
-  }
-  for (const key of schema.required ?? []) assert.ok(key in value, `${where}: missing ${key}`);
-  for (const [key, v] of Object.entries(value)) if (schema.properties?.[key]) check(schema.properties[key], v, `${where}.${key}`);
-}
 
 /** A raw structured session: requests, and every reply of one request collected (artifact frames assembled). */
 async function structured(app) {

@@ -137,6 +137,8 @@ export class ManholeClient {
   onAsyncOutput: (text: string) => void = () => {};
   /** An input of ours waits for the app's blocked event loop (the agent's notice, ready to print). */
   onBlocked: (text: string) => void = () => {};
+  /** The session changed by itself (the worker it was in exited): the agent's `session` reply. */
+  onSession: (effect: SessionEffect, text: string) => void = () => {};
   /** The connection ended (by either side). */
   onClose: () => void = () => {};
   info!: HelloReply;
@@ -243,6 +245,10 @@ export class ManholeClient {
       this.waiters.get(reply.id)?.onArtifact?.(reply);
       return;
     }
+    if (reply.op === "session") {
+      this.onSession(reply.session, reply.text);
+      return;
+    }
     if (reply.op === "out") {
       const w = reply.id === null ? undefined : this.waiters.get(reply.id);
       if (w) w.onOutput?.(reply.text);
@@ -286,8 +292,9 @@ export class ManholeClient {
     return this.nextId - 1;
   }
 
-  async eval(code: string, onOutput?: (text: string) => void): Promise<EvalOutcome> {
-    const reply = await this.request({ op: "eval", code }, onOutput);
+  /** `worker`: evaluate in that worker thread (its thread id) instead of where the session is. */
+  async eval(code: string, onOutput?: (text: string) => void, worker?: number): Promise<EvalOutcome> {
+    const reply = await this.request({ op: "eval", code, ...(worker === undefined ? {} : { worker }) }, onOutput);
     if (reply.op === "value") return { ok: true, text: reply.text, json: reply.json };
     if (reply.op === "error") return { ok: false, text: reply.text, error: reply.error };
     throw new CliError(EXIT.failure, `${this.path}: the connection closed during the evaluation`);

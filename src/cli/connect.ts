@@ -86,7 +86,7 @@ export class InteractiveSession {
   private readonly c: Palette;
   /** Colours for what goes to `err` (errors of piped inputs). */
   private readonly ce: Palette;
-  private readonly prompt: string;
+  private prompt: string;
   private readonly continuation: string;
   /** The lines of an unfinished input. */
   private buffer = "";
@@ -117,8 +117,7 @@ export class InteractiveSession {
     this.err = streams.error;
     this.c = palette(colorEnabled(this.out));
     this.ce = palette(colorEnabled(this.err));
-    const { app, pid } = client.info;
-    this.prompt = `${this.c.cyan(`${app}:${pid}`)}${this.c.bold(">")} `;
+    this.prompt = this.promptFor(undefined);
     this.continuation = this.c.dim("... ");
     this.rl = tty
       ? readline.createInterface({
@@ -136,6 +135,10 @@ export class InteractiveSession {
     this.rl.on("close", () => this.onInputClosed());
     if (tty) this.rl.on("SIGINT", () => this.onInterrupt());
     client.onAsyncOutput = (text) => this.printAsync(text);
+    client.onSession = (effect, text) => {
+      if (effect.worker !== undefined) this.prompt = this.promptFor(effect.worker ?? undefined);
+      this.printAsync(`${text}\n`);
+    };
     // The agent's notice that an input waits for a blocked loop: on the terminal, or stderr when piped.
     client.onBlocked = (text) => (this.tty ? this.write(this.c.yellow(`${text}\n`)) : this.err.write(`manhole: ${text}\n`));
     client.onClose = () => this.finish(EXIT.ok, "the process closed the connection");
@@ -328,6 +331,12 @@ export class InteractiveSession {
     this.lastFailed = !outcome.ok;
   }
 
+  /** `app:pid> `, and `app:pid[worker 3]> ` while the session evaluates in a worker thread (`.worker`). */
+  private promptFor(worker: number | undefined): string {
+    const { app, pid } = this.client.info;
+    return `${this.c.cyan(`${app}:${pid}`)}${worker === undefined ? "" : this.c.yellow(`[worker ${worker}]`)}${this.c.bold(">")} `;
+  }
+
   /** Every dot-command is the agent's (describe); its reply says what it did to the session. */
   private async dotCommand(name: string, args: string): Promise<void> {
     let result: Awaited<ReturnType<ManholeClient["command"]>>;
@@ -338,6 +347,7 @@ export class InteractiveSession {
     }
     if (this.done) return;
     if (result.session?.clearInput) this.buffer = "";
+    if (result.session?.worker !== undefined) this.prompt = this.promptFor(result.session.worker ?? undefined);
     if (result.session?.leave) {
       this.finish(EXIT.ok);
       return;

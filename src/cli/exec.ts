@@ -47,6 +47,8 @@ Options:
   --signal <SIG>    send SIG to the pid first and wait for its socket to appear
                     (for apps started with startManhole({ activateOn: SIG }));
                     SIGUSR1 is refused (it opens Node's inspector)
+  --worker <id>     evaluate in the app's worker thread <id> (its threadId; see
+                    manhole workers <pid>) instead of the main thread; not with --all
   --all             every live manhole (see manhole ls)
   --app <name>      with --all: only those of this app (package name or label; * matches anything)
 ${TCP_OPTIONS_HELP}
@@ -84,7 +86,7 @@ function timeoutError(what: string, ms: number): CliError {
 export async function execOn(
   socket: string,
   code: string,
-  { timeoutMs, onOutput, tcp }: { timeoutMs?: number; onOutput?: (text: string) => void; tcp?: TcpEndpoint } = {},
+  { timeoutMs, onOutput, tcp, worker }: { timeoutMs?: number; onOutput?: (text: string) => void; tcp?: TcpEndpoint; worker?: number } = {},
 ): Promise<ExecResult> {
   const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   let client: ManholeClient;
@@ -97,10 +99,14 @@ export async function execOn(
     throw err;
   }
   let output = "";
-  const evaluation = client.eval(code, (text) => {
-    output += text;
-    onOutput?.(text);
-  });
+  const evaluation = client.eval(
+    code,
+    (text) => {
+      output += text;
+      onOutput?.(text);
+    },
+    worker,
+  );
   let timer: NodeJS.Timeout | undefined;
   try {
     const outcome =
@@ -245,7 +251,7 @@ async function execAllFleet(
 }
 
 export async function exec(argv: string[]): Promise<number> {
-  const args = parseArgs(normalizeFleetArgv(argv), ["timeout", "signal", "app", ...TCP_VALUED, ...FLEET_VALUED]);
+  const args = parseArgs(normalizeFleetArgv(argv), ["timeout", "signal", "app", "worker", ...TCP_VALUED, ...FLEET_VALUED]);
   const unknown = [...args.flags].find((f) => f !== "json" && f !== "all" && !(TCP_FLAGS as readonly string[]).includes(f));
   if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole exec --help)`);
   const json = args.flags.has("json");
@@ -259,6 +265,11 @@ export async function exec(argv: string[]): Promise<number> {
   if (!all && target === undefined) throw new UsageError("exec needs a <pid|socket> and the <code> (see manhole exec --help)");
   if (codeArgs.length === 0) throw new UsageError("exec needs the <code> to evaluate (or - to read it from stdin)");
   if (all && signal) throw new UsageError("--signal needs one pid; it cannot be combined with --all");
+  const workerText = args.options.worker;
+  if (workerText !== undefined && !/^\d+$/.test(workerText))
+    throw new UsageError(`--worker takes a thread id (a number, see manhole workers <pid>), not "${workerText}"`);
+  if (all && workerText !== undefined) throw new UsageError("--worker names a thread of one process; it cannot be combined with --all");
+  const worker = workerText === undefined ? undefined : Number(workerText);
   const code = codeArgs.length === 1 && codeArgs[0] === "-" ? await readStdin() : codeArgs.join(" ");
 
   if (!all && args.options.app !== undefined) throw new UsageError("--app selects among --all (see manhole exec --help)");
@@ -276,6 +287,7 @@ export async function exec(argv: string[]): Promise<number> {
   const result = await execOn(socket, code, {
     timeoutMs,
     tcp,
+    worker,
     onOutput: json ? undefined : (text) => process.stdout.write(text),
   });
   if (json) {

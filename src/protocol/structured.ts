@@ -13,7 +13,13 @@ export type { ErrorInfo } from "./outcome.js";
 /** Client → agent. */
 export type Request =
   | { op: "hello"; id: number; protocol: number[]; client?: string; token?: string }
-  | { op: "eval"; id: number; code: string }
+  | {
+      op: "eval";
+      id: number;
+      code: string;
+      /** This input only: evaluate in the worker thread of this thread id, or "main" (default: where the session is, see `.worker`). */
+      worker?: number | "main";
+    }
   | { op: "complete"; id: number; text: string }
   | { op: "interrupt"; id: number; target?: number }
   | { op: "command"; id: number; name: string; args?: string | Record<string, unknown> }
@@ -68,6 +74,8 @@ export type Reply =
   | { op: "result"; id: number; text: string; json?: unknown; session?: SessionEffect; confirm?: Confirmation }
   | ArtifactFrame
   | { op: "describe"; id: number; ops: OperationInfo[]; commands: CommandInfo[] }
+  /** Unrequested (`id: null`): the session changed by itself, e.g. the worker it was in exited. */
+  | { op: "session"; id: null; session: SessionEffect; text: string }
   | { op: "bye"; id: number | null; reason?: string };
 
 /**
@@ -137,12 +145,17 @@ export interface SessionEffect {
   clearInput?: true;
   /** The session ends after this reply (`.exit`). */
   leave?: true;
+  /** The session now evaluates in this worker thread (its thread id), or on the main thread (null): `.worker`. */
+  worker?: number | null;
 }
 
 /** Every request op, described (the answer to `describe`). */
 export const OPERATIONS: OperationInfo[] = [
   { name: "hello", help: "Negotiate the protocol: {protocol: [versions]} → {protocol, pid, node, app, loop...}" },
-  { name: "eval", help: "Evaluate {code}: streams {op:'out'} then ends with {op:'value'} or {op:'error'}" },
+  {
+    name: "eval",
+    help: "Evaluate {code} (optional {worker}: a thread id or 'main', for this input alone): streams {op:'out'} then ends with {op:'value'} or {op:'error'}",
+  },
   { name: "complete", help: "Completions for {text} (the line up to the cursor) → {items, prefix}" },
   { name: "interrupt", help: "Interrupt the running evaluation ({target} = its id, default the running one)" },
   {

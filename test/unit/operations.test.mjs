@@ -130,9 +130,9 @@ test("arguments as options: --flag, --no-flag, --name value, --name=value; bare 
 
 test("the observe-only list names the session commands and the diagnostics, from the declarations", () => {
   const list = observeSafeList();
-  assert.match(list, /^\.help, \.exit and the diagnostics \(\.stack, \.versions, /);
+  assert.match(list, /^\.help, \.exit(, \.worker)? and the diagnostics \(\.stack, \.versions, /);
   assert.doesNotMatch(list, /\.break|\.gc/);
-  // Session commands are typed in a session alone: none needs an argument.
+  // Session commands take no required argument (.worker's thread is optional: alone it says where the session is).
   for (const op of OPERATIONS)
     if (op.sessionOnly)
       assert.ok(

@@ -209,7 +209,10 @@ function closeLater(): void {
   if (!stopPromiseHook) return;
   // Under --abort-on-uncaught-exception the callback hook puts Node's trampoline into the app's
   // own abort reports while it is on: never longer than manhole work needs it.
-  if (withCallbackHook) return closeIfIdle();
+  if (withCallbackHook) {
+    closeIfIdle();
+    return;
+  }
   if (linger) linger.refresh();
   else linger = asAgentCode(() => setTimeout(closeIfIdle, LINGER_MS).unref());
 }

@@ -18,6 +18,8 @@ import type { Operation } from "./types.js";
 import { versions } from "./versions.js";
 import { wait } from "./wait.js";
 import { watch } from "./watch.js";
+import { worker } from "./worker.js";
+import { workers } from "./workers.js";
 
 export const OPERATIONS: readonly Operation[] = [
   help,
@@ -36,6 +38,8 @@ export const OPERATIONS: readonly Operation[] = [
   heap,
   watch,
   ts,
+  workers,
+  worker,
 ];
 
 const byName = new Map(OPERATIONS.map((op) => [op.name, op]));

@@ -8,6 +8,7 @@
  * is reached from `run` through `ctx.callMain()` (one generic message over the relay). Nothing
  * here may import socket-side code: the context carries what the socket side offers.
  */
+import type { FrameInfo } from "../../protocol/outcome.js";
 import type { Confirmation, LoopInfo } from "../../protocol/structured.js";
 
 /**
@@ -103,6 +104,38 @@ export interface InspectorAccess {
   post<T = unknown>(method: string, params?: object): Promise<T>;
 }
 
+/** One of the app's worker threads, as `.workers` lists it (the manhole's own worker is never listed). */
+export interface WorkerInfo {
+  /** `require("node:worker_threads").threadId` inside it: what `.worker <id>` takes. */
+  threadId: number;
+  /** The `name` option it was started with ("" when none). */
+  name: string;
+  /** Its script: a path for a file, `(eval)` for `new Worker(code, { eval: true })`, else its URL. */
+  file: string;
+  /**
+   * "idle": its event loop waits; "running": JavaScript was on its stack when sampled;
+   * "blocked": JavaScript on its stack in two samples 100 ms apart with no idle time between;
+   * "unresponsive": no answer from its inspector within 1 s (native code, or just starting).
+   */
+  state: "idle" | "running" | "blocked" | "unresponsive";
+  /** Where it runs (running, blocked): its top frame. */
+  frame?: FrameInfo;
+  /** Since the worker started (its `performance.now()`); null when it did not answer. */
+  uptimeMs: number | null;
+  /** Its own V8 heap in use; null when it did not answer. */
+  heapUsed: number | null;
+  /** Manhole sessions evaluating in it now. */
+  sessions: number;
+}
+
+/**
+ * The app's worker threads, reached through the inspector's worker support (NodeWorker) from the
+ * manhole's worker: threaded mode only. Nothing stays attached while no session lists or is in one.
+ */
+export interface WorkerThreadsAccess {
+  list(): Promise<WorkerInfo[]>;
+}
+
 export interface OperationContext {
   args: ArgValues;
   /** The text after the name, as typed. */
@@ -153,6 +186,16 @@ export interface OperationContext {
    * ArtifactCancelled when the client leaves (or `meta.signal` aborts) first.
    */
   artifact(meta: ArtifactMeta, produce: (sink: ArtifactSink) => Promise<void> | void): Promise<ArtifactInfo>;
+  /** The app's worker threads; undefined without a worker of the manhole's own (threaded: false). */
+  workers?: WorkerThreadsAccess;
+  /** The worker thread this session evaluates in (its thread id), or undefined: the main thread. */
+  worker: number | undefined;
+  /**
+   * Moves this session into worker thread `threadId` (undefined: back to the main thread): its
+   * evaluations, `.stack` and prompt then are that thread's. Rejects with a message for people
+   * when there is no such worker, or without threaded mode. Reported in the reply (`session.worker`).
+   */
+  enterWorker(threadId: number | undefined): Promise<WorkerInfo | undefined>;
   /** Every operation, for those that list them. */
   operations: readonly Operation[];
   observeOnly: boolean;

@@ -15,11 +15,16 @@ import {
   type OperationContext,
   type OperationResult,
   type OwnInspector,
+  type WorkerInfo,
 } from "../operations/types.js";
 import { type ArtifactFrameBody, makeArtifact } from "./artifacts.js";
 import type { EvalChannel } from "./eval-channel.js";
 import { openInspector } from "./own-inspector.js";
 import type { Supervisor } from "./supervisor.js";
+import type { WorkerEvaluation } from "./worker-threads.js";
+
+const NOT_THREADED =
+  "worker threads are reached through the manhole's own worker thread: this manhole runs with threaded: false (start it with threaded: true, the default)";
 
 /** One heavy operation at a time in this process, whichever session asks: which, and since when. */
 let heavyRunning: { name: string; since: number } | undefined;
@@ -48,6 +53,8 @@ export interface ActionHost {
   clearInput(): void;
   /** An evaluation or operation of this session ended (the idle limit counts from then). */
   settled?(): void;
+  /** The worker thread this session was in has exited: the session is back on the main thread (say so). */
+  workerExited?(threadId: number, text: string): void;
 }
 
 /** Said to a session while its input waits: it waits for a blocked loop (once, at once), or a later note. */
@@ -64,6 +71,8 @@ export interface OperationOutcome {
   leave: boolean;
   /** The operation dropped the half-typed input (`.break`). */
   clearedInput?: boolean;
+  /** The operation moved the session to another thread (`.worker`): its thread id, or null for the main thread. */
+  worker?: number | null;
   /** The operation that ran, when the name was known. */
   op?: Operation;
   /** It did nothing yet: the client is to confirm (OperationResult.confirm). */
@@ -81,8 +90,19 @@ export class Actions {
   private readonly opAborts = new Set<AbortController>();
   /** The session is gone (abandon): artifacts under way are given up. */
   private readonly gone = new AbortController();
+  /** The worker thread this session evaluates in (`.worker`), undefined: the main thread. */
+  private target: number | undefined;
+  private stopWatchingExit: (() => void) | undefined;
+  /** The evaluation of this session that runs in a worker now, with its id (negative, apart from the main thread's). */
+  private workerRun: { id: number; evaluation: WorkerEvaluation; notify?: (notice: WaitNotice) => void } | undefined;
+  private workerRunIds = 0;
 
   constructor(private readonly host: ActionHost) {}
+
+  /** The worker thread this session is in (its thread id), or undefined for the main thread. */
+  get worker(): number | undefined {
+    return this.target;
+  }
 
   get observeOnly(): boolean {
     return this.host.channel.policy.observeOnly;
@@ -90,7 +110,7 @@ export class Actions {
 
   /** Is an evaluation of this session running (started, not yet answered)? */
   get evaluating(): boolean {
-    return this.running !== 0;
+    return this.running !== 0 || this.workerRun !== undefined;
   }
 
   /** Is an operation of this session running? */
@@ -104,12 +124,20 @@ export class Actions {
     structured: boolean,
     started?: (id: number) => void,
     notify?: (notice: WaitNotice) => void,
+    /** This input only: a worker thread's id, or "main" (default: where the session is). */
+    where?: number | "main",
   ): Promise<Outcome> {
     const { audit, channel, supervisor, session } = this.host;
     const audited = audit.begin("eval", code);
     if (this.observeOnly) {
       audited("refused");
       return { kind: "refused", text: "" };
+    }
+    const worker = where === "main" ? undefined : (where ?? this.target);
+    if (worker !== undefined) {
+      const outcome = await this.evaluateInWorker(worker, code, where !== undefined && where !== this.target, started, notify);
+      audited(evalOutcome(outcome));
+      return outcome;
     }
     const { id, done } = channel.evaluate(session, code, structured);
     this.running = id;
@@ -129,8 +157,63 @@ export class Actions {
     return outcome;
   }
 
+  /** An input evaluated in a worker thread; `visit`: the session is not in that worker, it goes in for this input alone. */
+  private async evaluateInWorker(
+    threadId: number,
+    code: string,
+    visit: boolean,
+    started?: (id: number) => void,
+    notify?: (notice: WaitNotice) => void,
+  ): Promise<Outcome> {
+    const workers = this.host.supervisor.workers;
+    if (!workers) return { kind: "error", text: `manhole: ${NOT_THREADED}` };
+    if (visit) {
+      try {
+        await workers.enter(threadId);
+      } catch (err) {
+        return { kind: "error", text: `manhole: ${err instanceof Error ? err.message : String(err)}` };
+      }
+    }
+    try {
+      const id = -++this.workerRunIds;
+      const evaluation = workers.evaluate(threadId, code);
+      this.workerRun = { id, evaluation, ...(notify ? { notify } : {}) };
+      started?.(id);
+      return await evaluation.done;
+    } finally {
+      this.workerRun = undefined;
+      if (visit) workers.leave(threadId);
+      this.host.settled?.();
+    }
+  }
+
+  /** `.worker`: moves the session into a worker thread, or back to the main thread (undefined). */
+  private async enterWorker(threadId: number | undefined): Promise<WorkerInfo | undefined> {
+    const workers = this.host.supervisor.workers;
+    if (!workers) throw new Error(NOT_THREADED);
+    if (threadId === this.target) return threadId === undefined ? undefined : (await workers.list()).find((w) => w.threadId === threadId);
+    let info: WorkerInfo | undefined;
+    if (threadId !== undefined) info = await workers.enter(threadId);
+    const before = this.target;
+    this.target = threadId;
+    if (before !== undefined) workers.leave(before);
+    if (threadId !== undefined && !this.stopWatchingExit) {
+      this.stopWatchingExit = workers.onExit((exited) => {
+        if (exited !== this.target) return;
+        this.target = undefined;
+        workers.leave(exited);
+        this.host.workerExited?.(exited, `manhole: worker ${exited} has exited; this session is back on the main thread`);
+      });
+    }
+    return info;
+  }
+
   async complete(text: string): Promise<{ items: string[]; prefix: string } | undefined> {
     if (this.observeOnly) return undefined;
+    // The main thread's scope means nothing in a worker: there, only dot-commands complete.
+    if (this.target !== undefined) {
+      if (!/^\s*\.[\w-]*$/.test(text)) return { items: [], prefix: "" };
+    }
     return this.host.channel.complete(this.host.session, text);
   }
 
@@ -144,6 +227,19 @@ export class Actions {
     if (this.opAbort && !this.opAbort.signal.aborted) {
       this.opAbort.abort();
       return { stopped: "operation" };
+    }
+    const inWorker = this.workerRun;
+    if (inWorker && (evaluation === undefined || evaluation === 0 || evaluation === inWorker.id)) {
+      const note = await inWorker.evaluation.interrupt();
+      if (note) {
+        inWorker.notify?.({ kind: "note", text: note });
+        return { stopped: "evaluation", note, result: "not-stopped" };
+      }
+      const outcome = await inWorker.evaluation.done;
+      return {
+        stopped: "evaluation",
+        result: outcome.goesOn ? "not-stopped" : outcome.kind === "ok" || outcome.kind === "error" ? "finished" : "interrupted",
+      };
     }
     const id = evaluation ?? this.running;
     if (id && id === this.running) {
@@ -235,6 +331,7 @@ export class Actions {
     }
     let leave = false;
     let clearedInput = false;
+    const wasIn = this.target;
     const abort = new AbortController();
     this.opAbort = abort;
     this.opAborts.add(abort);
@@ -259,6 +356,7 @@ export class Actions {
       const kind: OutcomeKind = abort.signal.aborted ? "interrupted" : "ok";
       audited(kind === "ok" ? "ok" : "interrupted");
       const text = asJson && result?.json !== undefined ? JSON.stringify(result.json, null, 2) : result?.text;
+      const moved = this.target !== wasIn ? { worker: this.target ?? null } : {};
       return {
         kind,
         text: text ?? (kind === "interrupted" ? "Interrupted" : ""),
@@ -267,6 +365,7 @@ export class Actions {
         clearedInput,
         op,
         ...(result?.confirm ? { confirm: result.confirm } : {}),
+        ...moved,
       };
     } catch (err) {
       const interrupted = abort.signal.aborted;
@@ -291,6 +390,12 @@ export class Actions {
   abandon(): void {
     this.gone.abort();
     for (const abort of this.opAborts) abort.abort();
+    this.stopWatchingExit?.();
+    this.stopWatchingExit = undefined;
+    if (this.target !== undefined) {
+      this.host.supervisor.workers?.leave(this.target);
+      this.target = undefined;
+    }
     if (this.running && this.host.supervisor.loopState()?.blocked) {
       void this.host.supervisor.interrupt(this.running, this.host.session).catch(() => {});
     }
@@ -387,6 +492,8 @@ export class Actions {
     effects: { leave(): void; clearInput(): void },
   ): OperationContext {
     const { supervisor, session, threaded } = this.host;
+    const workers = supervisor.workers;
+    const inWorker = this.target;
     return {
       args,
       rawArgs,
@@ -394,7 +501,7 @@ export class Actions {
       signal,
       write,
       event,
-      stack: () => supervisor.stack(),
+      stack: () => (inWorker !== undefined && workers ? workers.stack(inWorker) : supervisor.stack()),
       loopState: () => supervisor.loopState(),
       threaded,
       callMain: (input, options) => this.callMain(op, input, signal, write, options?.onEvent),
@@ -405,6 +512,9 @@ export class Actions {
         return inspector;
       },
       artifact: (meta, produce) => makeArtifact(meta, produce, { stream, gone: this.gone.signal, write }),
+      ...(workers ? { workers } : {}),
+      worker: inWorker,
+      enterWorker: (threadId) => this.enterWorker(threadId),
       operations: OPERATIONS,
       observeOnly: this.observeOnly,
       clearInput: effects.clearInput,

@@ -67,7 +67,9 @@ export class HumanMode {
   }
 
   private prompt(): string {
-    return this.input.length ? this.link.continuationPrompt : this.link.prompt;
+    if (this.input.length) return this.link.continuationPrompt;
+    const worker = this.actions.worker;
+    return worker === undefined ? this.link.prompt : `[worker ${worker}] ${this.link.prompt}`;
   }
 
   /**

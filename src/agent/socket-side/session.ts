@@ -82,6 +82,11 @@ export class Session {
       settled: () => {
         this.lastActive = performance.now();
       },
+      workerExited: (threadId, text) => {
+        if (this.closed) return;
+        if (this.structured) this.structured.workerExited(threadId, text);
+        else this.human.output(`\n${text}\n`);
+      },
     });
     this.human = new HumanMode(this.actions, {
       prompt: config.prompt,

@@ -113,6 +113,9 @@ export class StructuredMode {
       }
       case "eval":
         if (typeof r.code !== "string") return this.fail(r.id, PROTOCOL_ERRORS.badRequest, '"code" must be a string');
+        if (r.worker !== undefined && r.worker !== "main" && !(Number.isSafeInteger(r.worker) && r.worker >= 0)) {
+          return this.fail(r.id, PROTOCOL_ERRORS.badRequest, '"worker" must be a thread id (an integer) or "main"');
+        }
         if (this.actions.observeOnly) {
           await this.actions.evaluate(r.code, true); // audited as refused
           return this.refuse(r.id);
@@ -174,6 +177,11 @@ export class StructuredMode {
     this.send({ op: "result", id: r.id, text: texts[result ?? "interrupted"] });
   }
 
+  /** The worker this session was in exited: it is back on the main thread. */
+  workerExited(_threadId: number, text: string): void {
+    this.send({ op: "session", id: null, session: { worker: null }, text });
+  }
+
   /** The agent is closing, or the session is (idle): the last line this session gets. */
   goodbye(reason = "the manhole is closing"): void {
     this.send({ op: "bye", id: null, reason });
@@ -204,6 +212,7 @@ export class StructuredMode {
           if (notice.kind === "note") this.send({ op: "out", id: request, text: `${notice.text}\n` });
           else this.send({ op: "blocked", id: request, ...notice.at, text: notice.text });
         },
+        r.worker,
       );
       this.running = undefined;
       if (outcome.kind === "ok") {
@@ -253,9 +262,13 @@ export class StructuredMode {
       text: outcome.text,
       ...(outcome.json !== undefined ? { json: outcome.json } : {}),
       ...(outcome.confirm ? { confirm: outcome.confirm } : {}),
-      ...(outcome.leave || outcome.clearedInput
+      ...(outcome.leave || outcome.clearedInput || outcome.worker !== undefined
         ? {
-            session: { ...(outcome.clearedInput ? { clearInput: true as const } : {}), ...(outcome.leave ? { leave: true as const } : {}) },
+            session: {
+              ...(outcome.clearedInput ? { clearInput: true as const } : {}),
+              ...(outcome.leave ? { leave: true as const } : {}),
+              ...(outcome.worker !== undefined ? { worker: outcome.worker } : {}),
+            },
           }
         : {}),
     });

@@ -8,6 +8,7 @@ import { awaitAbandoned, type BlockedAt } from "../../protocol/outcome.js";
 import type { LoopState } from "../boundary/shared-memory.js";
 import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
+import type { WorkerThreads } from "./worker-threads.js";
 
 export type { LoopState } from "../boundary/shared-memory.js";
 
@@ -32,6 +33,8 @@ export interface Supervisor {
   stack(): Promise<string>;
   /** undefined when the socket side shares the main thread and so cannot tell. */
   loopState(): LoopState | undefined;
+  /** Threaded mode: the app's worker threads, through the inspector's worker support. */
+  readonly workers?: WorkerThreads;
   /** Threaded mode: runs `fn` with the inspector session on the main thread held exclusively. */
   withInspector?<T>(fn: (inspector: InspectorAccess) => Promise<T>): Promise<T>;
   close(): void;

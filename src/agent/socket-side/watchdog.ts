@@ -26,6 +26,7 @@ import { inputPositions } from "../main-thread/typescript.js";
 import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
 import type { Supervisor, WatchHooks } from "./supervisor.js";
+import { WorkerThreads } from "./worker-threads.js";
 
 interface CallFrame {
   functionName: string;
@@ -142,13 +143,17 @@ export class ThreadSupervisor implements Supervisor {
   private readonly sourceMapUrls = new Map<string, string>();
   /** Source maps read so far, by script URL (undefined: none to be had), kept for the next `.stack`. */
   private readonly sourceMaps = new Map<string, SourceMap | undefined>();
+  /** The app's worker threads: an inspector session of their own, made on first use. */
+  readonly workers: WorkerThreads;
 
   constructor(
     private readonly channel: EvalChannel,
     private readonly beat: SharedArrayBuffer,
     private readonly cells: Int32Array,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.workers = new WorkerThreads(timeoutMs);
+  }
 
   loopState(): LoopState {
     return readLoopState(this.beat);
@@ -428,6 +433,7 @@ export class ThreadSupervisor implements Supervisor {
   }
 
   close(): void {
+    this.workers.close();
     this.session?.disconnect();
     this.session = undefined;
   }
