@@ -115,9 +115,9 @@ export function sigusr1State(pid: number): { caught: boolean; blocked: boolean }
   }
 }
 
-/** The socket inodes listening on TCP `port` (IPv4 and IPv6, any address). */
-function listeningInodes(port: number): Set<string> {
-  const inodes = new Set<string>();
+/** Every listening TCP socket of the machine (IPv4 and IPv6): its port and inode, from /proc/net. */
+function listeningSockets(): { port: number; inode: string }[] {
+  const found: { port: number; inode: string }[] = [];
   for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
     let text: string;
     try {
@@ -129,10 +129,15 @@ function listeningInodes(port: number): Set<string> {
       const cols = line.trim().split(/\s+/);
       if (cols.length < 10 || cols[3] !== "0A") continue; // 0A: LISTEN
       const local = cols[1];
-      if (Number.parseInt(local.slice(local.lastIndexOf(":") + 1), 16) === port) inodes.add(cols[9]);
+      found.push({ port: Number.parseInt(local.slice(local.lastIndexOf(":") + 1), 16), inode: cols[9] });
     }
   }
-  return inodes;
+  return found;
+}
+
+/** The socket inodes listening on TCP `port` (IPv4 and IPv6, any address). */
+function listeningInodes(port: number): Set<string> {
+  return new Set(listeningSockets().flatMap((s) => (s.port === port ? [s.inode] : [])));
 }
 
 /** The inodes of the sockets `pid` holds open. */
@@ -183,20 +188,5 @@ export function portOwner(port: number, pid: number): "target" | number | "unkno
 /** The TCP ports `pid` listens on (to find an inspector it opened on a port of its own choosing). */
 export function listeningPorts(pid: number): number[] {
   const mine = socketInodes(pid);
-  const ports: number[] = [];
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text: string;
-    try {
-      text = fs.readFileSync(table, "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 10 || cols[3] !== "0A" || !mine.has(cols[9])) continue;
-      const port = Number.parseInt(cols[1].slice(cols[1].lastIndexOf(":") + 1), 16);
-      if (!ports.includes(port)) ports.push(port);
-    }
-  }
-  return ports;
+  return [...new Set(listeningSockets().flatMap((s) => (mine.has(s.inode) ? [s.port] : [])))];
 }

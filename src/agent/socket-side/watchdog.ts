@@ -25,6 +25,7 @@ import { inlineSourceMap, parseSourceMap, type SourceMap } from "../main-thread/
 import { inputPositions } from "../main-thread/typescript.js";
 import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
+import { localsLines } from "./locals.js";
 import type { Supervisor, WatchHooks } from "./supervisor.js";
 import { WorkerThreads } from "./worker-threads.js";
 
@@ -52,7 +53,6 @@ const PAUSE_WAIT_MS = 1000;
 /** How often an input waiting for the main thread looks whether its loop is blocked. */
 const WAITING_POLL_MS = 20;
 const MAX_FRAMES = 30;
-const MAX_LOCALS = 25;
 const SAMPLES = 5;
 /** How long the event loop may take to turn before it counts as blocked (heartbeats come every 50 ms). */
 const TURN_WAIT_MS = 300;
@@ -698,15 +698,7 @@ export class ThreadSupervisor implements Supervisor {
         objectId: local.object.objectId,
         ownProperties: true,
       });
-      lines.push(`Locals of ${top.functionName || "<anonymous>"}:`);
-      if (result.length === 0) lines.push("    (none)");
-      for (const p of result.slice(0, MAX_LOCALS)) {
-        const v = p.value;
-        let shown = v ? (v.description ?? (v.type === "string" ? JSON.stringify(v.value) : String(v.value))) : "<unavailable>";
-        if (shown.length > 120) shown = `${shown.slice(0, 117)}...`;
-        lines.push(`    ${p.name} = ${shown.replace(/\n/g, " ")}`);
-      }
-      if (result.length > MAX_LOCALS) lines.push(`    ... ${result.length - MAX_LOCALS} more`);
+      lines.push(...localsLines(top.functionName, result));
     }
     return lines.join("\n");
   }

@@ -27,6 +27,7 @@ import { awaitAbandoned, type FrameInfo, interruptedText, type Outcome } from ".
 import { formatDuration } from "../../shared/duration.js";
 import { acornParser } from "../../shared/parser.js";
 import type { WorkerInfo, WorkerThreadsAccess } from "../operations/types.js";
+import { localsLines } from "./locals.js";
 
 /** A worker as NodeWorker attached it. */
 interface Attached {
@@ -84,7 +85,6 @@ const TIMEOUT_SLACK_MS = 250;
 /** A Ctrl-C asks the worker whether it answers; no answer this soon: the evaluation's synchronous part runs. */
 const INTERRUPT_PROBE_MS = 300;
 const MAX_FRAMES = 30;
-const MAX_LOCALS = 25;
 const MAX_TEXT = 1024 * 1024;
 
 /** The manhole's own files: a worker running one of them is a manhole's, never listed. */
@@ -678,15 +678,7 @@ export class WorkerThreads implements WorkerThreadsAccess {
         objectId: local.object.objectId,
         ownProperties: true,
       });
-      lines.push(`Locals of ${top.functionName || "<anonymous>"}:`);
-      if (result.length === 0) lines.push("    (none)");
-      for (const p of result.slice(0, MAX_LOCALS)) {
-        const v = p.value;
-        let text = v ? (v.description ?? (v.type === "string" ? JSON.stringify(v.value) : String(v.value))) : "<unavailable>";
-        if (text.length > 120) text = `${text.slice(0, 117)}...`;
-        lines.push(`    ${p.name} = ${text.replace(/\n/g, " ")}`);
-      }
-      if (result.length > MAX_LOCALS) lines.push(`    ... ${result.length - MAX_LOCALS} more`);
+      lines.push(...localsLines(top.functionName, result));
     }
     return lines.join("\n");
   }
