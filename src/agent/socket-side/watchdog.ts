@@ -1,15 +1,12 @@
 /**
  * The worker-side supervisor: an inspector session on the main thread (no debug port is
- * opened) that can pause it to read its stack, and terminate an evaluation that runs too long.
+ * opened) that reads its stack (stack-capture.ts) and terminates an evaluation that runs too long.
  *
- * The Debugger domain is enabled only for the moment of a capture: left on, it slows the app.
- * Before terminating, the main thread is paused and its stack checked for the evaluation's own
- * frames (sourceURL REPL<id>), so that app code is never terminated by mistake.
+ * It never pauses the main thread with Debugger.pause (see stack-capture.ts). Before
+ * terminating, the main thread's stack is sampled for the evaluation's own frames (sourceURL
+ * REPL<id>), so that app code is never terminated by mistake.
  */
-import fs from "node:fs";
 import inspector from "node:inspector";
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   awaitAbandoned,
   type BlockedAt,
@@ -21,24 +18,12 @@ import {
 } from "../../protocol/outcome.js";
 import { formatDuration } from "../../shared/duration.js";
 import { CELL, INTERRUPT, type LoopState, lastBeat, markCancelled, readLoopState } from "../boundary/shared-memory.js";
-import { inlineSourceMap, parseSourceMap, type SourceMap } from "../main-thread/source-map.js";
 import { inputPositions } from "../main-thread/typescript.js";
 import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
-import { localsLines } from "./locals.js";
+import { displayPath, INPUT_URL, isOwnFile, NotInJavaScript, RUNNERS, StackCapture, withTimeout } from "./stack-capture.js";
 import type { Supervisor, WatchHooks } from "./supervisor.js";
 import { WorkerThreads } from "./worker-threads.js";
-
-interface CallFrame {
-  functionName: string;
-  location: { scriptId: string; lineNumber: number; columnNumber: number };
-  scopeChain: { type: string; object: { objectId?: string } }[];
-}
-
-interface PropertyDescriptor {
-  name: string;
-  value?: { type: string; description?: string; value?: unknown };
-}
 
 /**
  * How long a cheap inspector request may go unanswered before the main thread counts as outside
@@ -47,41 +32,14 @@ interface PropertyDescriptor {
  * answers only when it returns. Only that case waits this long.
  */
 const REACH_WAIT_MS = 1000;
-/** Debugger.enable, once the main thread is known to answer: it reports every script, which takes a while in a big app. */
-const ENABLE_WAIT_MS = 10_000;
 const PAUSE_WAIT_MS = 1000;
 /** How often an input waiting for the main thread looks whether its loop is blocked. */
 const WAITING_POLL_MS = 20;
-const MAX_FRAMES = 30;
 const SAMPLES = 5;
 /** How long the event loop may take to turn before it counts as blocked (heartbeats come every 50 ms). */
 const TURN_WAIT_MS = 300;
 /** How long stopping manhole code cooperatively may take before other means are tried. */
 const COOPERATIVE_WAIT_MS = 500;
-
-class NotInJavaScript extends Error {}
-/** The main thread answers, but a pause asked for did not happen in time (it may have left the code it ran): sample again. */
-class PauseMissed extends Error {}
-
-/** This package's files (evaluator, containment, the boundary...): their frames are never the user's. */
-const OWN_DIR = path.resolve(__dirname, "..");
-/** The scripts that call an input's code: from them down, the stack is what runs manhole code. */
-const RUNNERS = new Set(["manhole-runner", "manhole-timed"]);
-const INPUT_URL = /^REPL(\d+)$/;
-
-/** A script's URL as a stack shows it: a file as its path. */
-function displayPath(url: string): string {
-  if (!url.startsWith("file:")) return url;
-  try {
-    return fileURLToPath(url);
-  } catch {
-    return url;
-  }
-}
-
-function isOwnFile(file: string): boolean {
-  return file.startsWith(OWN_DIR + path.sep);
-}
 
 /**
  * How halting went: the code let go of the main thread (stopped at a check, or it was never
@@ -114,35 +72,13 @@ async function receivePending(): Promise<void> {
   await nextCheck();
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new NotInJavaScript()), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
-
 export class ThreadSupervisor implements Supervisor {
   private session: inspector.Session | undefined;
   private lock: Promise<unknown> = Promise.resolve();
-  /** An enable the main thread has not answered yet (it is outside JavaScript). */
-  private unanswered: Promise<unknown> | undefined;
   /** A reachability probe the main thread has not answered yet. */
   private probing: Promise<unknown> | undefined;
-  /** Script URLs by id, as Debugger.enable reports them (call frames carry only the id). */
-  private readonly scripts = new Map<string, string>();
-  /** The source map URL of each script that has one (tsx, a bundler, tsc --sourceMap), by script id. */
-  private readonly sourceMapUrls = new Map<string, string>();
-  /** Source maps read so far, by script URL (undefined: none to be had), kept for the next `.stack`. */
-  private readonly sourceMaps = new Map<string, SourceMap | undefined>();
+  /** Reads the main thread's stack and locals when `.stack` asks. */
+  private readonly capture: StackCapture;
   /** The app's worker threads: an inspector session of their own, made on first use. */
   readonly workers: WorkerThreads;
 
@@ -153,6 +89,14 @@ export class ThreadSupervisor implements Supervisor {
     private readonly timeoutMs: number,
   ) {
     this.workers = new WorkerThreads(timeoutMs);
+    this.capture = new StackCapture(
+      {
+        post: (method, params) => this.post(method, params),
+        on: (event, listener) => this.connect().on(event, listener),
+        off: (event, listener) => this.connect().off(event, listener),
+      },
+      (id) => this.channel.inputOf(id),
+    );
   }
 
   loopState(): LoopState {
@@ -413,16 +357,10 @@ export class ThreadSupervisor implements Supervisor {
     }
     try {
       return await this.exclusive(async () => {
-        let frames = await this.pausedFrames().catch((err: unknown) => (err instanceof PauseMissed ? undefined : Promise.reject(err)));
-        // One more try: a sample can miss when the code it would land in has just ended.
-        frames ??= await this.pausedFrames().catch((err: unknown) => (err instanceof PauseMissed ? undefined : Promise.reject(err)));
-        if (!frames)
-          return `Main thread: event loop blocked for ${formatDuration(this.loopState().sinceMs)}; it runs JavaScript but did not pause in time (try .stack again)`;
-        try {
-          return `Main thread: event loop blocked for ${formatDuration(this.loopState().sinceMs)}\n${await this.describe(frames)}`;
-        } finally {
-          await this.resume();
-        }
+        await this.reachable();
+        const text = await this.capture.capture();
+        const head = `Main thread: event loop blocked for ${formatDuration(this.loopState().sinceMs)}`;
+        return text === undefined ? `${head}; it runs JavaScript but gave no stack in time (try .stack again)` : `${head}\n${text}`;
       });
     } catch (err) {
       if (err instanceof NotInJavaScript) {
@@ -453,10 +391,9 @@ export class ThreadSupervisor implements Supervisor {
     if (!this.session) {
       this.session = new inspector.Session();
       this.session.connectToMainThread();
-      this.session.on("Debugger.scriptParsed", (msg: { params: { scriptId: string; url: string; sourceMapURL?: string } }) => {
-        this.scripts.set(msg.params.scriptId, msg.params.url);
-        if (msg.params.sourceMapURL) this.sourceMapUrls.set(msg.params.scriptId, msg.params.sourceMapURL);
-      });
+      this.session.on("Debugger.scriptParsed", (msg: { params: { scriptId: string; url: string; sourceMapURL?: string } }) =>
+        this.capture.scriptParsed(msg.params),
+      );
     }
     return this.session;
   }
@@ -466,42 +403,6 @@ export class ThreadSupervisor implements Supervisor {
     return new Promise((resolve, reject) => {
       s.post(method, params ?? {}, (err: Error | null, result?: object) => (err ? reject(err) : resolve(result as T)));
     });
-  }
-
-  /** Pauses the main thread and returns its frames; throws NotInJavaScript if it cannot be reached. */
-  private async pausedFrames(): Promise<CallFrame[]> {
-    await this.reachable();
-    if (this.unanswered) await withTimeout(this.unanswered, ENABLE_WAIT_MS);
-    const enable = this.post("Debugger.enable");
-    this.unanswered = enable;
-    try {
-      await withTimeout(enable, ENABLE_WAIT_MS);
-    } catch (err) {
-      // When the main thread comes back it will run the enable: turn the Debugger off again then.
-      enable.then(
-        () => {
-          this.unanswered = undefined;
-          void this.post("Debugger.disable").catch(() => {});
-        },
-        () => {
-          this.unanswered = undefined;
-        },
-      );
-      throw err;
-    }
-    this.unanswered = undefined;
-    const s = this.connect();
-    const paused = new Promise<CallFrame[]>((resolve) => {
-      s.once("Debugger.paused", (msg: { params: { callFrames: CallFrame[] } }) => resolve(msg.params.callFrames));
-    });
-    await this.post("Debugger.pause");
-    try {
-      return await withTimeout(paused, PAUSE_WAIT_MS);
-    } catch {
-      await this.resume();
-      // It answered the probe, so it runs JavaScript: not being paused yet is no proof of native code.
-      throw new PauseMissed();
-    }
   }
 
   /**
@@ -544,13 +445,6 @@ export class ThreadSupervisor implements Supervisor {
       }
     }
     await probe;
-  }
-
-  private async resume(): Promise<void> {
-    await this.post("Debugger.resume").catch(() => {});
-    await this.post("Debugger.disable").catch(() => {});
-    this.scripts.clear();
-    this.sourceMapUrls.clear();
   }
 
   /**
@@ -608,98 +502,5 @@ export class ThreadSupervisor implements Supervisor {
       seen = "unsafe";
     }
     return seen;
-  }
-
-  /**
-   * The frames worth showing: above the runner (what called the input is manhole and Node
-   * plumbing), without this package's own (the interrupt check the input was paused in). All of
-   * them when that leaves none: then what blocks the thread is ours, and that is worth seeing.
-   */
-  private userFrames(frames: CallFrame[]): { frame: CallFrame; file: string }[] {
-    const all = frames.map((frame) => ({ frame, file: displayPath(this.scripts.get(frame.location.scriptId) ?? "") }));
-    const runner = all.findIndex((f) => RUNNERS.has(f.file));
-    const kept = (runner >= 0 ? all.slice(0, runner) : all).filter((f) => !isOwnFile(f.file));
-    return kept.length > 0 ? kept : all;
-  }
-
-  /** `at name (file:line:column)`, an input's positions mapped back to what the user typed. */
-  private frameLine(frame: CallFrame, file: string, mappers: Map<number, (line: number, column: number) => [number, number]>): string {
-    let line = frame.location.lineNumber + 1;
-    let column = frame.location.columnNumber + 1;
-    const input = INPUT_URL.exec(file);
-    if (input) {
-      const id = Number(input[1]);
-      let map = mappers.get(id);
-      const code = map ? undefined : this.channel.inputOf(id);
-      if (!map && code !== undefined) {
-        map = inputPositions(code);
-        mappers.set(id, map);
-      }
-      if (map) [line, column] = map(line, column);
-      // As an error's stack shows an input's own code: `at REPL7:1:5`.
-      if (!frame.functionName) return `    at ${file}:${line}:${column}`;
-    } else {
-      const sourceMap = this.sourceMapOf(frame.location.scriptId);
-      if (sourceMap) {
-        [line, column] = sourceMap.map.position(line, column);
-        file = sourceMap.file;
-      }
-    }
-    return `    at ${frame.functionName || "<anonymous>"} (${file || "<anonymous>"}:${line}:${column})`;
-  }
-
-  /**
-   * The source map of a script that names one (inline, or a file beside it), so that a frame of
-   * code compiled from TypeScript shows its .ts position. Read once per script and kept.
-   */
-  private sourceMapOf(scriptId: string): { map: SourceMap; file: string } | undefined {
-    const url = this.scripts.get(scriptId);
-    const mapUrl = this.sourceMapUrls.get(scriptId);
-    if (!url || !mapUrl) return undefined;
-    let map = this.sourceMaps.get(url);
-    if (!this.sourceMaps.has(url)) {
-      let json = inlineSourceMap(mapUrl);
-      if (json === undefined) {
-        try {
-          const base = url.startsWith("file:") ? url : pathToFileURL(url).href;
-          const file = new URL(mapUrl, base);
-          if (file.protocol === "file:") json = fs.readFileSync(file, "utf8");
-        } catch {
-          // no map to be read: the compiled position stands
-        }
-      }
-      map = json === undefined ? undefined : parseSourceMap(json);
-      if (this.sourceMaps.size >= 200) this.sourceMaps.delete(this.sourceMaps.keys().next().value as string);
-      this.sourceMaps.set(url, map);
-    }
-    if (!map) return undefined;
-    let file = displayPath(url);
-    if (map.source) {
-      try {
-        file = displayPath(new URL(map.source, url.startsWith("file:") ? url : pathToFileURL(url).href).href);
-      } catch {
-        // keep the script's own path
-      }
-    }
-    return { map, file };
-  }
-
-  private async describe(paused: CallFrame[]): Promise<string> {
-    const lines: string[] = [];
-    const shown = this.userFrames(paused);
-    const frames = shown.map((f) => f.frame);
-    const mappers = new Map<number, (line: number, column: number) => [number, number]>();
-    for (const { frame, file } of shown.slice(0, MAX_FRAMES)) lines.push(this.frameLine(frame, file, mappers));
-    if (frames.length > MAX_FRAMES) lines.push(`    ... ${frames.length - MAX_FRAMES} more frames`);
-    const top = frames[0];
-    const local = top?.scopeChain.find((s) => s.type === "local");
-    if (local?.object.objectId) {
-      const { result } = await this.post<{ result: PropertyDescriptor[] }>("Runtime.getProperties", {
-        objectId: local.object.objectId,
-        ownProperties: true,
-      });
-      lines.push(...localsLines(top.functionName, result));
-    }
-    return lines.join("\n");
   }
 }

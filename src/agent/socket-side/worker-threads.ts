@@ -27,7 +27,7 @@ import { awaitAbandoned, type FrameInfo, interruptedText, type Outcome } from ".
 import { formatDuration } from "../../shared/duration.js";
 import { acornParser } from "../../shared/parser.js";
 import type { WorkerInfo, WorkerThreadsAccess } from "../operations/types.js";
-import { localsLines } from "./locals.js";
+import { type PausedFrame, StackCapture } from "./stack-capture.js";
 
 /** A worker as NodeWorker attached it. */
 interface Attached {
@@ -51,13 +51,6 @@ interface Evaluated {
   exceptionDetails?: { text?: string; exception?: RemoteObject };
 }
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  location: { scriptId: string; lineNumber: number; columnNumber: number };
-  scopeChain: { type: string; object: { objectId?: string } }[];
-}
-
 interface Probe {
   threadId: number | null;
   uptimeMs: number;
@@ -75,16 +68,12 @@ class NoAnswer extends Error {}
 const ANSWER_MS = 1000;
 /** NodeWorker.enable and disable, through the main thread (which answers from JavaScript, however busy). */
 const ENABLE_MS = 5000;
-/** Debugger.enable reports every script of the worker. */
-const DEBUGGER_ENABLE_MS = 10_000;
-const PAUSE_MS = 1000;
 /** Two samples this far apart, both with JavaScript running and no idle time between: blocked. */
 const BLOCKED_SAMPLE_MS = 100;
 /** After its timeout, how long an evaluation's reply may still take (the termination unwinding). */
 const TIMEOUT_SLACK_MS = 250;
 /** A Ctrl-C asks the worker whether it answers; no answer this soon: the evaluation's synchronous part runs. */
 const INTERRUPT_PROBE_MS = 300;
-const MAX_FRAMES = 30;
 const MAX_TEXT = 1024 * 1024;
 
 /** The manhole's own files: a worker running one of them is a manhole's, never listed. */
@@ -245,9 +234,9 @@ export class WorkerThreads implements WorkerThreadsAccess {
   private nextRequest = 1;
   private readonly pending = new Map<number, { sessionId: string; resolve(v: unknown): void; reject(e: Error): void }>();
   /** Per worker session: who waits for its next Debugger.paused. */
-  private readonly pauseWaiters = new Map<string, (frames: CallFrame[]) => void>();
-  /** Per worker session, while a `.stack` capture runs: script URLs by id, as Debugger.enable reports them. */
-  private readonly scriptUrls = new Map<string, Map<string, string>>();
+  private readonly pauseWaiters = new Map<string, (frames: PausedFrame[]) => void>();
+  /** Per worker session, while a `.stack` capture runs: the capture, fed the scripts Debugger.enable reports. */
+  private readonly captures = new Map<string, StackCapture>();
   /** Manhole sessions in each worker, by thread id. */
   private readonly inside = new Map<number, number>();
   private readonly exitListeners = new Set<(threadId: number) => void>();
@@ -409,14 +398,13 @@ export class WorkerThreads implements WorkerThreadsAccess {
       return;
     }
     if (msg.method === "Debugger.scriptParsed") {
-      const { scriptId, url } = msg.params as { scriptId: string; url: string };
-      this.scriptUrls.get(sessionId)?.set(scriptId, url);
+      this.captures.get(sessionId)?.scriptParsed(msg.params as { scriptId: string; url: string; sourceMapURL?: string });
       return;
     }
     if (msg.method === "Debugger.paused") {
       const waiter = this.pauseWaiters.get(sessionId);
       this.pauseWaiters.delete(sessionId);
-      if (waiter) waiter((msg.params as { callFrames: CallFrame[] }).callFrames);
+      if (waiter) waiter((msg.params as { callFrames: PausedFrame[] }).callFrames);
       else {
         // Nobody asked for this pause (a capture gave up on it): never leave a worker paused.
         void this.sendTo(sessionId, "Debugger.resume").catch(() => {});
@@ -626,60 +614,25 @@ export class WorkerThreads implements WorkerThreadsAccess {
       return `${head}: it does not answer its inspector within ${formatDuration(ANSWER_MS)}: it runs native code (a synchronous call, a native addon), or a manhole session's input whose synchronous part holds it; it cannot be sampled now.`;
     }
     if (!topFrame(probe.stack)) return `${head}: its event loop is idle; no JavaScript is running.`;
-    let enabled = false;
-    const urls = new Map<string, string>();
-    this.scriptUrls.set(w.sessionId, urls);
-    const enable = this.sendTo(w.sessionId, "Debugger.enable");
+    const capture = new StackCapture(
+      {
+        post: (method, params) => this.sendTo(w.sessionId, method, params),
+        on: (_event, listener) => this.pauseWaiters.set(w.sessionId, (callFrames) => listener({ params: { callFrames } })),
+        off: () => this.pauseWaiters.delete(w.sessionId),
+      },
+      () => undefined,
+    );
+    this.captures.set(w.sessionId, capture);
     try {
-      await this.withTimeout(enable, DEBUGGER_ENABLE_MS);
-      enabled = true;
-      const paused = new Promise<CallFrame[]>((resolve) => this.pauseWaiters.set(w.sessionId, resolve));
-      await this.sendTo(w.sessionId, "Debugger.pause");
-      let frames: CallFrame[];
-      try {
-        frames = await this.withTimeout(paused, PAUSE_MS);
-      } catch {
-        this.pauseWaiters.delete(w.sessionId); // a pause after this is resumed when it comes
-        return `${head}: it runs JavaScript but did not pause in time (try .stack again)`;
-      }
-      for (const f of frames) f.url ||= urls.get(f.location.scriptId) ?? "";
-      return `${head}: running JavaScript\n${await this.describeFrames(w, frames)}`;
+      const text = await capture.capture();
+      return text === undefined
+        ? `${head}: it runs JavaScript but gave no stack in time (try .stack again)`
+        : `${head}: running JavaScript\n${text}`;
     } catch (err) {
       if (err instanceof WorkerGone) return `Worker ${threadId} has exited.`;
-      if (err instanceof NoAnswer) {
-        // When it answers after all, its Debugger goes off again.
-        enable.then(() => this.sendTo(w.sessionId, "Debugger.disable")).catch(() => {});
-        return `${head}: it did not answer in time (try .stack again)`;
-      }
       throw err;
     } finally {
-      if (this.scriptUrls.get(w.sessionId) === urls) this.scriptUrls.delete(w.sessionId);
-      if (enabled) {
-        await this.sendTo(w.sessionId, "Debugger.resume").catch(() => {});
-        await this.sendTo(w.sessionId, "Debugger.disable").catch(() => {});
-      }
+      if (this.captures.get(w.sessionId) === capture) this.captures.delete(w.sessionId);
     }
-  }
-
-  private async describeFrames(w: Attached, frames: CallFrame[]): Promise<string> {
-    const shown = frames.filter((f) => f.url !== "manhole-probe");
-    const lines = shown
-      .slice(0, MAX_FRAMES)
-      .map((f) =>
-        /^REPL\d+$/.test(f.url) && !f.functionName
-          ? `    at ${f.url}:${f.location.lineNumber + 1}:${f.location.columnNumber + 1}`
-          : `    at ${f.functionName || "<anonymous>"} (${f.url ? displayPath(f.url) : "<anonymous>"}:${f.location.lineNumber + 1}:${f.location.columnNumber + 1})`,
-      );
-    if (shown.length > MAX_FRAMES) lines.push(`    ... ${shown.length - MAX_FRAMES} more frames`);
-    const top = shown[0];
-    const local = top?.scopeChain.find((s) => s.type === "local");
-    if (local?.object.objectId) {
-      const { result } = await this.sendTo<{ result: { name: string; value?: RemoteObject }[] }>(w.sessionId, "Runtime.getProperties", {
-        objectId: local.object.objectId,
-        ownProperties: true,
-      });
-      lines.push(...localsLines(top.functionName, result));
-    }
-    return lines.join("\n");
   }
 }
