@@ -103,6 +103,30 @@ test("blocked in app code: banner warns, .stack shows the blocking function and 
   }
 });
 
+test("blocked in one long builtin call: .stack shows the frames as sampled and says the locals were not read", T, async () => {
+  const app = await startBlocked("regex");
+  try {
+    const c = await connect(app.path);
+    assert.match(await c.until(">>> ", 10_000), /WARNING: the event loop is blocked for /);
+    for (let i = 0; i < 2; i++) {
+      // The thread never comes back to a statement of its own, so it is never stopped: each
+      // .stack answers from a fresh sample, and none leaves it paused.
+      const stack = await c.eval(".stack");
+      assert.match(stack, /^Main thread: event loop blocked for /);
+      assert.match(stack, /\n {4}at RegExp\.test \(<anonymous>\)\n {4}at backtrack \(\S*blocker\.cjs:\d+:\d+\)\n/);
+      assert.match(
+        stack,
+        /^Locals: not read \(backtrack did not reach a statement where it could be stopped safely within 1 s\); the frames are as sampled\.$/m,
+      );
+      assert.doesNotMatch(stack, /Locals of/);
+    }
+    c.end();
+  } finally {
+    app.child.kill("SIGKILL");
+    await app.stop();
+  }
+});
+
 test("blocked in execSync: .stack answers plainly that the main thread is outside JavaScript", T, async () => {
   const app = await startBlocked("exec", 3000);
   try {
