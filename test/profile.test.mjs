@@ -67,6 +67,44 @@ async function evalNc(app, code) {
 /** The temp files artifacts leave while they are made (none must remain). */
 const partFiles = (dir) => fs.readdirSync(dir).filter((f) => f.endsWith(".part"));
 
+/**
+ * A fresh memory cgroup below this process's own (v2 where its memory controller is on, else
+ * v1's), to put an app in with a limit; null where none can be made (not root, no controller).
+ */
+function childCgroup() {
+  const lines = fs.readFileSync("/proc/self/cgroup", "utf8").split("\n");
+  const kinds = [];
+  const v2 = lines.find((l) => l.startsWith("0::"));
+  if (v2) kinds.push({ parent: path.join("/sys/fs/cgroup", v2.slice(3)), limit: "memory.max", usage: "memory.current" });
+  const v1 = lines.map((l) => /^\d+:([^:]*):(.*)$/.exec(l)).find((m) => m?.[1].split(",").includes("memory"));
+  if (v1) kinds.push({ parent: path.join("/sys/fs/cgroup/memory", v1[2]), limit: "memory.limit_in_bytes", usage: "memory.usage_in_bytes" });
+  for (const kind of kinds) {
+    const dir = path.join(kind.parent, `manhole-test-${process.pid}`);
+    try {
+      fs.mkdirSync(dir);
+    } catch {
+      continue;
+    }
+    if (!fs.existsSync(path.join(dir, kind.limit))) {
+      fs.rmdirSync(dir);
+      continue;
+    }
+    const remove = () => {
+      // Empty once the app has exited; a process still in it would keep it.
+      for (let i = 0; i < 50; i++) {
+        try {
+          fs.rmdirSync(dir);
+          return;
+        } catch {
+          spawnSync("sleep", ["0.1"]);
+        }
+      }
+    };
+    return { dir, limit: kind.limit, usage: kind.usage, remove };
+  }
+  return null;
+}
+
 function hottestSelf(profile) {
   const self = new Map();
   for (const [i, id] of profile.samples.entries()) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
@@ -340,6 +378,37 @@ describe(".heap", () => {
       }
     });
   }
+
+  test("refused when the app's own cgroup leaves too little memory, with the limit named; --force goes past it", async (t) => {
+    const cg = childCgroup();
+    if (!cg) {
+      t.skip("no memory cgroup this test may make (it needs root and a cgroup v1 or v2 memory controller)");
+      return;
+    }
+    const app = await startApp({ script: FIXTURE });
+    try {
+      const heapUsed = Number((await nc(app.path, "process.memoryUsage().heapUsed\n")).stdout.match(/\d+/)?.[0]);
+      fs.writeFileSync(path.join(cg.dir, "cgroup.procs"), String(app.child.pid));
+      // Room for half of what a snapshot needs (7 bytes per byte of heap), and never under 16 MB.
+      const used = Number(fs.readFileSync(path.join(cg.dir, cg.usage), "utf8"));
+      const limit = used + Math.max(16 * MB, Math.round((heapUsed * 7) / 2));
+      fs.writeFileSync(path.join(cg.dir, cg.limit), String(limit));
+      const r = await nc(app.path, ".heap\n.heap --force\n", { timeout: 60_000 });
+      assert.match(
+        r.stdout,
+        /\.heap: refused: it needs about [\d.]+ MiB more memory, and only [\d.]+ MiB is available \(the cgroup's limit is [\d.]+ MiB\): the app could be killed for it\.\n\(a heap snapshot of .*; --force takes it anyway\)/,
+      );
+      assert.match(r.stdout, /Forced past: it needs about [\d.]+ MiB more memory.*\nNot taken yet: confirm with \.heap --yes --force/);
+      assert.deepEqual(
+        fs.readdirSync(app.dir).filter((f) => /heapsnapshot/.test(f)),
+        [],
+      );
+      assert.match(await httpGetWithin(app.port, 5000), /ok/);
+    } finally {
+      await app.stop();
+      cg.remove();
+    }
+  });
 
   test("observe-only: .profile runs, .heap is refused (a snapshot holds every value)", async () => {
     const app = await startApp({ script: FIXTURE, options: { observeOnly: true } });

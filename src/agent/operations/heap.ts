@@ -45,26 +45,37 @@ function readNumber(file: string): number | null {
   }
 }
 
-/** The cgroup's memory limit and use (v2, else v1), or nulls outside a limited cgroup. */
+/**
+ * The memory limit of the process's cgroup and its use (v2, else v1's memory controller), or nulls
+ * outside a limited cgroup. A limit holds for everything below it, so the lowest one between the
+ * process's own cgroup and the root counts. Inside a container the cgroup namespace shows its
+ * own cgroup as the root; on a host (or a v1 set-up without a namespace), the path in
+ * /proc/self/cgroup leads to it.
+ */
 function cgroupMemory(): { limit: number | null; used: number | null } {
-  let rel = "";
+  let lines: string[];
   try {
-    const line = fs
-      .readFileSync("/proc/self/cgroup", "utf8")
-      .split("\n")
-      .find((l) => l.startsWith("0::"));
-    if (line) rel = line.slice(3);
+    lines = fs.readFileSync("/proc/self/cgroup", "utf8").split("\n");
   } catch {
     return { limit: null, used: null };
   }
-  for (const dir of [path.join("/sys/fs/cgroup", rel), "/sys/fs/cgroup"]) {
-    const limit = readNumber(path.join(dir, "memory.max"));
-    if (limit !== null) return { limit, used: readNumber(path.join(dir, "memory.current")) };
+  const v2 = lines.find((l) => l.startsWith("0::"));
+  const v1 = lines.map((l) => /^\d+:([^:]*):(.*)$/.exec(l)).find((m) => m?.[1]?.split(",").includes("memory"));
+  const found =
+    (v2 === undefined ? undefined : lowestLimit("/sys/fs/cgroup", v2.slice(3), "memory.max", "memory.current")) ??
+    (v1 ? lowestLimit("/sys/fs/cgroup/memory", v1[2] ?? "/", "memory.limit_in_bytes", "memory.usage_in_bytes") : undefined);
+  return found ?? { limit: null, used: null };
+}
+
+/** The lowest limit from `root/rel` up to `root`, and the use where it is set; undefined when none is. */
+function lowestLimit(root: string, rel: string, limitFile: string, usageFile: string): { limit: number; used: number | null } | undefined {
+  let best: { limit: number; used: number | null } | undefined;
+  for (let dir = path.join(root, rel); ; dir = path.dirname(dir)) {
+    const limit = readNumber(path.join(dir, limitFile));
+    // v1 says "no limit" with a huge number, v2 with "max" (null here).
+    if (limit !== null && limit < 2 ** 60 && (!best || limit < best.limit)) best = { limit, used: readNumber(path.join(dir, usageFile)) };
+    if (dir === root || !dir.startsWith(root)) return best;
   }
-  const v1 = readNumber("/sys/fs/cgroup/memory/memory.limit_in_bytes");
-  // v1 says "no limit" with a huge number.
-  if (v1 !== null && v1 < 2 ** 60) return { limit: v1, used: readNumber("/sys/fs/cgroup/memory/memory.usage_in_bytes") };
-  return { limit: null, used: null };
 }
 
 function memoryAvailable(): number {
