@@ -16,26 +16,14 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { inlineSourceMap, parseSourceMap, type SourceMap } from "../main-thread/source-map.js";
 import { inputPositions } from "../main-thread/typescript.js";
+import { withDeadline } from "./deadline.js";
 import { localsLines } from "./locals.js";
 
 /** Thrown when the main thread does not answer the inspector in time: it runs native code. */
 export class NotInJavaScript extends Error {}
 
-export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new NotInJavaScript()), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
+/** A promise's outcome, or NotInJavaScript once `ms` have passed without one. */
+export const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> => withDeadline(p, ms, () => new NotInJavaScript());
 
 /** This package's files (evaluator, containment, the boundary...): their frames are never the user's. */
 const OWN_DIR = path.resolve(__dirname, "..");

@@ -27,6 +27,7 @@ import { awaitAbandoned, type FrameInfo, interruptedText, type Outcome } from ".
 import { formatDuration } from "../../shared/duration.js";
 import { acornParser } from "../../shared/parser.js";
 import type { WorkerInfo, WorkerThreadsAccess } from "../operations/types.js";
+import { withDeadline } from "./deadline.js";
 import { type PausedFrame, StackCapture } from "./stack-capture.js";
 
 /** A worker as NodeWorker attached it. */
@@ -434,19 +435,7 @@ export class WorkerThreads implements WorkerThreadsAccess {
   }
 
   private withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new NoAnswer()), ms);
-      p.then(
-        (v) => {
-          clearTimeout(t);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(t);
-          reject(e);
-        },
-      );
-    });
+    return withDeadline(p, ms, () => new NoAnswer());
   }
 
   private async probe(w: Attached): Promise<Probe | undefined> {
