@@ -131,6 +131,41 @@ describe("worker threads, threaded", () => {
     c.end();
   });
 
+  test("what an input prints in a worker comes to its session, in order, before its value (the app's stdout still gets it)", async () => {
+    const c = await session(app);
+    await c.eval(`.worker ${ids.idler}`, inWorker(ids.idler));
+    const ev = (code) => c.eval(code, inWorker(ids.idler));
+    assert.equal(
+      await ev("console.log('one', 2, { three: [3] }); console.info('%s-%d', 'four', 4); 5"),
+      "one 2 { three: [ 3 ] }\nfour-4\n5\n",
+    );
+    // From app code the input calls, and after an await.
+    assert.equal(
+      await ev("globalThis.say = (x) => console.log('said', x); say('a'); await null; say('b'); 'done'"),
+      "said a\nsaid b\n'done'\n",
+    );
+    // Not what the worker prints on its own or for another input: a timer set by an input prints after it ended.
+    assert.equal(await ev("setTimeout(() => console.log('later'), 10); 'set'"), "'set'\n");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await ev("'after'"), "'after'\n");
+    assert.match(app.stdout(), /^one 2 \{ three: \[ 3 \] \}$/m);
+    assert.match(app.stdout(), /^later$/m);
+    await c.eval(".worker main");
+    c.end();
+    // Structured: each line an `out` of that request, before its value.
+    const s = await structured(app);
+    s.c.send(`${JSON.stringify({ op: "eval", id: 7, code: "console.log('x'); 1", worker: ids.idler })}\n`);
+    const replies = [JSON.parse(await s.c.until(/.*\n/, 20_000)), JSON.parse(await s.c.until(/.*\n/, 20_000))];
+    assert.deepEqual(
+      replies.map((r) => [r.op, r.id, r.text]),
+      [
+        ["out", 7, "x\n"],
+        ["value", 7, "1"],
+      ],
+    );
+    s.c.end();
+  });
+
   test("in the stuck worker: expressions answer, .stack names its busy function, a runaway input stops at the timeout, and it keeps spinning", async () => {
     const c = await session(app);
     const before = await rounds(c);
@@ -298,9 +333,15 @@ describe("worker threads, threaded", () => {
     }
     const since = await rounds(watcher);
     await spinnerAdvancesFrom(watcher, since);
-    // The idler answers again once the abandoned input's timeout has stopped it.
+    // The idler answers again once the abandoned inputs' timeouts have stopped them (each runs
+    // its full timeout in turn, the worker's inspector taking one request at a time).
     await watcher.eval(`.worker ${ids.idler}`, inWorker(ids.idler));
-    assert.equal(await watcher.eval("workerMarker", inWorker(ids.idler)), "'idler-marker'\n");
+    let marker = "";
+    for (let i = 0; i < 5 && marker !== "'idler-marker'\n"; i++) {
+      marker = await watcher.eval("workerMarker", inWorker(ids.idler));
+      assert.match(marker, /^('idler-marker'|Timed out after 2000 ms while awaiting.*)\n$/);
+    }
+    assert.equal(marker, "'idler-marker'\n");
     await watcher.eval(".worker main");
     assert.equal(await watcher.eval("1 + 1"), "2\n");
     const listed = JSON.parse((await runClient(process.execPath, [MAIN, "workers", app.path, "--json"])).stdout);

@@ -176,7 +176,8 @@ export class Actions {
     }
     try {
       const id = -++this.workerRunIds;
-      const evaluation = workers.evaluate(threadId, code);
+      // What the input prints in the worker comes to the session too (it still goes to the app's stdout).
+      const evaluation = workers.evaluate(threadId, code, undefined, (text) => notify?.({ kind: "note", text }));
       this.workerRun = { id, evaluation, ...(notify ? { notify } : {}) };
       started?.(id);
       return await evaluation.done;

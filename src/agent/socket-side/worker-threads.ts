@@ -36,6 +36,15 @@ interface Attached {
   threadId: number;
   name: string;
   url: string;
+  /** Runtime.enable sent: its console calls are reported, until this inspector session to it ends. */
+  console?: boolean;
+}
+
+/** Where the console calls of one running input go, in order (each formatted in the worker). */
+interface ConsoleRoute {
+  write(text: string): void;
+  /** Settles once every call reported so far has been written. */
+  flushed: Promise<void>;
 }
 
 interface RemoteObject {
@@ -107,6 +116,19 @@ const FORMAT = `function () {
   } catch {}
   return { text, json, error };
 }`;
+
+/** Formats one console call's arguments in the worker, as its console would print them. */
+const CONSOLE_FORMAT = `function (...args) {
+  const util = globalThis.process && process.getBuiltinModule ? process.getBuiltinModule("node:util") : undefined;
+  return util ? util.formatWithOptions(${JSON.stringify(INSPECT_OPTIONS)}, ...args) : args.map(String).join(" ");
+}`;
+
+/** Runtime.consoleAPICalled's parameters, as far as they are read. */
+interface ConsoleCall {
+  executionContextId: number;
+  args: RemoteObject[];
+  stackTrace?: { callFrames: { url: string }[] };
+}
 
 /** Evaluated in the worker: what it runs now (its stack under this probe), and a few figures. */
 const PROBE =
@@ -236,6 +258,8 @@ export class WorkerThreads implements WorkerThreadsAccess {
   private readonly pending = new Map<number, { sessionId: string; resolve(v: unknown): void; reject(e: Error): void }>();
   /** Per worker session: who waits for its next Debugger.paused. */
   private readonly pauseWaiters = new Map<string, (frames: PausedFrame[]) => void>();
+  /** Per worker session and input (`<session>/REPL<n>`), while it runs: where its console calls go. */
+  private readonly consoleRoutes = new Map<string, ConsoleRoute>();
   /** Per worker session, while a `.stack` capture runs: the capture, fed the scripts Debugger.enable reports. */
   private readonly captures = new Map<string, StackCapture>();
   /** Manhole sessions in each worker, by thread id. */
@@ -402,6 +426,10 @@ export class WorkerThreads implements WorkerThreadsAccess {
       this.captures.get(sessionId)?.scriptParsed(msg.params as { scriptId: string; url: string; sourceMapURL?: string });
       return;
     }
+    if (msg.method === "Runtime.consoleAPICalled") {
+      this.consoleCalled(sessionId, msg.params as ConsoleCall);
+      return;
+    }
     if (msg.method === "Debugger.paused") {
       const waiter = this.pauseWaiters.get(sessionId);
       this.pauseWaiters.delete(sessionId);
@@ -470,7 +498,7 @@ export class WorkerThreads implements WorkerThreadsAccess {
    * await, `let`/`const` that persist in the worker's global scope and may be declared again),
    * the value printed by util.inspect in the worker.
    */
-  evaluate(threadId: number, code: string, timeoutMs = this.timeoutMs): WorkerEvaluation {
+  evaluate(threadId: number, code: string, timeoutMs = this.timeoutMs, output?: (text: string) => void): WorkerEvaluation {
     const w = this.attached.get(threadId);
     if (!w) {
       return {
@@ -491,6 +519,11 @@ export class WorkerThreads implements WorkerThreadsAccess {
     });
     const release = () => void this.sendTo(w.sessionId, "Runtime.releaseObjectGroup", { objectGroup: group }).catch(() => {});
     const repl = needsReplMode(code);
+    const routeKey = `${w.sessionId}/REPL${replId}`;
+    const route: ConsoleRoute | undefined = output ? { write: output, flushed: Promise.resolve() } : undefined;
+    if (route) this.consoleRoutes.set(routeKey, route);
+    void done.then(() => this.consoleRoutes.delete(routeKey));
+    if (route) this.reportConsole(w);
     const request = this.sendTo<Evaluated>(w.sessionId, "Runtime.evaluate", {
       expression: `${code}\n//# sourceURL=REPL${replId}`,
       ...(repl ? { replMode: true, awaitPromise: true } : {}),
@@ -503,7 +536,10 @@ export class WorkerThreads implements WorkerThreadsAccess {
       async (r) => {
         if (settled) return release(); // given up on (timeout, interrupt): its objects go
         try {
-          settle(await this.outcomeOf(w, r, replId));
+          const outcome = await this.outcomeOf(w, r, replId);
+          // What the input printed comes before its value.
+          if (route) await this.withTimeout(route.flushed, ANSWER_MS).catch(() => {});
+          settle(outcome);
         } catch (err) {
           settle({ kind: "error", text: `manhole: ${err instanceof Error ? err.message : String(err)}` });
         } finally {
@@ -548,6 +584,67 @@ export class WorkerThreads implements WorkerThreadsAccess {
         return `(this input's synchronous part runs in worker ${threadId}, whose inspector takes one request at a time: it cannot be interrupted there, and is stopped at the timeout, ${formatDuration(timeoutMs)} after it started)`;
       },
     };
+  }
+
+  /**
+   * Turns on the worker's console reports (Runtime.enable) for inputs whose output a session
+   * wants. Not waited for: the worker's inspector takes requests in order, so it is on before
+   * the input that follows runs. It stays on while the manhole is attached to the worker (NodeWorker
+   * detaches when no session uses workers any more): turning it off between inputs put requests
+   * between an input and its timeout's termination.
+   */
+  private reportConsole(w: Attached): void {
+    if (w.console) return;
+    w.console = true;
+    void this.sendTo(w.sessionId, "Runtime.enable").catch(() => {});
+  }
+
+  /**
+   * A console call in a worker: written to the session whose running input made it (a frame of
+   * that input's script on its stack: its own code, or app code it called). The worker's own
+   * console output goes where it always goes; this adds a copy for the session.
+   */
+  private consoleCalled(sessionId: string, call: ConsoleCall): void {
+    const frames = call.stackTrace?.callFrames ?? [];
+    let route: ConsoleRoute | undefined;
+    for (const f of frames) {
+      route = /^REPL\d+$/.test(f.url) ? this.consoleRoutes.get(`${sessionId}/${f.url}`) : undefined;
+      if (route) break;
+    }
+    if (!route) return;
+    const r = route;
+    const formatted = this.formatConsoleArgs(sessionId, call).catch(() => call.args.map((a) => a.description ?? String(a.value)).join(" "));
+    r.flushed = r.flushed
+      .then(() => formatted)
+      .then((text) => r.write(text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT)}... (cut)` : text));
+  }
+
+  private async formatConsoleArgs(sessionId: string, call: ConsoleCall): Promise<string> {
+    const plain =
+      call.args.every((a) => !a.objectId && a.type !== "string") ||
+      (call.args.every((a) => a.type === "string") && !String(call.args[0]?.value).includes("%"));
+    if (plain)
+      return call.args
+        .map((a) => (a.type === "string" ? String(a.value) : (a.unserializableValue ?? a.description ?? String(a.value))))
+        .join(" ");
+    const r = await this.sendTo<Evaluated>(sessionId, "Runtime.callFunctionOn", {
+      functionDeclaration: CONSOLE_FORMAT,
+      executionContextId: call.executionContextId,
+      arguments: call.args.map((a) =>
+        a.objectId
+          ? { objectId: a.objectId }
+          : a.unserializableValue
+            ? { unserializableValue: a.unserializableValue }
+            : "value" in a
+              ? { value: a.value }
+              : {},
+      ),
+      returnByValue: true,
+      silent: true,
+    });
+    // The arguments were kept for this call alone: let them go.
+    void this.sendTo(sessionId, "Runtime.releaseObjectGroup", { objectGroup: "console" }).catch(() => {});
+    return typeof r.result?.value === "string" ? r.result.value : "";
   }
 
   /** Does the worker's inspector answer within `ms` (it does unless a synchronous evaluation of ours, or native code, holds it)? */
