@@ -7,8 +7,7 @@
 //   BENCH_ROUNDS=4 BENCH_SECONDS=3 BENCH_CONNECTIONS=20 node bench/diagnostics.js
 "use strict";
 const path = require("node:path");
-const autocannon = require("autocannon");
-const { privateTempDir, startChild, cleanup, median, table, machine } = require("./lib.js");
+const { privateTempDir, startChild, cleanup, median, table, machine, requestsPerSecond } = require("./lib.js");
 const { ManholeClient } = require("../dist/cli/client.js");
 const { sampleOnce } = require("../dist/cli/top.js");
 
@@ -19,13 +18,7 @@ const TOP_TARGET = 0.97;
 const CHANNELS_TARGET = 0.99;
 const APP = path.join(__dirname, "servers", "http-app.js");
 
-function load(port, seconds = SECONDS) {
-  return new Promise((resolve, reject) => {
-    autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration: seconds }, (err, result) =>
-      err ? reject(err) : resolve(result.requests.average),
-    );
-  });
-}
+const load = (port, seconds = SECONDS) => requestsPerSecond(port, { connections: CONNECTIONS, seconds });
 
 /** `manhole top`'s sampling (the dashboard's requests, one session) until stopped. */
 async function attachTop(socket) {

@@ -181,4 +181,25 @@ function machine() {
     .join(" ")}, ${affinity()}`;
 }
 
-module.exports = { ROOT, AGENT, privateTempDir, startChild, stopChild, cleanup, percentile, median, table, record, machine, machineInfo };
+/** Requests per second of `seconds` of saturating HTTP load on 127.0.0.1:`port` (autocannon, a dev dependency). */
+async function requestsPerSecond(port, { connections, seconds }) {
+  const autocannon = require("autocannon");
+  const result = await autocannon({ url: `http://127.0.0.1:${port}/`, connections, duration: seconds });
+  return result.requests.average;
+}
+
+module.exports = {
+  ROOT,
+  AGENT,
+  privateTempDir,
+  startChild,
+  stopChild,
+  cleanup,
+  percentile,
+  median,
+  table,
+  record,
+  machine,
+  machineInfo,
+  requestsPerSecond,
+};

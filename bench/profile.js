@@ -9,8 +9,7 @@
 //   BENCH_ROUNDS=4 BENCH_SECONDS=3 BENCH_CONNECTIONS=20 BENCH_HEAP_ITEMS=500000 node bench/profile.js
 "use strict";
 const path = require("node:path");
-const autocannon = require("autocannon");
-const { privateTempDir, startChild, cleanup, median, table, machine } = require("./lib.js");
+const { privateTempDir, startChild, cleanup, median, table, machine, requestsPerSecond } = require("./lib.js");
 const { ManholeClient } = require("../dist/cli/client.js");
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 4);
@@ -21,13 +20,7 @@ const AFTER_TARGET = 0.99;
 const APP = path.join(__dirname, "servers", "await-app.js");
 const MB = 1024 * 1024;
 
-function load(port, seconds = SECONDS) {
-  return new Promise((resolve, reject) => {
-    autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration: seconds }, (err, result) =>
-      err ? reject(err) : resolve(result.requests.average),
-    );
-  });
-}
+const load = (port, seconds = SECONDS) => requestsPerSecond(port, { connections: CONNECTIONS, seconds });
 
 /** Runs a command; artifact frames are dropped as they come (only their count is kept). */
 async function command(socket, name, args) {

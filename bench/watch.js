@@ -10,8 +10,7 @@
 "use strict";
 const http = require("node:http");
 const path = require("node:path");
-const autocannon = require("autocannon");
-const { privateTempDir, startChild, cleanup, median, table, machine } = require("./lib.js");
+const { privateTempDir, startChild, cleanup, median, table, machine, requestsPerSecond } = require("./lib.js");
 const { ManholeClient } = require("../dist/cli/client.js");
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 6);
@@ -21,13 +20,7 @@ const CALLS = Number(process.env.BENCH_CALLS || 5000);
 const AFTER_TARGET = 0.99;
 const APP = path.join(__dirname, "servers", "watch-app.js");
 
-function autocannonRun(port, seconds) {
-  return new Promise((resolve, reject) => {
-    autocannon({ url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, duration: seconds }, (err, result) =>
-      err ? reject(err) : resolve(result.requests.average),
-    );
-  });
-}
+const autocannonRun = (port, seconds) => requestsPerSecond(port, { connections: CONNECTIONS, seconds });
 
 /**
  * A load run: requests/s, and requests per CPU-second of the app process (its own CPU time,
