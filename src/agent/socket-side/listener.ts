@@ -116,6 +116,7 @@ export class Listener {
       return;
     }
     const { config } = this;
+    const unattend = this.supervisor.attend?.();
     const session = new Session(
       this.nextSession++,
       socket,
@@ -142,6 +143,7 @@ export class Listener {
       },
       (s) => {
         this.sessions.delete(s);
+        unattend?.();
         if (config.oneshot) this.onOneshotDone();
       },
     );

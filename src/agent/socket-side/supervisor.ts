@@ -33,6 +33,8 @@ export interface Supervisor {
   stack(): Promise<string>;
   /** undefined when the socket side shares the main thread and so cannot tell. */
   loopState(): LoopState | undefined;
+  /** Threaded mode: a session is open (the loop is watched closely) until the returned function is called. */
+  attend?(): () => void;
   /** Threaded mode: the app's worker threads, through the inspector's worker support. */
   readonly workers?: WorkerThreads;
   /** Threaded mode: runs `fn` with the inspector session on the main thread held exclusively. */

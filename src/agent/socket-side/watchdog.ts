@@ -17,7 +17,7 @@ import {
   waitedText,
 } from "../../protocol/outcome.js";
 import { formatDuration } from "../../shared/duration.js";
-import { CELL, INTERRUPT, type LoopState, lastBeat, markCancelled, readLoopState } from "../boundary/shared-memory.js";
+import { attendLoop, CELL, INTERRUPT, type LoopState, lastBeat, markCancelled, readLoopState } from "../boundary/shared-memory.js";
 import { inputPositions } from "../main-thread/typescript.js";
 import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
@@ -101,6 +101,10 @@ export class ThreadSupervisor implements Supervisor {
 
   loopState(): LoopState {
     return readLoopState(this.beat);
+  }
+
+  attend(): () => void {
+    return attendLoop(this.beat);
   }
 
   watch(id: number, hooks?: WatchHooks): () => void {
