@@ -137,6 +137,10 @@ export class ThreadSupervisor implements Supervisor {
   private unanswered: Promise<unknown> | undefined;
   /** A reachability probe the main thread has not answered yet. */
   private probing: Promise<unknown> | undefined;
+  /** The stack probe under way, shared by every session that waits (stackProbe). */
+  private probingStack: Promise<string> | undefined;
+  /** The capture that waits for the main thread to pause, if any: any other pause is resumed at once. */
+  private pauseWaiter: ((frames: CallFrame[]) => void) | undefined;
   /** Script URLs by id, as Debugger.enable reports them (call frames carry only the id). */
   private readonly scripts = new Map<string, string>();
   /** The source map URL of each script that has one (tsx, a bundler, tsc --sourceMap), by script id. */
@@ -217,12 +221,30 @@ export class ThreadSupervisor implements Supervisor {
       if (err instanceof NotInJavaScript) return { blockedMs: this.loopState().sinceMs, state: "native" };
       throw err;
     }
-    const r = await withTimeout(
-      this.post<{ result?: { value?: unknown } }>("Runtime.evaluate", { expression: STACK_PROBE, silent: true, returnByValue: true }),
-      PAUSE_WAIT_MS,
-    ).catch(() => undefined);
-    const stack = typeof r?.result?.value === "string" ? r.result.value : "";
+    const stack = await this.stackProbe();
     return { blockedMs: this.loopState().sinceMs, ...this.topOf(stack) };
+  }
+
+  /**
+   * The main thread's stack from STACK_PROBE, "" when it gives none in time. Every session
+   * waiting at once shares one probe, and the probe holds the inspector lock like a capture:
+   * a Debugger.pause must never be pending while the main thread runs JavaScript the inspector
+   * gave it. A pause that lands inside such an evaluation, with more inspector messages queued
+   * behind it, leaves the thread paused for good: Node's message loop on pause waits for those
+   * messages while nothing dispatches them, so not even Debugger.resume is read (measured on
+   * Node 20, 24 and 26).
+   */
+  private stackProbe(): Promise<string> {
+    this.probingStack ??= this.exclusive(async () => {
+      const r = await withTimeout(
+        this.post<{ result?: { value?: unknown } }>("Runtime.evaluate", { expression: STACK_PROBE, silent: true, returnByValue: true }),
+        PAUSE_WAIT_MS,
+      ).catch(() => undefined);
+      return typeof r?.result?.value === "string" ? r.result.value : "";
+    }).finally(() => {
+      this.probingStack = undefined;
+    });
+    return this.probingStack;
   }
 
   /** The top frame of an Error stack that is the user's, and whether it waits in Atomics.wait. */
@@ -453,6 +475,13 @@ export class ThreadSupervisor implements Supervisor {
     if (!this.session) {
       this.session = new inspector.Session();
       this.session.connectToMainThread();
+      this.session.on("Debugger.paused", (msg: { params: { callFrames: CallFrame[] } }) => {
+        const waiter = this.pauseWaiter;
+        this.pauseWaiter = undefined;
+        if (waiter) waiter(msg.params.callFrames);
+        // A pause nobody waits for (asked for by a capture that gave up on it): the app must not stay paused.
+        else void this.post("Debugger.resume").catch(() => {});
+      });
       this.session.on("Debugger.scriptParsed", (msg: { params: { scriptId: string; url: string; sourceMapURL?: string } }) => {
         this.scripts.set(msg.params.scriptId, msg.params.url);
         if (msg.params.sourceMapURL) this.sourceMapUrls.set(msg.params.scriptId, msg.params.sourceMapURL);
@@ -490,14 +519,14 @@ export class ThreadSupervisor implements Supervisor {
       throw err;
     }
     this.unanswered = undefined;
-    const s = this.connect();
     const paused = new Promise<CallFrame[]>((resolve) => {
-      s.once("Debugger.paused", (msg: { params: { callFrames: CallFrame[] } }) => resolve(msg.params.callFrames));
+      this.pauseWaiter = resolve;
     });
     await this.post("Debugger.pause");
     try {
       return await withTimeout(paused, PAUSE_WAIT_MS);
     } catch {
+      this.pauseWaiter = undefined;
       await this.resume();
       // It answered the probe, so it runs JavaScript: not being paused yet is no proof of native code.
       throw new PauseMissed();
