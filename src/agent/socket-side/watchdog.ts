@@ -21,7 +21,16 @@ import { attendLoop, CELL, INTERRUPT, type LoopState, lastBeat, markCancelled, r
 import { inputPositions } from "../main-thread/typescript.js";
 import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
-import { displayPath, INPUT_URL, isOwnFile, NotInJavaScript, RUNNERS, StackCapture, withTimeout } from "./stack-capture.js";
+import {
+  displayPath,
+  INPUT_URL,
+  isOwnFile,
+  NotInJavaScript,
+  type PausedFrame,
+  RUNNERS,
+  StackCapture,
+  withTimeout,
+} from "./stack-capture.js";
 import type { Supervisor, WatchHooks } from "./supervisor.js";
 import { WorkerThreads } from "./worker-threads.js";
 
@@ -77,6 +86,10 @@ export class ThreadSupervisor implements Supervisor {
   private lock: Promise<unknown> = Promise.resolve();
   /** A reachability probe the main thread has not answered yet. */
   private probing: Promise<unknown> | undefined;
+  /** The capture waiting for the main thread to stop at one of its breakpoints, if any. */
+  private pauseListener: ((msg: { params: { callFrames: PausedFrame[] } }) => void) | undefined;
+  /** The stack probe under way, shared by every session that waits (stackProbe). */
+  private probingStack: Promise<string> | undefined;
   /** Reads the main thread's stack and locals when `.stack` asks. */
   private readonly capture: StackCapture;
   /** The app's worker threads: an inspector session of their own, made on first use. */
@@ -92,8 +105,13 @@ export class ThreadSupervisor implements Supervisor {
     this.capture = new StackCapture(
       {
         post: (method, params) => this.post(method, params),
-        on: (event, listener) => this.connect().on(event, listener),
-        off: (event, listener) => this.connect().off(event, listener),
+        on: (_event, listener) => {
+          this.connect();
+          this.pauseListener = listener;
+        },
+        off: () => {
+          this.pauseListener = undefined;
+        },
       },
       (id) => this.channel.inputOf(id),
     );
@@ -165,12 +183,30 @@ export class ThreadSupervisor implements Supervisor {
       if (err instanceof NotInJavaScript) return { blockedMs: this.loopState().sinceMs, state: "native" };
       throw err;
     }
-    const r = await withTimeout(
-      this.post<{ result?: { value?: unknown } }>("Runtime.evaluate", { expression: STACK_PROBE, silent: true, returnByValue: true }),
-      PAUSE_WAIT_MS,
-    ).catch(() => undefined);
-    const stack = typeof r?.result?.value === "string" ? r.result.value : "";
+    const stack = await this.stackProbe();
     return { blockedMs: this.loopState().sinceMs, ...this.topOf(stack) };
+  }
+
+  /**
+   * The main thread's stack from STACK_PROBE, "" when it gives none in time. Every session
+   * waiting at once shares one probe, and the probe holds the inspector lock like a capture: the
+   * thread must never be stopped (at a pause or a breakpoint) while it runs JavaScript the
+   * inspector gave it. A stop inside such an evaluation, with more inspector messages queued
+   * behind it, leaves the thread paused for good: Node's message loop on pause waits for those
+   * messages while nothing dispatches them, so not even Debugger.resume is read (measured on
+   * Node 20, 24 and 26).
+   */
+  private stackProbe(): Promise<string> {
+    this.probingStack ??= this.exclusive(async () => {
+      const r = await withTimeout(
+        this.post<{ result?: { value?: unknown } }>("Runtime.evaluate", { expression: STACK_PROBE, silent: true, returnByValue: true }),
+        PAUSE_WAIT_MS,
+      ).catch(() => undefined);
+      return typeof r?.result?.value === "string" ? r.result.value : "";
+    }).finally(() => {
+      this.probingStack = undefined;
+    });
+    return this.probingStack;
   }
 
   /** The top frame of an Error stack that is the user's, and whether it waits in Atomics.wait. */
@@ -395,6 +431,12 @@ export class ThreadSupervisor implements Supervisor {
     if (!this.session) {
       this.session = new inspector.Session();
       this.session.connectToMainThread();
+      this.session.on("Debugger.paused", (msg: { params: { callFrames: PausedFrame[] } }) => {
+        // A stop nobody waits for (a breakpoint hit after its capture gave up, an app's `debugger`
+        // statement while the domain is on): the app must not stay paused.
+        if (this.pauseListener) this.pauseListener(msg);
+        else void this.post("Debugger.resume").catch(() => {});
+      });
       this.session.on("Debugger.scriptParsed", (msg: { params: { scriptId: string; url: string; sourceMapURL?: string } }) =>
         this.capture.scriptParsed(msg.params),
       );
