@@ -4,12 +4,10 @@
 // kubectl/docker scripts that run the command locally the way `kubectl exec -i` would. The
 // stand-ins test our argument building, templates and stdio handling, not a cluster.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { tool, toolPath } from "../scripts/test-tools.mjs";
+import { freePort, startSshd } from "../scripts/sshd.mjs";
 import { ROOT, requireTool, runClient, startApp, tempDir } from "./helpers.mjs";
 
 requireTool("sshd", "ssh");
@@ -21,78 +19,6 @@ const NOT_ROOT = isRoot ? false : "sshd runs here only as root (it needs /run/ss
 /** `manhole <args>` with `env` added (NO_COLOR); resolves to { stdout, stderr, code }. */
 function cli(args, { env = {}, input = "", timeout = 30_000 } = {}) {
   return runClient(process.execPath, [CLI, ...args], input, { timeout, env: { NO_COLOR: "1", ...env } });
-}
-
-/** A port nobody listens on (bound, then closed). */
-async function freePort(host = "127.0.0.1") {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Generates an ed25519 key pair at `file` (and `file.pub`). */
-async function keygen(file) {
-  const r = await runClient("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "manhole-test", "-f", file], "");
-  assert.equal(r.code, 0, r.stderr);
-}
-
-/** Starts sshd -D -e on `port` of 127.0.0.1 and 127.0.0.2 with throwaway keys; resolves to { port, dir, key, ssh, stop }. */
-async function startSshd() {
-  const dir = tempDir("mh-sshd-");
-  await keygen(path.join(dir, "host_key"));
-  await keygen(path.join(dir, "client_key"));
-  await keygen(path.join(dir, "other_key"));
-  fs.copyFileSync(path.join(dir, "client_key.pub"), path.join(dir, "authorized_keys"));
-  // OpenSSH refuses to start without its privilege separation directory; the package creates it
-  // when its service starts, which a container never does.
-  fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-  const port = await freePort();
-  const config = path.join(dir, "sshd_config");
-  fs.writeFileSync(
-    config,
-    [
-      `Port ${port}`,
-      "ListenAddress 127.0.0.1",
-      "ListenAddress 127.0.0.2",
-      `HostKey ${path.join(dir, "host_key")}`,
-      `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}`,
-      `PidFile ${path.join(dir, "sshd.pid")}`,
-      "UsePAM no",
-      "StrictModes no",
-      "PermitRootLogin yes",
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "PubkeyAuthentication yes",
-      "MaxStartups 100",
-      "MaxSessions 100",
-      "",
-    ].join("\n"),
-  );
-  const child = spawn(toolPath(tool("sshd")), ["-D", "-e", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  child.stderr.setEncoding("utf8").on("data", (d) => (log += d));
-  const exit = new Promise((resolve) => child.on("exit", resolve));
-  const deadline = Date.now() + 10_000;
-  while (!(/listening on 127\.0\.0\.1 /.test(log) && /listening on 127\.0\.0\.2 /.test(log))) {
-    if (child.exitCode !== null) throw new Error(`sshd exited: ${log}`);
-    if (Date.now() > deadline) throw new Error(`sshd did not start: ${log}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  const sshWith = (key) =>
-    `ssh -i ${path.join(dir, key)} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR`;
-  return {
-    port,
-    dir,
-    ssh: sshWith("client_key"),
-    sshWrongKey: sshWith("other_key"),
-    log: () => log,
-    async stop() {
-      child.kill("SIGTERM");
-      await exit;
-    },
-  };
 }
 
 /** Two apps in one runtime directory: the manholes "on the remote". */
