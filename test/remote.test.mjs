@@ -4,6 +4,7 @@
 // kubectl/docker scripts that run the command locally the way `kubectl exec -i` would. The
 // stand-ins test our argument building, templates and stdio handling, not a cluster.
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -94,6 +95,42 @@ describe("ssh", { skip: NOT_ROOT }, () => {
     // `manhole <url>` is connect too.
     const short = await cli([`${at()}/${pid}`], { env, input: "'short'\n" });
     assert.equal(short.stdout, "'short'\n");
+  });
+
+  test("profile and heap over ssh -o <file>: the file lands here, whole (size, sha256 checked), no .part left, exit 0", async () => {
+    const [pid] = remote.pids;
+    const here = tempDir("mh-artifacts-");
+    const cpu = path.join(here, "far.cpuprofile");
+    let r = await cli(["profile", `${at()}/${pid}`, "--seconds", "1", "-o", cpu], { env, timeout: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const wrote = /^wrote (\S+) \(.*, sha256 ([0-9a-f]{64})\)$/m.exec(r.stdout);
+    assert.ok(wrote, r.stdout);
+    assert.equal(wrote[1], cpu);
+    const profileBytes = fs.readFileSync(cpu);
+    assert.equal(wrote[2], crypto.createHash("sha256").update(profileBytes).digest("hex"));
+    const profile = JSON.parse(profileBytes.toString("utf8"));
+    assert.ok(Array.isArray(profile.nodes) && profile.nodes.length > 0, "nodes");
+    assert.ok(Array.isArray(profile.samples) && profile.samples.length > 100, `samples: ${profile.samples?.length}`);
+    assert.equal(profile.samples.length, profile.timeDeltas.length);
+    assert.ok(profile.endTime - profile.startTime >= 900_000, "about a second of samples (µs)");
+
+    // A snapshot of several MB: many chunks through ssh and the far bridge, each written here as it comes.
+    const snapshot = path.join(here, "far.heapsnapshot");
+    r = await cli(["heap", `${at()}/${pid}`, "--yes", "-o", snapshot], { env, timeout: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const heapWrote = /^wrote (\S+) \((.*), sha256 ([0-9a-f]{64})\)$/m.exec(r.stdout);
+    assert.ok(heapWrote, r.stdout);
+    assert.equal(heapWrote[1], snapshot);
+    const heapBytes = fs.readFileSync(snapshot);
+    assert.ok(heapBytes.length > 1024 * 1024, `${heapBytes.length} bytes`);
+    assert.equal(heapWrote[3], crypto.createHash("sha256").update(heapBytes).digest("hex"));
+    assert.equal(heapBytes.subarray(0, 12).toString(), '{"snapshot":');
+    const heap = JSON.parse(heapBytes.toString("utf8"));
+    assert.equal(heap.nodes.length, heap.snapshot.node_count * heap.snapshot.meta.node_fields.length);
+    assert.ok(heap.strings.includes("appState"), "the app's own names are in it");
+    assert.match(r.stderr, /% of .* received/, "progress on stderr");
+
+    assert.deepEqual(fs.readdirSync(here).sort(), ["far.cpuprofile", "far.heapsnapshot"]);
   });
 
   test("fleet: exec --all and ls over --ssh 127.0.0.1,127.0.0.2 and a closed port; the closed one fails alone", async () => {
