@@ -9,9 +9,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { freePort, startSshd } from "../scripts/sshd.mjs";
-import { ROOT, requireTool, runClient, startApp, tempDir } from "./helpers.mjs";
+import { interruptLoop, ROOT, requireTool, runClient, startApp, TERMINAL_PROMPT, tempDir, tmuxServer } from "./helpers.mjs";
 
-requireTool("sshd", "ssh");
+requireTool("sshd", "ssh", "tmux");
 
 const CLI = path.join(ROOT, "dist", "cli", "main.js");
 const isRoot = process.getuid?.() === 0;
@@ -131,6 +131,32 @@ describe("ssh", { skip: NOT_ROOT }, () => {
     assert.match(r.stderr, /% of .* received/, "progress on stderr");
 
     assert.deepEqual(fs.readdirSync(here).sort(), ["far.cpuprofile", "far.heapsnapshot"]);
+  });
+
+  test("connect ssh://host/<pid> in a terminal (tmux): answers, the prompt naming the process, Ctrl-C, Ctrl-D", async () => {
+    const [pid] = remote.pids;
+    const server = tmuxServer();
+    const t = server.terminal(["connect", `${at()}/${pid}`], { env: { ...env, XDG_STATE_HOME: tempDir() } });
+    try {
+      const screen = await t.waitFor(TERMINAL_PROMPT);
+      assert.match(screen, new RegExp(`manhole: pid ${pid}, app \\S+, node v\\d+`));
+      assert.match(screen, new RegExp(`^\\S+:${pid}>$`, "m"));
+      t.type("1+1");
+      t.keys("Enter");
+      await t.waitFor(/^2$/m);
+      t.type("appState.items");
+      t.keys("Enter");
+      await t.waitFor(/^\[ 'a', 'b' \]$/m);
+      await interruptLoop(t);
+      t.type("6 * 7");
+      t.keys("Enter");
+      await t.waitFor(/^42$/m);
+      t.keys("C-d");
+      await t.waitFor(/^EXITED 0$/m);
+    } finally {
+      t.kill();
+      server.stop();
+    }
   });
 
   test("fleet: exec --all and ls over --ssh 127.0.0.1,127.0.0.2 and a closed port; the closed one fails alone", async () => {
