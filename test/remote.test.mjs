@@ -159,6 +159,39 @@ describe("ssh", { skip: NOT_ROOT }, () => {
     }
   });
 
+  test("profile over ssh in a terminal: Ctrl-C stops it early and its file still arrives (130); Ctrl-C twice leaves at once", async () => {
+    const [pid] = remote.pids;
+    const server = tmuxServer();
+    const here = tempDir("mh-artifacts-");
+    const file = path.join(here, "cut.cpuprofile");
+    // The terminal's SIGINT goes to its whole foreground process group: ssh must not die of it.
+    const t = server.terminal(["profile", `${at()}/${pid}`, "--seconds", "60", "-o", file], { env });
+    try {
+      await t.waitFor(/profiling the main thread for 1m00s/);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      t.keys("C-c");
+      const screen = await t.waitFor(/^EXITED \d+$/m, 30_000);
+      assert.match(screen, /stopped early after/);
+      assert.match(screen, /^EXITED 130$/m);
+      const profile = JSON.parse(fs.readFileSync(file, "utf8"));
+      assert.ok(profile.samples.length > 100, `samples: ${profile.samples.length}`);
+      assert.ok(profile.endTime - profile.startTime < 30_000_000, "cut short");
+    } finally {
+      t.kill();
+    }
+    fs.rmSync(file);
+    const twice = server.terminal(["profile", `${at()}/${pid}`, "--seconds", "60", "-o", file], { env });
+    try {
+      await twice.waitFor(/profiling the main thread/);
+      twice.keys("C-c", "C-c");
+      await twice.waitFor(/^EXITED 130$/m, 30_000);
+      assert.deepEqual(fs.readdirSync(here), [], "nothing half written is left");
+    } finally {
+      twice.kill();
+      server.stop();
+    }
+  });
+
   test("fleet: exec --all and ls over --ssh 127.0.0.1,127.0.0.2 and a closed port; the closed one fails alone", async () => {
     const hosts = `root@127.0.0.1:${sshd.port},root@127.0.0.2:${sshd.port},root@127.0.0.1:${closedPort}`;
     const r = await cli(["exec", "--all", "--ssh", hosts, "--parallel", "3", "process.pid"], { env });
