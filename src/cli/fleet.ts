@@ -133,7 +133,10 @@ export async function fleetTargets(args: ParsedArgs, urls: string[] = []): Promi
     if (kinds.length > 0) throw new UsageError(`--${kinds[0]} names no target`);
     return undefined;
   }
-  return out;
+  // A target named twice (`--ssh web1,web1`) is one target: its processes are listed, and
+  // evaluated in, once.
+  const seen = new Set<string>();
+  return out.filter((t) => !seen.has(t.url) && seen.add(t.url));
 }
 
 function positiveInt(args: ParsedArgs, name: string, fallback: number): number {
