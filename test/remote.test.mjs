@@ -239,6 +239,23 @@ describe("ssh", { skip: NOT_ROOT }, () => {
     assert.equal(JSON.parse(one.stdout).length, 4);
   });
 
+  test("fleet: the same host named twice is one target (each process once); with a bad port beside it, that one fails alone", async () => {
+    const h = `root@127.0.0.1:${sshd.port}`;
+    const r = await cli(["exec", "--all", "--json", "--ssh", `${h},${h},root@127.0.0.1:${closedPort}`, "process.pid"], { env });
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(
+      out.map((o) => [o.tag, o.ok, o.ok ? o.value : o.error.exitCode]),
+      [...remote.pids.map((pid) => [`127.0.0.1:${sshd.port}/${pid}`, true, pid]), [`127.0.0.1:${closedPort}`, false, 8]],
+    );
+    const ls = await cli(["ls", "--json", `ssh://${h}/`, `ssh://${h}`], { env });
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.deepEqual(
+      JSON.parse(ls.stdout).map((e) => e.pid),
+      remote.pids,
+    );
+  });
+
   test("clear errors: authentication, unreachable, no such process, manhole not installed, ssh missing", async () => {
     const [pid] = remote.pids;
     let r = await cli(["exec", `${at()}/${pid}`, "1"], { env: { ...env, MANHOLE_SSH: sshd.sshWrongKey } });
