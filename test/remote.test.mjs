@@ -256,6 +256,38 @@ describe("ssh", { skip: NOT_ROOT }, () => {
     );
   });
 
+  test("fleet: --target-timeout counts a target's own time, not its wait for a --parallel slot", async () => {
+    // Two targets, one transport at a time: each target's listing and two 3 s evaluations take
+    // about 8 s of its own, the whole run about twice that. The second target waits for the
+    // first's evaluations; with 12 s each, both must finish.
+    const hosts = `root@127.0.0.1:${sshd.port},root@127.0.0.2:${sshd.port}`;
+    const code = "await new Promise((r) => setTimeout(r, 3000)); process.pid";
+    const started = Date.now();
+    const r = await cli(["exec", "--all", "--json", "--parallel", "1", "--target-timeout", "12000", "--ssh", hosts, code], {
+      env,
+      timeout: 90_000,
+    });
+    assert.equal(r.code, 0, r.stdout);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(
+      out.map((o) => [o.tag, o.value]),
+      ["127.0.0.1", "127.0.0.2"].flatMap((h) => remote.pids.map((pid) => [`${h}:${sshd.port}/${pid}`, pid])),
+    );
+    assert.ok(Date.now() - started > 12_000, "one at a time, the run took longer than one target may");
+
+    // A target whose own work takes longer still times out, in its rows (exit 7 there), and the run fails.
+    const slow = await cli(
+      ["exec", "--all", "--json", "--parallel", "1", "--target-timeout", "4000", "--ssh", `root@127.0.0.1:${sshd.port}`, code],
+      { env, timeout: 60_000 },
+    );
+    assert.equal(slow.code, 1, slow.stdout);
+    const rows = JSON.parse(slow.stdout);
+    assert.ok(
+      rows.some((o) => !o.ok && /timed out/.test(o.text)),
+      slow.stdout,
+    );
+  });
+
   test("clear errors: authentication, unreachable, no such process, manhole not installed, ssh missing", async () => {
     const [pid] = remote.pids;
     let r = await cli(["exec", `${at()}/${pid}`, "1"], { env: { ...env, MANHOLE_SSH: sshd.sshWrongKey } });
