@@ -1,5 +1,6 @@
 // A throwaway OpenSSH server on the loopback, for the remote-target tests (test/remote.test.mjs)
-// and benchmarks (bench/fanout.js): sshd -D -e on a free port of 127.0.0.1 and 127.0.0.2, a host
+// and benchmarks (bench/fanout.js): sshd -D -e on a free port of 127.0.0.1 and 127.0.0.2 (or the
+// loopback addresses asked for: all of 127/8 is the loopback on Linux), a host
 // key and client keys generated in a fresh 0700 directory, logging in as the current user (root:
 // sshd needs /run/sshd and to switch to the login user). No dependencies beyond OpenSSH.
 import { spawn } from "node:child_process";
@@ -32,12 +33,12 @@ function keygen(file) {
 }
 
 /**
- * Starts sshd; resolves to { port, dir, ssh, sshWrongKey, log(), stop() } once it listens on both
- * addresses. `ssh` is a MANHOLE_SSH template that logs in with the authorised client key (no
+ * Starts sshd; resolves to { port, dir, addresses, ssh, sshWrongKey, log(), stop() } once it
+ * listens on every address. `ssh` is a MANHOLE_SSH template that logs in with the authorised client key (no
  * host key checks, no prompts); `sshWrongKey` one with a key the server does not know. stop()
  * ends sshd and removes the directory.
  */
-export async function startSshd() {
+export async function startSshd({ addresses = ["127.0.0.1", "127.0.0.2"] } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mh-sshd-"));
   fs.chmodSync(dir, 0o700);
   await keygen(path.join(dir, "host_key"));
@@ -53,8 +54,7 @@ export async function startSshd() {
     config,
     [
       `Port ${port}`,
-      "ListenAddress 127.0.0.1",
-      "ListenAddress 127.0.0.2",
+      ...addresses.map((a) => `ListenAddress ${a}`),
       `HostKey ${path.join(dir, "host_key")}`,
       `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}`,
       `PidFile ${path.join(dir, "sshd.pid")}`,
@@ -79,7 +79,7 @@ export async function startSshd() {
     fs.rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + 10_000;
-  while (!(/listening on 127\.0\.0\.1 /.test(log) && /listening on 127\.0\.0\.2 /.test(log))) {
+  while (!addresses.every((a) => log.includes(`listening on ${a} `))) {
     if (child.exitCode !== null) {
       await stop();
       throw new Error(`sshd exited: ${log}`);
@@ -95,6 +95,7 @@ export async function startSshd() {
   return {
     port,
     dir,
+    addresses,
     ssh: sshWith("client_key"),
     sshWrongKey: sshWith("other_key"),
     log: () => log,
