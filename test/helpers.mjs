@@ -1,4 +1,4 @@
-// Shared test helpers: real child processes, real sockets, real nc/socat clients.
+// Shared test helpers: real child processes, real sockets, real nc/socat clients, and a real terminal (tmux).
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
