@@ -26,6 +26,7 @@ const PARTS = [
   "profile",
   "attach",
   "concurrency",
+  "fanout",
   "big-output",
   "soak",
 ];

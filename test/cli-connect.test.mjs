@@ -1,87 +1,29 @@
 // `manhole connect`: the interactive client in a real terminal (tmux), and with piped stdin.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ROOT, requireTool, runClient, startApp, tempDir } from "./helpers.mjs";
+import { interruptLoop, ROOT, requireTool, runClient, startApp, TERMINAL_PROMPT, tempDir, tmuxServer } from "./helpers.mjs";
 
 requireTool("tmux");
 
 const MAIN = path.join(ROOT, "dist", "cli", "main.js");
-/** A tmux server of our own (its socket in a temp dir), so that the user's sessions are never touched. */
-const TMUX_SOCKET = path.join(tempDir(), "tmux.sock");
-// capture-pane drops trailing blanks: an empty prompt line ends in ">".
-const PROMPT = /:\d+>( |$)/m;
-
-const tmux = (...args) => execFileSync("tmux", ["-S", TMUX_SOCKET, ...args], { encoding: "utf8" });
-const quote = (s) => `'${String(s).replaceAll("'", "'\\''")}'`;
+const PROMPT = TERMINAL_PROMPT;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-let terminals = 0;
-/** Runs `manhole connect <socket>` in a fresh 120x40 tmux session; the shell prints EXITED <code> after it. */
-function terminal(socket, { env = {}, unset = [] } = {}) {
-  const name = `connect-${++terminals}`;
-  const vars = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`);
-  const command = [
-    "env",
-    ...unset.map((k) => `-u ${k}`),
-    ...vars,
-    quote(process.execPath),
-    quote(MAIN),
-    "connect",
-    quote(socket),
-    '; echo "EXITED $?"; sleep 600',
-  ].join(" ");
-  tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", command);
-  return {
-    name,
-    keys: (...keys) => tmux("send-keys", "-t", name, ...keys),
-    /** Typed literally (no key names). */
-    type: (text) => tmux("send-keys", "-t", name, "-l", text),
-    screen: (escapes = false) => tmux("capture-pane", "-p", ...(escapes ? ["-e"] : []), "-t", name),
-    /** Polls the screen until `pattern` matches (or `pattern(screen)` is true); returns the screen. */
-    async waitFor(pattern, ms = 15_000) {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const screen = this.screen();
-        if (typeof pattern === "function" ? pattern(screen) : pattern.test(screen)) return screen;
-        if (Date.now() > deadline) assert.fail(`timed out waiting for ${pattern}; the screen:\n${screen}`);
-        await sleep(50);
-      }
-    },
-    /** The number of lines showing a primary prompt. */
-    prompts() {
-      return this.screen()
-        .split("\n")
-        .filter((l) => PROMPT.test(l)).length;
-    },
-    kill() {
-      try {
-        tmux("kill-session", "-t", name);
-      } catch {
-        // already gone
-      }
-    },
-  };
-}
 
 describe("manhole connect in a terminal", () => {
   let app;
+  let server;
   before(async () => {
     app = await startApp({ options: { timeout: 60_000 } });
-    // A tmux server exits with its last session; a new session racing that exit fails
-    // ("server exited unexpectedly"). One idle session keeps the server up between tests.
-    tmux("new-session", "-d", "-s", "keeper", "sleep 3600");
+    server = tmuxServer();
   });
   after(async () => {
-    try {
-      tmux("kill-server");
-    } catch {
-      // already gone
-    }
+    server?.stop();
     await app?.stop();
   });
+  /** `manhole connect <socket>` in a fresh terminal. */
+  const terminal = (socket, opts) => server.terminal(["connect", socket], opts);
   const open = (opts = {}) => terminal(app.path, { ...opts, env: { XDG_STATE_HOME: tempDir(), MANHOLE_DIR: app.dir, ...opts.env } });
 
   test("banner, prompt naming the process, results, Ctrl-D leaves with 0", async () => {
@@ -153,15 +95,7 @@ describe("manhole connect in a terminal", () => {
     const t = open();
     try {
       await t.waitFor(PROMPT);
-      t.type("while (true) {}");
-      t.keys("Enter");
-      await sleep(300);
-      // Repeated in case the first Ctrl-C arrives before the evaluation has begun.
-      for (let i = 0; !/Interrupted/i.test(t.screen()); i++) {
-        assert.ok(i < 10, `no interruption; the screen:\n${t.screen()}`);
-        t.keys("C-c");
-        await t.waitFor(/Interrupted/i, 3000).catch(() => {});
-      }
+      await interruptLoop(t);
       t.type("6 * 7");
       t.keys("Enter");
       await t.waitFor(/^42$/m);

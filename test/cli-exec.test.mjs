@@ -166,6 +166,36 @@ test("ls in an empty or missing runtime directory prints nothing (and [] with --
   assert.deepEqual(await cli(["ls", "--json"], { dir }), { stdout: "[]\n", stderr: "", code: 0 });
 });
 
+test("exec --all --parallel <n>: at most n processes at a time, rows in the same order", async () => {
+  const dir = tempDir();
+  const apps = await Promise.all([0, 1, 2, 3].map(() => startApp({ env: { MANHOLE_DIR: dir } })));
+  try {
+    const pids = apps.map((a) => a.child.pid).sort((a, b) => a - b);
+    // Each evaluation holds its connection for 600 ms and says when it began and ended.
+    const code = "const t0 = Date.now(); await new Promise((r) => setTimeout(r, 600)); [t0, Date.now()]";
+    const spans = async (parallel) => {
+      const r = await cli(["exec", "--all", "--json", ...(parallel ? ["--parallel", String(parallel)] : []), code], { dir });
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.deepEqual(
+        out.map((o) => o.pid),
+        pids,
+      );
+      return out.map((o) => o.value);
+    };
+    /** The most evaluations running at one moment. */
+    const most = (s) => Math.max(...s.map(([start]) => s.filter(([a, b]) => a <= start && start < b).length));
+    assert.equal(most(await spans(1)), 1);
+    assert.ok(most(await spans(2)) <= 2);
+    assert.equal(most(await spans()), 4, "the default (8) runs the four at once");
+    const bad = await cli(["exec", "--all", "--parallel", "0", "1"], { dir });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--parallel needs a positive integer/);
+  } finally {
+    for (const app of apps) await app.stop();
+  }
+});
+
 for (const mode of MODES) {
   test(`exec (${mode}): output then result; a throw goes to stderr with exit 1; - reads stdin; --json`, async () => {
     const app = await startApp({ mode });

@@ -1,6 +1,6 @@
-// Shared test helpers: real child processes, real sockets, real nc/socat clients.
+// Shared test helpers: real child processes, real sockets, real nc/socat clients, and a real terminal (tmux).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -13,9 +13,12 @@ export const FIXTURE = path.join(ROOT, "test", "fixtures", "app.cjs");
 /** Both modes unless MANHOLE_TEST_MODES says otherwise ("threaded", "inline"). */
 export const MODES = (process.env.MANHOLE_TEST_MODES ?? "threaded,inline").split(",");
 
+/** tmux servers of tmuxServer() not stopped yet: ended at exit (before their sockets' directories go). */
+const tmuxSockets = new Set();
 /** A fresh private directory for sockets (removed at exit). */
 const tempDirs = new Set();
 process.on("exit", () => {
+  for (const socket of tmuxSockets) spawnSync("tmux", ["-S", socket, "kill-server"], { stdio: "ignore" });
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -285,4 +288,94 @@ export async function evalNumber(c, code) {
   const out = await c.eval(code);
   assert.match(out, /^\d+\n$/, `expected a number from ${code}, got ${JSON.stringify(out)}`);
   return Number(out);
+}
+
+/**
+ * A tmux server of our own (its socket in a temp dir, so that the user's sessions are never
+ * touched) for driving `manhole` in a real terminal: { tmux(...args), terminal(args, opts), stop() }.
+ * `terminal(["connect", target], { env, unset })` runs `manhole ...args` in a fresh 120x40
+ * session (with `env` added and the `unset` variables removed); the shell prints `EXITED <code>`
+ * after it. One idle session keeps the server up between terminals: a server exits with its
+ * last session, and a new session racing that exit fails ("server exited unexpectedly").
+ */
+export function tmuxServer() {
+  const socket = path.join(tempDir(), "tmux.sock");
+  const tmux = (...args) => execFileSync("tmux", ["-S", socket, ...args], { encoding: "utf8" });
+  const quote = (s) => `'${String(s).replaceAll("'", "'\\''")}'`;
+  tmux("new-session", "-d", "-s", "keeper", "sleep 3600");
+  tmuxSockets.add(socket);
+  let terminals = 0;
+  return {
+    tmux,
+    terminal(args, { env = {}, unset = [] } = {}) {
+      const name = `term-${++terminals}`;
+      const vars = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`);
+      const command = [
+        "env",
+        ...unset.map((k) => `-u ${k}`),
+        ...vars,
+        quote(process.execPath),
+        quote(path.join(ROOT, "dist", "cli", "main.js")),
+        ...args.map(quote),
+        '; echo "EXITED $?"; sleep 600',
+      ].join(" ");
+      tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", command);
+      return {
+        name,
+        keys: (...keys) => tmux("send-keys", "-t", name, ...keys),
+        /** Typed literally (no key names). */
+        type: (text) => tmux("send-keys", "-t", name, "-l", text),
+        screen: (escapes = false) => tmux("capture-pane", "-p", ...(escapes ? ["-e"] : []), "-t", name),
+        /** Polls the screen until `pattern` matches (or `pattern(screen)` is true); returns the screen. */
+        async waitFor(pattern, ms = 15_000) {
+          const deadline = Date.now() + ms;
+          for (;;) {
+            const screen = this.screen();
+            if (typeof pattern === "function" ? pattern(screen) : pattern.test(screen)) return screen;
+            if (Date.now() > deadline) assert.fail(`timed out waiting for ${pattern}; the screen:\n${screen}`);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        },
+        /** The number of lines showing a primary prompt (`app:pid> `; capture-pane drops trailing blanks). */
+        prompts() {
+          return this.screen()
+            .split("\n")
+            .filter((l) => TERMINAL_PROMPT.test(l)).length;
+        },
+        kill() {
+          try {
+            tmux("kill-session", "-t", name);
+          } catch {
+            // already gone
+          }
+        },
+      };
+    },
+    stop() {
+      tmuxSockets.delete(socket);
+      try {
+        tmux("kill-server");
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+/** `manhole connect`'s primary prompt on a tmux screen: capture-pane drops trailing blanks, so an empty prompt line ends in ">". */
+export const TERMINAL_PROMPT = /:\d+>( |$)/m;
+
+/**
+ * Types `while (true) {}` and presses Ctrl-C until the screen says it was interrupted (repeated
+ * in case the first Ctrl-C arrives before the evaluation has begun).
+ */
+export async function interruptLoop(t) {
+  t.type("while (true) {}");
+  t.keys("Enter");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  for (let i = 0; !/Interrupted/i.test(t.screen()); i++) {
+    assert.ok(i < 10, `no interruption; the screen:\n${t.screen()}`);
+    t.keys("C-c");
+    await t.waitFor(/Interrupted/i, 3000).catch(() => {});
+  }
 }

@@ -4,15 +4,14 @@
 // kubectl/docker scripts that run the command locally the way `kubectl exec -i` would. The
 // stand-ins test our argument building, templates and stdio handling, not a cluster.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { tool, toolPath } from "../scripts/test-tools.mjs";
-import { ROOT, requireTool, runClient, startApp, tempDir } from "./helpers.mjs";
+import { freePort, startSshd } from "../scripts/sshd.mjs";
+import { interruptLoop, ROOT, requireTool, runClient, startApp, TERMINAL_PROMPT, tempDir, tmuxServer } from "./helpers.mjs";
 
-requireTool("sshd", "ssh");
+requireTool("sshd", "ssh", "tmux");
 
 const CLI = path.join(ROOT, "dist", "cli", "main.js");
 const isRoot = process.getuid?.() === 0;
@@ -21,78 +20,6 @@ const NOT_ROOT = isRoot ? false : "sshd runs here only as root (it needs /run/ss
 /** `manhole <args>` with `env` added (NO_COLOR); resolves to { stdout, stderr, code }. */
 function cli(args, { env = {}, input = "", timeout = 30_000 } = {}) {
   return runClient(process.execPath, [CLI, ...args], input, { timeout, env: { NO_COLOR: "1", ...env } });
-}
-
-/** A port nobody listens on (bound, then closed). */
-async function freePort(host = "127.0.0.1") {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Generates an ed25519 key pair at `file` (and `file.pub`). */
-async function keygen(file) {
-  const r = await runClient("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "manhole-test", "-f", file], "");
-  assert.equal(r.code, 0, r.stderr);
-}
-
-/** Starts sshd -D -e on `port` of 127.0.0.1 and 127.0.0.2 with throwaway keys; resolves to { port, dir, key, ssh, stop }. */
-async function startSshd() {
-  const dir = tempDir("mh-sshd-");
-  await keygen(path.join(dir, "host_key"));
-  await keygen(path.join(dir, "client_key"));
-  await keygen(path.join(dir, "other_key"));
-  fs.copyFileSync(path.join(dir, "client_key.pub"), path.join(dir, "authorized_keys"));
-  // OpenSSH refuses to start without its privilege separation directory; the package creates it
-  // when its service starts, which a container never does.
-  fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
-  const port = await freePort();
-  const config = path.join(dir, "sshd_config");
-  fs.writeFileSync(
-    config,
-    [
-      `Port ${port}`,
-      "ListenAddress 127.0.0.1",
-      "ListenAddress 127.0.0.2",
-      `HostKey ${path.join(dir, "host_key")}`,
-      `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}`,
-      `PidFile ${path.join(dir, "sshd.pid")}`,
-      "UsePAM no",
-      "StrictModes no",
-      "PermitRootLogin yes",
-      "PasswordAuthentication no",
-      "KbdInteractiveAuthentication no",
-      "PubkeyAuthentication yes",
-      "MaxStartups 100",
-      "MaxSessions 100",
-      "",
-    ].join("\n"),
-  );
-  const child = spawn(toolPath(tool("sshd")), ["-D", "-e", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  child.stderr.setEncoding("utf8").on("data", (d) => (log += d));
-  const exit = new Promise((resolve) => child.on("exit", resolve));
-  const deadline = Date.now() + 10_000;
-  while (!(/listening on 127\.0\.0\.1 /.test(log) && /listening on 127\.0\.0\.2 /.test(log))) {
-    if (child.exitCode !== null) throw new Error(`sshd exited: ${log}`);
-    if (Date.now() > deadline) throw new Error(`sshd did not start: ${log}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  const sshWith = (key) =>
-    `ssh -i ${path.join(dir, key)} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR`;
-  return {
-    port,
-    dir,
-    ssh: sshWith("client_key"),
-    sshWrongKey: sshWith("other_key"),
-    log: () => log,
-    async stop() {
-      child.kill("SIGTERM");
-      await exit;
-    },
-  };
 }
 
 /** Two apps in one runtime directory: the manholes "on the remote". */
@@ -170,6 +97,101 @@ describe("ssh", { skip: NOT_ROOT }, () => {
     assert.equal(short.stdout, "'short'\n");
   });
 
+  test("profile and heap over ssh -o <file>: the file lands here, whole (size, sha256 checked), no .part left, exit 0", async () => {
+    const [pid] = remote.pids;
+    const here = tempDir("mh-artifacts-");
+    const cpu = path.join(here, "far.cpuprofile");
+    let r = await cli(["profile", `${at()}/${pid}`, "--seconds", "1", "-o", cpu], { env, timeout: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const wrote = /^wrote (\S+) \(.*, sha256 ([0-9a-f]{64})\)$/m.exec(r.stdout);
+    assert.ok(wrote, r.stdout);
+    assert.equal(wrote[1], cpu);
+    const profileBytes = fs.readFileSync(cpu);
+    assert.equal(wrote[2], crypto.createHash("sha256").update(profileBytes).digest("hex"));
+    const profile = JSON.parse(profileBytes.toString("utf8"));
+    assert.ok(Array.isArray(profile.nodes) && profile.nodes.length > 0, "nodes");
+    assert.ok(Array.isArray(profile.samples) && profile.samples.length > 100, `samples: ${profile.samples?.length}`);
+    assert.equal(profile.samples.length, profile.timeDeltas.length);
+    assert.ok(profile.endTime - profile.startTime >= 900_000, "about a second of samples (µs)");
+
+    // A snapshot of several MB: many chunks through ssh and the far bridge, each written here as it comes.
+    const snapshot = path.join(here, "far.heapsnapshot");
+    r = await cli(["heap", `${at()}/${pid}`, "--yes", "-o", snapshot], { env, timeout: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const heapWrote = /^wrote (\S+) \((.*), sha256 ([0-9a-f]{64})\)$/m.exec(r.stdout);
+    assert.ok(heapWrote, r.stdout);
+    assert.equal(heapWrote[1], snapshot);
+    const heapBytes = fs.readFileSync(snapshot);
+    assert.ok(heapBytes.length > 1024 * 1024, `${heapBytes.length} bytes`);
+    assert.equal(heapWrote[3], crypto.createHash("sha256").update(heapBytes).digest("hex"));
+    assert.equal(heapBytes.subarray(0, 12).toString(), '{"snapshot":');
+    const heap = JSON.parse(heapBytes.toString("utf8"));
+    assert.equal(heap.nodes.length, heap.snapshot.node_count * heap.snapshot.meta.node_fields.length);
+    assert.ok(heap.strings.includes("appState"), "the app's own names are in it");
+    assert.match(r.stderr, /% of .* received/, "progress on stderr");
+
+    assert.deepEqual(fs.readdirSync(here).sort(), ["far.cpuprofile", "far.heapsnapshot"]);
+  });
+
+  test("connect ssh://host/<pid> in a terminal (tmux): answers, the prompt naming the process, Ctrl-C, Ctrl-D", async () => {
+    const [pid] = remote.pids;
+    const server = tmuxServer();
+    const t = server.terminal(["connect", `${at()}/${pid}`], { env: { ...env, XDG_STATE_HOME: tempDir() } });
+    try {
+      const screen = await t.waitFor(TERMINAL_PROMPT);
+      assert.match(screen, new RegExp(`manhole: pid ${pid}, app \\S+, node v\\d+`));
+      assert.match(screen, new RegExp(`^\\S+:${pid}>$`, "m"));
+      t.type("1+1");
+      t.keys("Enter");
+      await t.waitFor(/^2$/m);
+      t.type("appState.items");
+      t.keys("Enter");
+      await t.waitFor(/^\[ 'a', 'b' \]$/m);
+      await interruptLoop(t);
+      t.type("6 * 7");
+      t.keys("Enter");
+      await t.waitFor(/^42$/m);
+      t.keys("C-d");
+      await t.waitFor(/^EXITED 0$/m);
+    } finally {
+      t.kill();
+      server.stop();
+    }
+  });
+
+  test("profile over ssh in a terminal: Ctrl-C stops it early and its file still arrives (130); Ctrl-C twice leaves at once", async () => {
+    const [pid] = remote.pids;
+    const server = tmuxServer();
+    const here = tempDir("mh-artifacts-");
+    const file = path.join(here, "cut.cpuprofile");
+    // The terminal's SIGINT goes to its whole foreground process group: ssh must not die of it.
+    const t = server.terminal(["profile", `${at()}/${pid}`, "--seconds", "60", "-o", file], { env });
+    try {
+      await t.waitFor(/profiling the main thread for 1m00s/);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      t.keys("C-c");
+      const screen = await t.waitFor(/^EXITED \d+$/m, 30_000);
+      assert.match(screen, /stopped early after/);
+      assert.match(screen, /^EXITED 130$/m);
+      const profile = JSON.parse(fs.readFileSync(file, "utf8"));
+      assert.ok(profile.samples.length > 100, `samples: ${profile.samples.length}`);
+      assert.ok(profile.endTime - profile.startTime < 30_000_000, "cut short");
+    } finally {
+      t.kill();
+    }
+    fs.rmSync(file);
+    const twice = server.terminal(["profile", `${at()}/${pid}`, "--seconds", "60", "-o", file], { env });
+    try {
+      await twice.waitFor(/profiling the main thread/);
+      twice.keys("C-c", "C-c");
+      await twice.waitFor(/^EXITED 130$/m, 30_000);
+      assert.deepEqual(fs.readdirSync(here), [], "nothing half written is left");
+    } finally {
+      twice.kill();
+      server.stop();
+    }
+  });
+
   test("fleet: exec --all and ls over --ssh 127.0.0.1,127.0.0.2 and a closed port; the closed one fails alone", async () => {
     const hosts = `root@127.0.0.1:${sshd.port},root@127.0.0.2:${sshd.port},root@127.0.0.1:${closedPort}`;
     const r = await cli(["exec", "--all", "--ssh", hosts, "--parallel", "3", "process.pid"], { env });
@@ -215,6 +237,55 @@ describe("ssh", { skip: NOT_ROOT }, () => {
     );
     assert.equal(one.code, 0, one.stderr);
     assert.equal(JSON.parse(one.stdout).length, 4);
+  });
+
+  test("fleet: the same host named twice is one target (each process once); with a bad port beside it, that one fails alone", async () => {
+    const h = `root@127.0.0.1:${sshd.port}`;
+    const r = await cli(["exec", "--all", "--json", "--ssh", `${h},${h},root@127.0.0.1:${closedPort}`, "process.pid"], { env });
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(
+      out.map((o) => [o.tag, o.ok, o.ok ? o.value : o.error.exitCode]),
+      [...remote.pids.map((pid) => [`127.0.0.1:${sshd.port}/${pid}`, true, pid]), [`127.0.0.1:${closedPort}`, false, 8]],
+    );
+    const ls = await cli(["ls", "--json", `ssh://${h}/`, `ssh://${h}`], { env });
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.deepEqual(
+      JSON.parse(ls.stdout).map((e) => e.pid),
+      remote.pids,
+    );
+  });
+
+  test("fleet: --target-timeout counts a target's own time, not its wait for a --parallel slot", async () => {
+    // Two targets, one transport at a time: each target's listing and two 3 s evaluations take
+    // about 8 s of its own, the whole run about twice that. The second target waits for the
+    // first's evaluations; with 12 s each, both must finish.
+    const hosts = `root@127.0.0.1:${sshd.port},root@127.0.0.2:${sshd.port}`;
+    const code = "await new Promise((r) => setTimeout(r, 3000)); process.pid";
+    const started = Date.now();
+    const r = await cli(["exec", "--all", "--json", "--parallel", "1", "--target-timeout", "12000", "--ssh", hosts, code], {
+      env,
+      timeout: 90_000,
+    });
+    assert.equal(r.code, 0, r.stdout);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(
+      out.map((o) => [o.tag, o.value]),
+      ["127.0.0.1", "127.0.0.2"].flatMap((h) => remote.pids.map((pid) => [`${h}:${sshd.port}/${pid}`, pid])),
+    );
+    assert.ok(Date.now() - started > 12_000, "one at a time, the run took longer than one target may");
+
+    // A target whose own work takes longer still times out, in its rows (exit 7 there), and the run fails.
+    const slow = await cli(
+      ["exec", "--all", "--json", "--parallel", "1", "--target-timeout", "4000", "--ssh", `root@127.0.0.1:${sshd.port}`, code],
+      { env, timeout: 60_000 },
+    );
+    assert.equal(slow.code, 1, slow.stdout);
+    const rows = JSON.parse(slow.stdout);
+    assert.ok(
+      rows.some((o) => !o.ok && /timed out/.test(o.text)),
+      slow.stdout,
+    );
   });
 
   test("clear errors: authentication, unreachable, no such process, manhole not installed, ssh missing", async () => {

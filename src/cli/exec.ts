@@ -30,9 +30,10 @@ Evaluates <code> in the process (as typed in a session) and prints the output it
 streamed, then the result; exit 0. When the code throws, the error goes to stderr
 and the exit code is 1. <code> "-" reads the code from stdin.
 
-With --all, runs the code in every live manhole of the runtime directory at once
-and prints one row per process: <pid> <app> <first line of the result>; the exit
-code is 1 if any failed, 4 if there is no live manhole.
+With --all, runs the code in every live manhole of the runtime directory, at most
+--parallel (default 8) at a time, and prints one row per process: <pid> <app>
+<first line of the result>; the exit code is 1 if any failed, 4 if there is no
+live manhole.
 
 With --all and --ssh, --kube or --docker, does the same on every process of every
 target (listed with "manhole ls --json" there), at most --parallel at a time; rows
@@ -51,6 +52,7 @@ Options:
                     manhole workers <pid>) instead of the main thread; not with --all
   --all             every live manhole (see manhole ls)
   --app <name>      with --all: only those of this app (package name or label; * matches anything)
+  --parallel <n>    with --all: at most n processes at a time (default 8)
 ${TCP_OPTIONS_HELP}
 ${REMOTE_OPTIONS_HELP}
 With --all:
@@ -161,17 +163,22 @@ function firstLine(text: string): string {
   return text.includes("\n") ? `${line} …` : line;
 }
 
-async function execAll(code: string, json: boolean, timeoutMs: number | undefined, app: string | undefined): Promise<number> {
+async function execAll(
+  code: string,
+  json: boolean,
+  { timeoutMs, app, parallel }: { timeoutMs?: number; app?: string; parallel: number },
+): Promise<number> {
   const found = await discover({ dir: runtimeDir() });
   const live = selectApp(found.live, app);
   if (live.length === 0)
     throw new CliError(EXIT.noManhole, `no live manholes in ${found.dir}${app === undefined ? "" : ` for --app ${app}`}`);
   type Row = { entry: ManholeEntry; result?: ExecResult; error?: string };
+  const limiter = new Limiter(parallel);
   const rows: Row[] = await Promise.all(
     live.map(async (entry): Promise<Row> => {
       if (entry.state !== "responsive" && entry.state !== "blocked") return { entry, error: entry.reason ?? entry.state };
       try {
-        return { entry, result: await execOn(entry.socket, code, { timeoutMs }) };
+        return { entry, result: await limiter.run(() => execOn(entry.socket, code, { timeoutMs })) };
       } catch (err) {
         return { entry, error: err instanceof Error ? err.message : String(err) };
       }
@@ -278,7 +285,7 @@ export async function exec(argv: string[]): Promise<number> {
     if (fleet && args.options.app !== undefined) throw new UsageError("--app is for this machine's manholes");
     if (fleet)
       return execAllFleet(fleet, code, json, { timeoutMs, parallel: parseParallel(args), targetTimeoutMs: parseTargetTimeout(args) });
-    return execAll(code, json, timeoutMs, args.options.app);
+    return execAll(code, json, { timeoutMs, app: args.options.app, parallel: parseParallel(args) });
   }
   const fleetOnly = ["selector", "namespace", "parallel", "target-timeout"].find((o) => args.options[o] !== undefined);
   if (fleetOnly) throw new UsageError(`--${fleetOnly === "selector" ? "kube -l" : fleetOnly} is for --all (see manhole exec --help)`);

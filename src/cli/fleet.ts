@@ -29,7 +29,8 @@ export const FLEET_OPTIONS_HELP = `  --ssh <h1,h2,...>        every manhole on t
                            (kubectl get pods -l <selector>; -n <namespace> to pick one)
   --docker <c1,c2,...>     ... in those containers, through docker exec
   --parallel <n>           at most n transport processes at a time (default 8)
-  --target-timeout <ms>    the most one target may take (default 20000); exit 7 in its row`;
+  --target-timeout <ms>    the most one target may take (default 20000; waiting for a
+                           --parallel slot does not count); exit 7 in its row`;
 
 /** `-l sel` → `--selector=sel`, `-n ns` → `--namespace=ns`, a bare `--kube` (with -l) → `--kube=`. */
 export function normalizeFleetArgv(argv: readonly string[]): string[] {
@@ -133,7 +134,10 @@ export async function fleetTargets(args: ParsedArgs, urls: string[] = []): Promi
     if (kinds.length > 0) throw new UsageError(`--${kinds[0]} names no target`);
     return undefined;
   }
-  return out;
+  // A target named twice (`--ssh web1,web1`) is one target: its processes are listed, and
+  // evaluated in, once.
+  const seen = new Set<string>();
+  return out.filter((t) => !seen.has(t.url) && seen.add(t.url));
 }
 
 function positiveInt(args: ParsedArgs, name: string, fallback: number): number {
@@ -205,8 +209,31 @@ export function asCliError(err: unknown): CliError {
 }
 
 /**
+ * The time a target has been worked on: while at least one of its tasks (its listing, its
+ * evaluations) holds a --parallel slot. Waiting for a slot (behind other targets, with
+ * --parallel 1) does not count, so that --target-timeout bounds what the target itself takes.
+ */
+class TargetClock {
+  private active = 0;
+  private spent = 0;
+  private since = 0;
+  constructor(private readonly budgetMs: number) {}
+
+  /** Runs `task` with the time the target has left, counting it as worked on meanwhile. */
+  async run<T>(task: (remainingMs: number) => Promise<T>): Promise<T> {
+    if (this.active++ === 0) this.since = Date.now();
+    try {
+      return await task(this.budgetMs - this.spent - (Date.now() - this.since));
+    } finally {
+      if (--this.active === 0) this.spent += Date.now() - this.since;
+    }
+  }
+}
+
+/**
  * Lists every target of the fleet (`limiter` bounds the transports), then runs `each` on every
- * live process (state responsive or blocked) with the time its target has left. Resolves to the
+ * live process (state responsive or blocked) with the time its target has left (of
+ * `targetTimeoutMs`, counted while one of its tasks runs: TargetClock). Resolves to the
  * per-process results (or errors) in target order, and the targets that could not be listed.
  */
 export async function forEachProcess<T>(
@@ -216,16 +243,16 @@ export async function forEachProcess<T>(
 ): Promise<{ results: { process: RemoteProcess; result?: T; error?: CliError }[]; failures: TargetFailure[] }> {
   const perTarget = await Promise.all(
     fleet.map(async (t) => {
-      const deadline = Date.now() + targetTimeoutMs;
+      const clock = new TargetClock(targetTimeoutMs);
       try {
-        const procs = await limiter.run(() => listTarget(t, { helloTimeoutMs, timeoutMs: deadline - Date.now() }));
+        const procs = await limiter.run(() => clock.run((remainingMs) => listTarget(t, { helloTimeoutMs, timeoutMs: remainingMs })));
         const results = await Promise.all(
           procs.map(async (p) => {
             if (p.entry.state !== "responsive" && p.entry.state !== "blocked") {
               return { process: p, error: new CliError(EXIT.failure, `${p.tag}: ${String(p.entry.reason ?? p.entry.state)}`) };
             }
             try {
-              return { process: p, result: await limiter.run(() => each(p, deadline - Date.now())) };
+              return { process: p, result: await limiter.run(() => clock.run((remainingMs) => each(p, remainingMs))) };
             } catch (err) {
               return { process: p, error: asCliError(err) };
             }

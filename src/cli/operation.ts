@@ -18,6 +18,7 @@ import { discover, selectApp } from "./discovery.js";
 import { parseTimeout, resolveEndpoint } from "./endpoint.js";
 import { CliError, EXIT } from "./errors.js";
 import { flameGraphHtml, flameGraphSvg } from "./flame-graph.js";
+import { isRemote } from "./remote.js";
 import { table } from "./table.js";
 import { TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED } from "./target.js";
 
@@ -212,6 +213,8 @@ export async function runOperation(
   let timer: NodeJS.Timeout | undefined;
   let interrupted = false;
   const receiver = new ArtifactReceiver(output, onOutput);
+  // Connected: the transport of a remote target has asked for whatever it needed on the terminal.
+  const stopKeys = isRemote(socket) && ctrlCHook ? ctrlCAsKey(ctrlCHook) : () => {};
   try {
     interruptHook = () => {
       interrupted = true;
@@ -242,6 +245,7 @@ export async function runOperation(
     client.interrupt().catch(() => {});
     throw err;
   } finally {
+    stopKeys();
     interruptHook = undefined;
     discardHook = undefined;
     receiver.discard();
@@ -348,11 +352,47 @@ async function withInterrupt<T>(fn: () => Promise<T>): Promise<T> {
     interruptHook?.();
   };
   process.on("SIGINT", onSigint);
+  ctrlCHook = onSigint;
   try {
     return await fn();
   } finally {
+    ctrlCHook = undefined;
     process.off("SIGINT", onSigint);
   }
+}
+
+/** Set by withInterrupt: what a Ctrl-C does (as a signal or, for a remote target, a key). */
+let ctrlCHook: (() => void) | undefined;
+
+/**
+ * Ctrl-C read as a key while an operation on a remote target runs in a terminal. The terminal
+ * sends its SIGINT to the whole foreground process group, so the transport (ssh, kubectl,
+ * docker: our children) would die of it, and the connection with it, before the interrupt we
+ * send through that connection could stop the operation and bring back what it has (a profile's
+ * samples). So, once connected, the terminal is put in raw mode (no signals from keys) and a
+ * Ctrl-C byte on stdin is handled as SIGINT is; the mode is restored when the operation ends,
+ * and at exit. Other keys are dropped, as a terminal's echo of them would be noise. Returns the
+ * function that restores it; a no-op unless stdin is a terminal.
+ */
+function ctrlCAsKey(onCtrlC: () => void): () => void {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) return () => {};
+  const onData = (data: Buffer) => {
+    for (const byte of data) if (byte === 0x03) onCtrlC();
+  };
+  const restore = () => {
+    stdin.off("data", onData);
+    stdin.setRawMode(false);
+    stdin.pause();
+  };
+  stdin.setRawMode(true);
+  stdin.on("data", onData);
+  stdin.resume();
+  process.once("exit", restore);
+  return () => {
+    process.off("exit", restore);
+    restore();
+  };
 }
 
 /** Set by runOperation while a request runs: sends its interrupt; removes a file half received. */
