@@ -43,7 +43,11 @@ test("every byte value both ways; the far side's answer after our end of input s
 test("a manhole through socat and the bridge answers exactly as nc straight to its socket", async () => {
   const app = await startApp({ options: { banner: null } });
   const front = path.join(tempDir(), "front.sock");
-  const socat = spawn("socat", [`UNIX-LISTEN:${front},fork`, `EXEC:${process.execPath} ${CLI} bridge ${app.path}`], { stdio: "ignore" });
+  // -t: after nc's half-close socat waits this long for the bridge's answer (0.5 s by default,
+  // less than a loaded machine may take to start the bridge's Node).
+  const socat = spawn("socat", ["-t", "30", `UNIX-LISTEN:${front},fork`, `EXEC:${process.execPath} ${CLI} bridge ${app.path}`], {
+    stdio: "ignore",
+  });
   try {
     for (let i = 0; !fs.existsSync(front); i++) {
       assert.ok(i < 200, "socat listens");

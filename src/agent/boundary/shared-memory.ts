@@ -92,13 +92,49 @@ export const INTERRUPT = {
  * - `started`: the id of the last evaluation the main thread took; it takes them in id order.
  * - `sync`: the id of the evaluation whose synchronous part runs now, else 0.
  * - `target`: an evaluation to interrupt as soon as it starts (the interrupt came first).
+ * - `terminating`: the evaluation the worker is about to terminate through the inspector; its
+ *   synchronous part does not return into other code until that is settled (see claimTermination).
  * - `cancel` and the CANCEL_SLOTS - 1 cells after it: evaluations not to run at all (their
  *   sessions were told so while the loop was blocked); a slot holding an id at or below
  *   `started` is free again.
  */
-export const CELL = { flag: 0, started: 1, sync: 2, target: 3, scope: 4, cancel: 5 } as const;
+export const CELL = { flag: 0, started: 1, sync: 2, target: 3, scope: 4, terminating: 5, cancel: 6 } as const;
 export const CANCEL_SLOTS = 64;
 export const INTERRUPT_CELLS = CELL.cancel + CANCEL_SLOTS;
+
+/**
+ * Worker, before `Runtime.terminateExecution` for evaluation `id`: true if its synchronous part
+ * still runs, and then it cannot return into other code (awaitTermination) until
+ * releaseTermination. A termination lands at the main thread's next interrupt check, some time
+ * after it is sent: had the input ended meanwhile, it would stop whatever ran next (an app's
+ * timer between Node's async-hook bookkeeping steps, which Node 24 then aborts on as a corrupted
+ * async hook stack). Sequentially consistent: the worker writes `terminating` then reads `sync`,
+ * the main thread writes `sync` then reads `terminating`, so one of them sees the other.
+ */
+export function claimTermination(cells: Int32Array, id: number): boolean {
+  Atomics.store(cells, CELL.terminating, id);
+  if (Atomics.load(cells, CELL.sync) === id) return true;
+  releaseTermination(cells, id);
+  return false;
+}
+
+/** Worker: the termination of `id` has landed, or will not be sent: the main thread may go on. */
+export function releaseTermination(cells: Int32Array, id: number): void {
+  Atomics.compareExchange(cells, CELL.terminating, id, 0);
+  Atomics.notify(cells, CELL.terminating);
+}
+
+/**
+ * Main thread, as evaluation `id`'s synchronous part ends (after `sync` is cleared): waits while
+ * the worker is terminating it, so that the termination lands here, still inside the evaluation,
+ * and nowhere else. Atomics.wait is woken by the termination as by releaseTermination. At most
+ * `maxMs`, should the worker never settle it.
+ */
+export function awaitTermination(cells: Int32Array, id: number, maxMs: number): void {
+  if (Atomics.load(cells, CELL.terminating) !== id) return;
+  const until = Date.now() + maxMs;
+  while (Atomics.load(cells, CELL.terminating) === id && Date.now() < until) Atomics.wait(cells, CELL.terminating, id, 10);
+}
 
 /** Main thread: is evaluation `id` cancelled? Frees its slot if so. */
 export function takeCancelled(cells: Int32Array, id: number): boolean {

@@ -11,7 +11,7 @@ import vm from "node:vm";
 import { awaitAbandoned, interruptedText, type OutcomeKind } from "../../protocol/outcome.js";
 import type { CallRequest, EvalRequest, FromEvaluator, ToEvaluator } from "../../protocol/relay.js";
 import type { ErrorInfo } from "../../protocol/structured.js";
-import { CELL, INTERRUPT, takeCancelled } from "../boundary/shared-memory.js";
+import { awaitTermination, CELL, INTERRUPT, takeCancelled } from "../boundary/shared-memory.js";
 import { OPERATIONS, operation, operationNames } from "../operations/registry.js";
 import type { Operation, SessionPrefs } from "../operations/types.js";
 import { complete } from "./completion.js";
@@ -117,6 +117,8 @@ function importHelper(specifier: unknown, options?: unknown): Promise<unknown> {
 }
 
 const encoder = new TextEncoder();
+/** How long an evaluation's end waits for a termination the worker is sending it (it lands within milliseconds). */
+const TERMINATION_WAIT_MS = 2000;
 
 export class Evaluator {
   private readonly sessions = new Map<number, SessionState>();
@@ -270,7 +272,10 @@ export class Evaluator {
         this.running.delete(message.id);
         // A terminated evaluation never unwound its bookkeeping: nothing of ours runs now.
         resetRunning();
-        if (this.options.interruptCells) Atomics.compareExchange(this.options.interruptCells, CELL.sync, message.id, 0);
+        if (this.options.interruptCells) {
+          Atomics.compareExchange(this.options.interruptCells, CELL.sync, message.id, 0);
+          Atomics.compareExchange(this.options.interruptCells, CELL.terminating, message.id, 0);
+        }
         this.setDeadline(message.id, undefined);
         for (const s of this.sessions.values()) if (s.current === message.id) s.current = 0;
         break;
@@ -489,6 +494,7 @@ export class Evaluator {
       else this.run(req);
     } finally {
       Atomics.store(cells, CELL.sync, 0);
+      awaitTermination(cells, req.id, TERMINATION_WAIT_MS);
       // Raised for this evaluation's start alone: lowered only if it is still our own value. A
       // flag the worker raised while the synchronous part ran (it may have seen it running and
       // gone straight to stopping it) is the worker's to lower, so that an async continuation

@@ -17,7 +17,17 @@ import {
   waitedText,
 } from "../../protocol/outcome.js";
 import { formatDuration } from "../../shared/duration.js";
-import { attendLoop, CELL, INTERRUPT, type LoopState, lastBeat, markCancelled, readLoopState } from "../boundary/shared-memory.js";
+import {
+  attendLoop,
+  CELL,
+  claimTermination,
+  INTERRUPT,
+  type LoopState,
+  lastBeat,
+  markCancelled,
+  readLoopState,
+  releaseTermination,
+} from "../boundary/shared-memory.js";
 import { inputPositions } from "../main-thread/typescript.js";
 import type { InspectorAccess } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
@@ -539,10 +549,18 @@ export class ThreadSupervisor implements Supervisor {
         continue;
       }
       if (urls.slice(repl).some((u) => RUNNERS.has(u))) {
-        // Its synchronous part may have ended since the sample: then nothing of it is left to terminate.
-        if (id && (!this.channel.isRunning(id) || Atomics.load(this.cells, CELL.sync) !== id)) return "freed";
-        // The reply comes only once the terminated code has unwound.
-        await withTimeout(this.post("Runtime.terminateExecution"), PAUSE_WAIT_MS).catch(() => {});
+        // The evaluation that runs: the sampled one, or (any session's, id 0) the one in `sync`.
+        const target = id || Atomics.load(this.cells, CELL.sync);
+        // Its synchronous part may have ended since the sample: then nothing of it is left to
+        // terminate. Else it cannot end until the termination has landed (claimTermination).
+        if (!target) return "unsafe";
+        if ((id && !this.channel.isRunning(id)) || !claimTermination(this.cells, target)) return "freed";
+        try {
+          // The reply comes only once the terminated code has unwound.
+          await withTimeout(this.post("Runtime.terminateExecution"), PAUSE_WAIT_MS).catch(() => {});
+        } finally {
+          releaseTermination(this.cells, target);
+        }
         return "terminated";
       }
       seen = "unsafe";
