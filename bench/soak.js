@@ -235,7 +235,13 @@ function collected(socketPath) {
         s.destroy();
         const r = JSON.parse(m[0]);
         if (!r.json?.collected) reject(new Error(`.gc: ${r.text}`));
-        else resolve({ heapUsedMb: r.json.after.heapUsed / 2 ** 20, rssMb: r.json.after.rss / 2 ** 20 });
+        else
+          resolve({
+            heapUsedMb: r.json.after.heapUsed / 2 ** 20,
+            // Threaded: the manhole's own worker thread, collected by the same .gc.
+            workerHeapUsedMb: r.json.manholeWorker ? r.json.manholeWorker.after.heapUsed / 2 ** 20 : 0,
+            rssMb: r.json.after.rss / 2 ** 20,
+          });
       }
     });
     s.write(`${JSON.stringify({ op: "hello", id: 1, protocol: [1], client: "soak" })}\n`);
@@ -315,7 +321,13 @@ async function soak({ seconds, seed, mode = "threaded", clients = 16, cycles = 1
     http: httpCounts,
     fds: { before: fdsBefore, after: fdsAfter },
     rss: { beforeMb: rssBefore, afterMb: rssAfter, afterGcMb: rssAfterGc, boundMb: RSS_BOUND_MB },
-    heap: { beforeMb: gcBefore.heapUsedMb, afterMb: gcAfter?.heapUsedMb, error: gcAfter?.error },
+    heap: {
+      beforeMb: gcBefore.heapUsedMb,
+      afterMb: gcAfter?.heapUsedMb,
+      workerBeforeMb: gcBefore.workerHeapUsedMb,
+      workerAfterMb: gcAfter?.workerHeapUsedMb,
+      error: gcAfter?.error,
+    },
     answer,
     counts,
   };
@@ -330,6 +342,8 @@ function failures(r) {
   if (r.heap.error) out.push(`.gc after the run: ${r.heap.error}`);
   else if (!(r.heap.afterMb - r.heap.beforeMb < HEAP_BOUND_MB))
     out.push(`the heap after .gc grew ${(r.heap.afterMb - r.heap.beforeMb).toFixed(1)} MB (a leak: retained, not garbage)`);
+  else if (!(r.heap.workerAfterMb - r.heap.workerBeforeMb < HEAP_BOUND_MB))
+    out.push(`the manhole worker's heap after .gc grew ${(r.heap.workerAfterMb - r.heap.workerBeforeMb).toFixed(1)} MB (a leak)`);
   if (!(r.rss.afterMb - r.rss.beforeMb < RSS_BOUND_MB)) out.push(`RSS grew ${(r.rss.afterMb - r.rss.beforeMb).toFixed(1)} MB`);
   if (r.answer?.text !== "42") out.push(`a fresh session got ${JSON.stringify(r.answer)}`);
   return out;
@@ -360,7 +374,7 @@ if (require.main === module) {
         r.crashed ? "CRASHED" : "0",
         `${r.http.failed} / ${r.http.ok + r.http.failed}`,
         `${r.fds.before} → ${r.fds.after}`,
-        `+${(r.heap.afterMb - r.heap.beforeMb).toFixed(1)} (< ${HEAP_BOUND_MB})`,
+        `+${(r.heap.afterMb - r.heap.beforeMb).toFixed(1)} / +${(r.heap.workerAfterMb - r.heap.workerBeforeMb).toFixed(1)} (< ${HEAP_BOUND_MB})`,
         `+${(r.rss.afterMb - r.rss.beforeMb).toFixed(1)} / +${(r.rss.afterGcMb - r.rss.beforeMb).toFixed(1)}`,
         r.answer?.text === "42" ? "yes" : "NO",
       ]);
@@ -369,9 +383,20 @@ if (require.main === module) {
       record(`${mode} fd leak`, r.fds.after - r.fds.before);
       record(`${mode} rss growth MB`, Number((r.rss.afterMb - r.rss.beforeMb).toFixed(1)));
       record(`${mode} heap after gc growth MB`, Number((r.heap.afterMb - r.heap.beforeMb).toFixed(1)));
+      record(`${mode} worker heap after gc growth MB`, Number((r.heap.workerAfterMb - r.heap.workerBeforeMb).toFixed(1)));
     }
     table(
-      ["mode", "connections", "cycles", "crashes", "HTTP failed", "fds", "heap after .gc MB", "RSS MB (/ after .gc)", "fresh session"],
+      [
+        "mode",
+        "connections",
+        "cycles",
+        "crashes",
+        "HTTP failed",
+        "fds",
+        "heap after .gc MB (main / worker)",
+        "RSS MB (/ after .gc)",
+        "fresh session",
+      ],
       rows,
     );
     record("seed", seed);

@@ -155,6 +155,9 @@ describe("live diagnostics", () => {
     assert.equal(g.how, "exposed");
     assert.ok(g.durationMs > 0);
     assert.match(text, /^full collection in .*: heap used .* → /);
+    // Threaded: the manhole's own worker thread is collected too, and said apart.
+    assert.ok(g.manholeWorker.after.heapUsed > 0 && g.manholeWorker.after.heapUsed <= g.manholeWorker.before.heapTotal);
+    assert.match(text, /\nthe manhole's own worker thread: heap used .* → .*, heap total .* → .*$/);
   });
 
   test(".report redacts the environment's values unless --env", async () => {

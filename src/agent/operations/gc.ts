@@ -1,5 +1,6 @@
 import v8 from "node:v8";
 import vm from "node:vm";
+import { isMainThread } from "node:worker_threads";
 import { formatBytes, formatMs } from "../../shared/units.js";
 import type { Operation } from "./types.js";
 
@@ -35,6 +36,15 @@ function collector(): { gc: Collect; how: GcResult["how"] } | undefined {
   return exposed ? { gc: exposed, how: "exposed" } : undefined;
 }
 
+/** A full collection of the calling thread's heap (the manhole's worker, where `run` runs in threaded mode). */
+function ownCollection(): { before: GcResult["before"]; after: GcResult["after"] } | undefined {
+  const c = collector();
+  if (!c) return undefined;
+  const before = figures();
+  c.gc();
+  return { before, after: figures() };
+}
+
 const figures = () => {
   const m = process.memoryUsage();
   return { heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss };
@@ -60,12 +70,29 @@ export const gc: Operation = {
     const r = (await ctx.callMain()) as GcResult | { unavailable: string };
     if ("unavailable" in r) return { text: `.gc: ${r.unavailable}`, json: { collected: false, reason: r.unavailable } };
     const freed = r.before.heapUsed - r.after.heapUsed;
-    const text = [
+    const lines = [
       `full collection in ${formatMs(r.durationMs)}: heap used ${formatBytes(r.before.heapUsed)} → ${formatBytes(r.after.heapUsed)} (${formatBytes(-freed, { sign: true })}), heap total ${formatBytes(r.before.heapTotal)} → ${formatBytes(r.after.heapTotal)}, rss ${formatBytes(r.before.rss)} → ${formatBytes(r.after.rss)}`,
       r.how === "exposed"
         ? "(gc exposed at run time through V8's --expose-gc flag; the app's globals are unchanged)"
         : "(the app's global gc: node runs with --expose-gc)",
-    ].join("\n");
-    return { text, json: { collected: true, how: r.how, durationMs: r.durationMs, before: r.before, after: r.after } };
+    ];
+    // Threaded: the manhole's own worker thread is a heap of its own (sessions, buffers): collected
+    // too, so that what the manhole holds can be told from what it has only not given back yet.
+    const own = isMainThread ? undefined : ownCollection();
+    if (own)
+      lines.push(
+        `the manhole's own worker thread: heap used ${formatBytes(own.before.heapUsed)} → ${formatBytes(own.after.heapUsed)}, heap total ${formatBytes(own.before.heapTotal)} → ${formatBytes(own.after.heapTotal)}`,
+      );
+    return {
+      text: lines.join("\n"),
+      json: {
+        collected: true,
+        how: r.how,
+        durationMs: r.durationMs,
+        before: r.before,
+        after: r.after,
+        ...(own ? { manholeWorker: own } : {}),
+      },
+    };
   },
 };
