@@ -2,15 +2,14 @@
 // and invalid lines, telnet sequences, half-closes and mid-output disconnects at its manhole,
 // in both protocols, and CYCLES connect/disconnect cycles run beside them. Afterwards: the app
 // has not crashed, no HTTP request failed, it holds no more file descriptors than before, its
-// main thread's heap after a full collection (`.gc`) grew by less than HEAP_BOUND_MB, and a
-// fresh session answers correctly. The fuzzer is seeded and prints its seed: BENCH_SEED=<seed>
-// replays a run's choices.
+// heaps after a full collection (`.gc`: the main thread's and the manhole worker's) grew by less
+// than HEAP_BOUND_MB each, and a fresh session answers correctly. The fuzzer is seeded and prints
+// its seed: BENCH_SEED=<seed> replays a run's choices.
 //
 // RSS is printed, after `.gc` too, but bounds only gross growth (RSS_BOUND_MB): it holds heap
-// the isolates have committed and not returned (the manhole's worker has no `.gc`; after a run
-// its heap is mostly free space: heapTotal several times heapUsed) and malloc arenas that held
-// the big buffers (1 MiB lines, 500 kB outputs). Garbage, not a leak: what is retained is what
-// the heap after `.gc` shows.
+// the isolates have committed and not returned and malloc arenas that held the big buffers
+// (1 MiB lines, 500 kB outputs). Garbage, not a leak: what is retained is what the heaps after
+// `.gc` show.
 //
 //   node bench/soak.js                         (60 s, after `npm run build`)
 //   BENCH_SOAK_S=600 BENCH_SEED=12345 node bench/soak.js
