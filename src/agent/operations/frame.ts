@@ -8,6 +8,7 @@ export const frame: Operation = {
   runsOn: "socket",
   observeSafe: false,
   heavy: false,
+  sessionOnly: true,
   async run(ctx) {
     const control = pauseControl(ctx, "frame");
     return "select" in control ? answered(await control.select(Number(ctx.args.n))) : control;
