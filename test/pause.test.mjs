@@ -63,17 +63,18 @@ test(".pause shows spinTheLedger and job; job.limit = 0 and .resume end the loop
   });
 });
 
-test("a stack local assigned while paused is read back; one that did not change is said in one line", T, async () => {
-  await withLedger({ BLOCK_MS: "8000" }, async (c, app, block) => {
+test("a stack local assigned while paused is read back: it takes effect, or a line says it did not", T, async () => {
+  await withLedger({ BLOCK_MS: "20000" }, async (c, app, block) => {
     await block();
     await c.eval(".pause", PAUSED);
-    const out = await c.eval("rounds = 1", PAUSED);
-    // Stopped at a breakpoint, the frame is V8's interpreter's, whose locals the debugger can
-    // write; an optimized frame's would be reported (and left as they were).
-    assert.match(out, /^1\n(\(rounds did not change: .*change an object it reads instead \(e\.g\. a property of job\)\)\n)?$/);
     assert.match(await c.eval(".frame 1", PAUSED), /^>#1 /m);
     assert.match(await c.eval(".down", PAUSED), /^>#0 at spinTheLedger/m);
-    await c.eval("job.limit = 0", PAUSED);
+    const out = await c.eval("until = 0", PAUSED);
+    // Stopped at a breakpoint, the frame runs in V8's interpreter, whose locals the debugger
+    // writes (measured on Node 20 to 26): the loop's own bound then ends it. An optimized
+    // frame's stack local would be left as it was, and said so in one line.
+    assert.match(out, /^0\n(\(until did not change: .*change an object it reads instead \(e\.g\. a property of job\)\)\n)?$/);
+    if (out !== "0\n") await c.eval("job.limit = 0", PAUSED);
     await c.eval(".resume");
     await waitFor(app.stdout, /^UNBLOCKED ledger/m, 5000);
   });
