@@ -63,6 +63,11 @@ const CATCH_WAIT_MS = 1000;
 const ENABLE_WAIT_MS = 10_000;
 /** How long a request to the (JavaScript-running) main thread may take. */
 const ANSWER_WAIT_MS = 1000;
+/**
+ * Any other request: answered at the thread's next interrupt check while it runs JavaScript, at
+ * once while it is stopped. Bounded all the same, so that no answer of ours waits for ever on one.
+ */
+const REQUEST_WAIT_MS = 5000;
 const MAX_FRAMES = 30;
 /** Breakpoints set at most for one capture (a minified line can hold thousands of statements). */
 const MAX_BREAKPOINTS = 100;
@@ -165,6 +170,11 @@ export class StackCapture {
     private readonly inputOf: (id: number) => string | undefined,
   ) {}
 
+  /** One request, rejected (NotInJavaScript) when it is not answered within REQUEST_WAIT_MS. */
+  private ask<T = unknown>(method: string, params?: object): Promise<T> {
+    return withTimeout(this.link.post<T>(method, params), REQUEST_WAIT_MS);
+  }
+
   /** Fed by the session's Debugger.scriptParsed events. */
   scriptParsed(params: { scriptId: string; url: string; sourceMapURL?: string }): void {
     this.scripts.set(params.scriptId, params.url);
@@ -183,7 +193,7 @@ export class StackCapture {
       if (caught.paused) return await this.describe(this.userFrames(caught.paused.map((f) => this.pausedFrame(f))));
       return await this.describe(caught.probed, `Locals: not read (${caught.why}); the frames are as sampled.`);
     } finally {
-      if (caught.paused) await this.link.post("Debugger.resume").catch(() => {});
+      if (caught.paused) await this.ask("Debugger.resume").catch(() => {});
       if (caught.enabled) await this.release();
     }
   }
@@ -209,7 +219,7 @@ export class StackCapture {
     }
     const frames = this.userFrames(caught.paused.map((f) => this.pausedFrame(f)));
     if (frames.length === 0 || this.isManholes(frames[0])) {
-      await this.link.post("Debugger.resume").catch(() => {});
+      await this.ask("Debugger.resume").catch(() => {});
       await this.release();
       return { stopped: false, reason: "unsafe", why: "it runs the manhole's own code, which is never paused", frames };
     }
@@ -221,7 +231,7 @@ export class StackCapture {
   async resume(): Promise<void> {
     if (!this.held) return;
     this.held = false;
-    await this.link.post("Debugger.resume").catch(() => {});
+    await this.ask("Debugger.resume").catch(() => {});
     await this.release();
   }
 
@@ -255,9 +265,7 @@ export class StackCapture {
     const ids = new Set(placed.map((r) => r.breakpointId));
     const landed = placed.flatMap((r) => r.locations);
     const remove = () =>
-      Promise.all([...ids].map((breakpointId) => this.link.post("Debugger.removeBreakpoint", { breakpointId }).catch(() => {}))).then(
-        () => {},
-      );
+      Promise.all([...ids].map((breakpointId) => this.ask("Debugger.removeBreakpoint", { breakpointId }).catch(() => {}))).then(() => {});
     if (landed.length === 0) {
       await remove();
       await this.release();
@@ -437,8 +445,8 @@ export class StackCapture {
 
   private async disable(): Promise<void> {
     this.held = false;
-    await this.link.post("Debugger.resume").catch(() => {});
-    await this.link.post("Debugger.disable").catch(() => {});
+    await this.ask("Debugger.resume").catch(() => {});
+    await this.ask("Debugger.disable").catch(() => {});
     this.scripts.clear();
     this.ids.clear();
     this.sourceMapUrls.clear();
@@ -459,7 +467,7 @@ export class StackCapture {
       return;
     }
     // A `debugger` statement while a breakpoint is armed, a capture's breakpoint hit after it gave up.
-    if (!this.held) void this.link.post("Debugger.resume").catch(() => {});
+    if (!this.held) void this.ask("Debugger.resume").catch(() => {});
   }
 
   /**
@@ -470,7 +478,7 @@ export class StackCapture {
   private async catchAt(top: Frame): Promise<PausedFrame[] | undefined> {
     const scriptId = top.scriptId as string;
     const possible = (params: object) =>
-      this.link.post<{ locations: Location[] }>("Debugger.getPossibleBreakpoints", params).then(
+      this.ask<{ locations: Location[] }>("Debugger.getPossibleBreakpoints", params).then(
         (r) => r.locations,
         () => [] as Location[],
       );
@@ -496,7 +504,7 @@ export class StackCapture {
     });
     const ids = await Promise.all(
       locations.slice(0, MAX_BREAKPOINTS).map((location) =>
-        this.link.post<{ breakpointId: string }>("Debugger.setBreakpoint", { location }).then(
+        this.ask<{ breakpointId: string }>("Debugger.setBreakpoint", { location }).then(
           (r) => r.breakpointId,
           () => undefined,
         ),
@@ -506,9 +514,7 @@ export class StackCapture {
       return await withTimeout(paused, CATCH_WAIT_MS).catch(() => undefined);
     } finally {
       if (this.catching === listener) this.catching = undefined;
-      await Promise.all(
-        ids.map((breakpointId) => breakpointId && this.link.post("Debugger.removeBreakpoint", { breakpointId }).catch(() => {})),
-      );
+      await Promise.all(ids.map((breakpointId) => breakpointId && this.ask("Debugger.removeBreakpoint", { breakpointId }).catch(() => {})));
     }
   }
 
@@ -555,11 +561,12 @@ export class StackCapture {
   /** `Locals of fn:` and a line for each, when the frame was paused (else nothing). */
   private async localsOf(frame: Frame): Promise<string[]> {
     if (!frame.locals) return [];
-    const { result } = await this.link.post<{ result: PropertyDescriptor[] }>("Runtime.getProperties", {
+    const read = await this.ask<{ result: PropertyDescriptor[] }>("Runtime.getProperties", {
       objectId: frame.locals,
       ownProperties: true,
-    });
-    return localsLines(frame.functionName, result);
+    }).catch(() => undefined);
+    if (!read) return [`Locals of ${frame.functionName || "<anonymous>"}: not read (no answer within ${REQUEST_WAIT_MS / 1000} s)`];
+    return localsLines(frame.functionName, read.result);
   }
 
   /** `at name (file:line:column)`, an input's positions mapped back to what the user typed. */
