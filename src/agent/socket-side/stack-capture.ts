@@ -254,13 +254,11 @@ export class StackCapture {
         ? `${file} is the manhole's own code, which is never paused`
         : `no loaded script is ${file} (a path, or its end such as server.js or lib/server.js)`;
     }
-    const set = await this.inactive(() =>
-      Promise.all(
-        theirs.map((url) =>
-          this.ask<{ breakpointId: string; locations: Location[] }>("Debugger.setBreakpointByUrl", { url, lineNumber: line - 1 }).catch(
-            () => undefined,
-          ),
-        ),
+    const set = await Promise.all(
+      theirs.map((url) =>
+        this.link
+          .post<{ breakpointId: string; locations: Location[] }>("Debugger.setBreakpointByUrl", { url, lineNumber: line - 1 })
+          .catch(() => undefined),
       ),
     );
     const placed = set.filter((r): r is { breakpointId: string; locations: Location[] } => r !== undefined);
@@ -341,10 +339,9 @@ export class StackCapture {
   /** The names of a frame's locals that hold objects (what an assignment that did not take can change instead). */
   async objectLocals(frame: Frame): Promise<string[]> {
     if (!frame.locals) return [];
-    const { result } = await this.ask<{ result: PropertyDescriptor[] }>("Runtime.getProperties", {
-      objectId: frame.locals,
-      ownProperties: true,
-    }).catch(() => ({ result: [] as PropertyDescriptor[] }));
+    const { result } = await this.link
+      .post<{ result: PropertyDescriptor[] }>("Runtime.getProperties", { objectId: frame.locals, ownProperties: true })
+      .catch(() => ({ result: [] as PropertyDescriptor[] }));
     return result.filter((p) => p.value?.type === "object" && p.value.subtype !== "null").map((p) => p.name);
   }
 
@@ -455,23 +452,6 @@ export class StackCapture {
     this.sourceMapUrls.clear();
   }
 
-  /**
-   * Runs `set` (requests that set breakpoints) with breakpoints inactive, then activates them
-   * with one last request, so that none can be hit while other requests of ours are still on
-   * their way. A thread that stops at a breakpoint while more of the session's requests are
-   * being dispatched to it answers none of them again, nor reports the pause (seen on Node 22
-   * and 26 under load: nine Debugger.setBreakpoint sent at once, the thread stopped at the
-   * first, no answer ever): it would stay stopped for good.
-   */
-  private async inactive<T>(set: () => Promise<T>): Promise<T> {
-    await this.ask("Debugger.setBreakpointsActive", { active: false }).catch(() => {});
-    try {
-      return await set();
-    } finally {
-      await this.ask("Debugger.setBreakpointsActive", { active: true }).catch(() => {});
-    }
-  }
-
   /** Every Debugger.paused: an armed breakpoint's, a capture's, or nobody's (resumed at once: never left paused). */
   private paused(params: { callFrames: PausedFrame[]; hitBreakpoints?: string[] }): void {
     const armed = this.armed;
@@ -522,13 +502,11 @@ export class StackCapture {
       listener = resolve;
       this.catching = listener;
     });
-    const ids = await this.inactive(() =>
-      Promise.all(
-        locations.slice(0, MAX_BREAKPOINTS).map((location) =>
-          this.ask<{ breakpointId: string }>("Debugger.setBreakpoint", { location }).then(
-            (r) => r.breakpointId,
-            () => undefined,
-          ),
+    const ids = await Promise.all(
+      locations.slice(0, MAX_BREAKPOINTS).map((location) =>
+        this.ask<{ breakpointId: string }>("Debugger.setBreakpoint", { location }).then(
+          (r) => r.breakpointId,
+          () => undefined,
         ),
       ),
     );
