@@ -64,10 +64,20 @@ const ENABLE_WAIT_MS = 10_000;
 /** How long a request to the (JavaScript-running) main thread may take. */
 const ANSWER_WAIT_MS = 1000;
 /**
- * Any other request: answered at the thread's next interrupt check while it runs JavaScript, at
- * once while it is stopped. Bounded all the same, so that no answer of ours waits for ever on one.
+ * Any other request: answered at the thread's next interrupt check while it runs JavaScript
+ * (milliseconds), at once while it is stopped. Bounded, so that no answer of ours waits for ever.
  */
-const REQUEST_WAIT_MS = 5000;
+const REQUEST_WAIT_MS = 2000;
+
+/**
+ * Why a thread stops answering the inspector once the Debugger is on: a loop whose on-stack
+ * optimization (OSR) V8 had scheduled keeps asking for it at every iteration and is refused
+ * every time (the function now has break info), and the loop takes no interrupt meanwhile
+ * (gdb: Runtime_CompileOptimizedOSR on the main thread's stack, for as long as the loop runs).
+ * Seen on Node 22 in about half the `.pause` tests of a spinning loop; it ends with the loop.
+ */
+export const STOPPED_ANSWERING =
+  "the thread stopped answering the inspector once the debugger was on (V8 retries an on-stack optimization of the loop it spins in at every iteration and takes no interrupt meanwhile; it answers again when that loop ends)";
 const MAX_FRAMES = 30;
 /** Breakpoints set at most for one capture (a minified line can hold thousands of statements). */
 const MAX_BREAKPOINTS = 100;
@@ -170,9 +180,25 @@ export class StackCapture {
     private readonly inputOf: (id: number) => string | undefined,
   ) {}
 
+  /**
+   * Since when a request with the Debugger on has gone unanswered (see STOPPED_ANSWERING);
+   * cleared by the next answer.
+   */
+  stuckSince: number | undefined;
+
   /** One request, rejected (NotInJavaScript) when it is not answered within REQUEST_WAIT_MS. */
   private ask<T = unknown>(method: string, params?: object): Promise<T> {
-    return withTimeout(this.link.post<T>(method, params), REQUEST_WAIT_MS);
+    const answer = this.link.post<T>(method, params);
+    answer.then(
+      () => {
+        this.stuckSince = undefined;
+      },
+      () => {},
+    );
+    return withTimeout(answer, REQUEST_WAIT_MS).catch((err: unknown) => {
+      if (err instanceof NotInJavaScript && this.users > 0) this.stuckSince ??= Date.now();
+      throw err;
+    });
   }
 
   /** Fed by the session's Debugger.scriptParsed events. */
@@ -386,6 +412,7 @@ export class StackCapture {
       return { probed, enabled, why: "it runs the manhole's own code, which is never paused", reason: "unsafe" };
     const paused = top ? await this.catchAt(top) : undefined;
     if (paused) return { probed, enabled, paused };
+    if (this.stuckSince !== undefined) return { probed, enabled, why: STOPPED_ANSWERING, reason: "unsafe" };
     // What it is inside of: the builtin (or native function) above the top frame of its own.
     const inside = top ? all.slice(0, all.indexOf(top)).find((f) => !f.url && f.functionName)?.functionName : undefined;
     const why = `${top?.functionName || "it"} did not reach a statement where it could be stopped safely within ${CATCH_WAIT_MS / 1000} s`;
@@ -471,32 +498,22 @@ export class StackCapture {
   }
 
   /**
-   * Sets breakpoints at the statements `top` may run next (the rest of its function, and the
-   * lines just above it: the head of the loop it spins in) and waits for one to be hit: the
-   * paused frames, or undefined. The breakpoints are gone when it returns.
+   * Sets breakpoints at the statements `top` may run next (the next one from where it was
+   * sampled, and the first of each line just above it: the head of the loop it spins in) and
+   * waits for one to be hit: the paused frames, or undefined. The breakpoints are gone when it
+   * returns.
+   *
+   * No Debugger.getPossibleBreakpoints first: it gives the running function break info without
+   * a breakpoint, and a loop whose on-stack optimization V8 had scheduled then retries it at
+   * every iteration and takes no interrupt again (STOPPED_ANSWERING). A breakpoint given in the
+   * same request is hit on the loop's next turn all the same, which stops it where it answers.
+   * Each position resolves to the first statement at or after it.
    */
   private async catchAt(top: Frame): Promise<PausedFrame[] | undefined> {
     const scriptId = top.scriptId as string;
-    const possible = (params: object) =>
-      this.ask<{ locations: Location[] }>("Debugger.getPossibleBreakpoints", params).then(
-        (r) => r.locations,
-        () => [] as Location[],
-      );
-    const [rest, above] = await Promise.all([
-      possible({ start: { scriptId, lineNumber: top.line, columnNumber: top.column }, restrictToFunction: true }),
-      possible({
-        start: { scriptId, lineNumber: Math.max(0, top.line - LINES_ABOVE), columnNumber: 0 },
-        end: { scriptId, lineNumber: top.line + 1, columnNumber: 0 },
-      }),
-    ]);
-    const seen = new Set<string>();
-    const locations = [...rest, ...above.reverse()].filter((l) => {
-      const key = `${l.lineNumber}:${l.columnNumber}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    });
-    if (locations.length === 0) return undefined;
+    const locations: Location[] = [{ scriptId, lineNumber: top.line, columnNumber: top.column }];
+    for (let line = top.line; line >= Math.max(0, top.line - LINES_ABOVE); line--)
+      locations.push({ scriptId, lineNumber: line, columnNumber: 0 });
     let listener: ((frames: PausedFrame[]) => void) | undefined;
     const paused = new Promise<PausedFrame[]>((resolve) => {
       listener = resolve;
@@ -511,6 +528,7 @@ export class StackCapture {
       ),
     );
     try {
+      if (this.stuckSince !== undefined) return undefined;
       return await withTimeout(paused, CATCH_WAIT_MS).catch(() => undefined);
     } finally {
       if (this.catching === listener) this.catching = undefined;

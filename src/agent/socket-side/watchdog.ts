@@ -30,6 +30,7 @@ import {
   isOwnFile,
   NotInJavaScript,
   RUNNERS,
+  STOPPED_ANSWERING,
   StackCapture,
   type Stopped,
   withTimeout,
@@ -412,6 +413,9 @@ export class ThreadSupervisor implements Supervisor {
         return text === undefined ? `${head}; it runs JavaScript but gave no stack in time (try .stack again)` : `${head}\n${text}`;
       });
     } catch (err) {
+      if (err instanceof NotInJavaScript && this.capture.stuckSince !== undefined) {
+        return `Main thread: event loop blocked for ${formatDuration(this.loopState().sinceMs)}; it runs JavaScript, but ${STOPPED_ANSWERING}. Try .stack again then.`;
+      }
       if (err instanceof NotInJavaScript) {
         return `Main thread: event loop blocked for ${formatDuration(this.loopState().sinceMs)}, outside JavaScript (native code such as execSync, a synchronous file operation or a native addon): it does not answer the inspector, so it can be neither paused nor stopped from here. Its JavaScript stack can be read once it returns. Node's diagnostic report (process.report) has only the native stack of the thread that writes it, so the main thread's native frames cannot be read from inside the process; gdb or eu-stack -p ${process.pid} can.`;
       }
@@ -458,6 +462,12 @@ export class ThreadSupervisor implements Supervisor {
         await this.reachable();
       } catch (err) {
         if (!(err instanceof NotInJavaScript)) throw err;
+        if (this.capture.stuckSince !== undefined)
+          return {
+            ok: false,
+            text: `Not paused: the main thread runs JavaScript, but ${STOPPED_ANSWERING}. Nothing was stopped.`,
+            json: { paused: false, reason: "unsafe" },
+          };
         return {
           ok: false,
           text: `Cannot pause: the main thread is blocked outside JavaScript (native code such as execSync, a synchronous file operation or a native addon) for ${formatDuration(this.loopState().sinceMs)}; it does not answer the inspector, so native code cannot be paused (.stack says more).`,
