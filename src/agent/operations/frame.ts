@@ -4,7 +4,7 @@ import type { Operation } from "./types.js";
 export const frame: Operation = {
   name: "frame",
   help: "While paused (.pause): select frame N (0: the top) for evaluation and show its locals",
-  args: [{ name: "n", type: "number", help: "the frame's number, as .pause lists them" }],
+  args: [{ name: "n", type: "number", help: "the frame's number, as .pause lists them (0, the top, when left out)", default: 0 }],
   runsOn: "socket",
   observeSafe: false,
   heavy: false,
