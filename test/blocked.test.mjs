@@ -33,7 +33,7 @@ async function withBlockable(script, env, options, fn) {
 }
 
 const NOTICE =
-  /^The event loop has been blocked for \d+(\.\d+)? (ms|s), in spinTheLedger \(\S*ledger\.cjs:\d+\)\. This input runs when the loop turns — Ctrl-C cancels it; \.stack shows where it is\.\n$/;
+  /^The event loop has been blocked for \d+(\.\d+)? (ms|s), in spinTheLedger \(\S*ledger\.cjs:\d+\)\. This input runs when the loop turns — Ctrl-C cancels it; \.pause evaluates inside the blocked thread now; \.stack shows where it is\.\n$/;
 
 test("an input during a JavaScript block is told at once where the loop is held, and runs exactly once after it", T, async () => {
   await withBlockable(LEDGER, { BLOCK_MS: "3000" }, {}, async (c, app, block) => {

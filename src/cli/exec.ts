@@ -53,6 +53,11 @@ Options:
   --all             every live manhole (see manhole ls)
   --app <name>      with --all: only those of this app (package name or label; * matches anything)
   --parallel <n>    with --all: at most n processes at a time (default 8)
+  --pause           while the process's event loop is blocked in JavaScript: stop
+                    its main thread at the next statement it runs, evaluate <code>
+                    in the top frame (its locals in scope), resume it, print the
+                    result; exit 1 if it was not stopped (the loop turns, it is
+                    in native code, or it reached no statement within 1 s)
 ${TCP_OPTIONS_HELP}
 ${REMOTE_OPTIONS_HELP}
 With --all:
@@ -67,6 +72,7 @@ Examples:
   manhole exec ssh://deploy@db1/4242 'process.memoryUsage().rss'
   manhole exec --all --ssh web1,web2,web3 'process.memoryUsage().rss'
   manhole exec --all --kube -l app=shop -n prod --parallel 16 'app.queue.length'
+  manhole exec --pause 4242 'job.limit = 0'
 
 Exit codes: 0 ok, 1 the code threw, 2 usage, 3 no such process, 4 no manhole there,
 5 permission denied, 6 protocol version mismatch, 7 timeout, 8 remote target unreachable.
@@ -88,7 +94,13 @@ function timeoutError(what: string, ms: number): CliError {
 export async function execOn(
   socket: string,
   code: string,
-  { timeoutMs, onOutput, tcp, worker }: { timeoutMs?: number; onOutput?: (text: string) => void; tcp?: TcpEndpoint; worker?: number } = {},
+  {
+    timeoutMs,
+    onOutput,
+    tcp,
+    worker,
+    pause,
+  }: { timeoutMs?: number; onOutput?: (text: string) => void; tcp?: TcpEndpoint; worker?: number; pause?: boolean } = {},
 ): Promise<ExecResult> {
   const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   let client: ManholeClient;
@@ -101,14 +113,16 @@ export async function execOn(
     throw err;
   }
   let output = "";
-  const evaluation = client.eval(
-    code,
-    (text) => {
-      output += text;
-      onOutput?.(text);
-    },
-    worker,
-  );
+  const run = (): Promise<EvalOutcome> =>
+    client.eval(
+      code,
+      (text) => {
+        output += text;
+        onOutput?.(text);
+      },
+      worker,
+    );
+  const evaluation = pause ? pausedEval(client, run) : run();
   let timer: NodeJS.Timeout | undefined;
   try {
     const outcome =
@@ -130,6 +144,17 @@ export async function execOn(
     throw err;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Pauses the main thread, runs `run` (evaluated in the top frame), resumes: a refused pause is the outcome. */
+async function pausedEval(client: ManholeClient, run: () => Promise<EvalOutcome>): Promise<EvalOutcome> {
+  const paused = await client.command("pause");
+  if (!paused.ok || (paused.json as { paused?: boolean } | undefined)?.paused !== true) return { ok: false, text: paused.text };
+  try {
+    return await run();
+  } finally {
+    await client.command("resume");
   }
 }
 
@@ -259,7 +284,9 @@ async function execAllFleet(
 
 export async function exec(argv: string[]): Promise<number> {
   const args = parseArgs(normalizeFleetArgv(argv), ["timeout", "signal", "app", "worker", ...TCP_VALUED, ...FLEET_VALUED]);
-  const unknown = [...args.flags].find((f) => f !== "json" && f !== "all" && !(TCP_FLAGS as readonly string[]).includes(f));
+  const unknown = [...args.flags].find(
+    (f) => f !== "json" && f !== "all" && f !== "pause" && !(TCP_FLAGS as readonly string[]).includes(f),
+  );
   if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole exec --help)`);
   const json = args.flags.has("json");
   const all = args.flags.has("all");
@@ -277,6 +304,9 @@ export async function exec(argv: string[]): Promise<number> {
     throw new UsageError(`--worker takes a thread id (a number, see manhole workers <pid>), not "${workerText}"`);
   if (all && workerText !== undefined) throw new UsageError("--worker names a thread of one process; it cannot be combined with --all");
   const worker = workerText === undefined ? undefined : Number(workerText);
+  const pause = args.flags.has("pause");
+  if (all && pause) throw new UsageError("--pause needs one pid; it cannot be combined with --all");
+  if (pause && worker !== undefined) throw new UsageError("--pause pauses the main thread; it cannot be combined with --worker");
   const code = codeArgs.length === 1 && codeArgs[0] === "-" ? await readStdin() : codeArgs.join(" ");
 
   if (!all && args.options.app !== undefined) throw new UsageError("--app selects among --all (see manhole exec --help)");
@@ -295,6 +325,7 @@ export async function exec(argv: string[]): Promise<number> {
     timeoutMs,
     tcp,
     worker,
+    pause,
     onOutput: json ? undefined : (text) => process.stdout.write(text),
   });
   if (json) {

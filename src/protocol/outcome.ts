@@ -60,15 +60,17 @@ export interface FrameInfo {
 export interface BlockedAt {
   blockedMs: number;
   /**
-   * "js": it answered the inspector and runs JavaScript (it can be paused);
+   * "js": it answered the inspector and runs JavaScript (`.pause` can stop it at its next statement);
    * "native": it did not answer a cheap inspector request: it is outside JavaScript;
-   * "waiting": in Atomics.wait (it answers the inspector and can be paused, the wait goes on).
+   * "waiting": in Atomics.wait (it answers the inspector; it reaches no statement until the wait returns).
    */
   state: "js" | "native" | "waiting";
   /** The top frame that is not the manhole's own, when it could be read. */
   frame?: FrameInfo;
   /** Nothing but the probe was on the main thread's stack: its loop has just turned after all. */
   idle?: true;
+  /** The main thread is stopped by this session's `.pause` (`frame`: where). */
+  pausedBy?: number;
 }
 
 /** `fn (file:line)`. */
@@ -83,10 +85,13 @@ export function blockedText(b: BlockedAt, durationText: string): string {
   if (b.state === "native") {
     return `${head}, outside JavaScript (native code: execSync, a synchronous file or network call, a native addon): it cannot be paused or stopped from here. This input runs when the loop turns — Ctrl-C cancels it; .stack says more.`;
   }
-  if (b.state === "waiting") {
-    return `${head}, in Atomics.wait called from ${b.frame ? frameText(b.frame) : "<unknown>"}: the thread waits to be notified. This input runs when the loop turns — Ctrl-C cancels it; .stack shows where it is.`;
+  if (b.pausedBy !== undefined) {
+    return `${head}: session ${b.pausedBy} has paused the main thread (.pause)${where}. This input runs when that session resumes it — Ctrl-C cancels it; .stack shows where it is.`;
   }
-  return `${head}${where}. This input runs when the loop turns — Ctrl-C cancels it; .stack shows where it is.`;
+  if (b.state === "waiting") {
+    return `${head}, in Atomics.wait called from ${b.frame ? frameText(b.frame) : "<unknown>"}: the thread waits to be notified. This input runs when the loop turns — Ctrl-C cancels it; .stack shows where it is (.pause cannot stop it until the wait returns).`;
+  }
+  return `${head}${where}. This input runs when the loop turns — Ctrl-C cancels it; .pause evaluates inside the blocked thread now; .stack shows where it is.`;
 }
 
 /** At the timeout, an input that never started: cancelled, or (with .wait) kept waiting. */

@@ -2,19 +2,24 @@
 
 import type { CommandInfo } from "../../protocol/structured.js";
 import { breakInput } from "./break.js";
+import { down } from "./down.js";
 import { exit } from "./exit.js";
+import { frame } from "./frame.js";
 import { gc } from "./gc.js";
 import { handles } from "./handles.js";
 import { heap } from "./heap.js";
 import { help } from "./help.js";
 import { loop } from "./loop.js";
 import { mem } from "./mem.js";
+import { pause } from "./pause.js";
 import { profile } from "./profile.js";
 import { report } from "./report.js";
 import { requests } from "./requests.js";
+import { resume } from "./resume.js";
 import { stack } from "./stack.js";
 import { ts } from "./ts.js";
 import type { Operation } from "./types.js";
+import { up } from "./up.js";
 import { versions } from "./versions.js";
 import { wait } from "./wait.js";
 import { watch } from "./watch.js";
@@ -27,6 +32,11 @@ export const OPERATIONS: readonly Operation[] = [
   breakInput,
   stack,
   wait,
+  pause,
+  frame,
+  up,
+  down,
+  resume,
   versions,
   handles,
   requests,

@@ -136,6 +136,38 @@ export interface WorkerThreadsAccess {
   list(): Promise<WorkerInfo[]>;
 }
 
+/** What a pause operation answers: `ok` false when nothing was paused, selected or resumed (the text says why). */
+export interface PauseAnswer {
+  ok: boolean;
+  text: string;
+  json?: unknown;
+}
+
+/** `.pause --at file:line --seconds N`. */
+export interface PauseOptions {
+  /** A line to stop at (1-based) of a loaded script: its path, or the end of its path (`server.js`). */
+  at?: { file: string; line: number };
+  /** With `at`: how long to wait for that line to run (default 30). */
+  seconds?: number;
+}
+
+/**
+ * The main thread held paused for this session (`.pause`): the inspector, from the worker. While
+ * it is held, the session's inputs are evaluated in the selected frame.
+ */
+export interface PauseControl {
+  /**
+   * Stops the blocked main thread at the next statement its top frame runs (never wherever it
+   * happens to be), and selects that frame. With `at` (`file:line`): a one-shot breakpoint
+   * there instead, waited for up to `seconds` (or until the operation's signal aborts).
+   */
+  pause(options?: PauseOptions): Promise<PauseAnswer>;
+  /** Selects frame `to` (0: the top), or the one above or below the selected one, and shows its locals. */
+  select(to: number | "up" | "down"): Promise<PauseAnswer>;
+  /** Lets the main thread go on. */
+  resume(): Promise<PauseAnswer>;
+}
+
 export interface OperationContext {
   args: ArgValues;
   /** The text after the name, as typed. */
@@ -196,6 +228,8 @@ export interface OperationContext {
    * when there is no such worker, or without threaded mode. Reported in the reply (`session.worker`).
    */
   enterWorker(threadId: number | undefined): Promise<WorkerInfo | undefined>;
+  /** Threaded mode: pausing the main thread for this session (`.pause`, `.frame`, `.resume`). */
+  pause?: PauseControl;
   /** Every operation, for those that list them. */
   operations: readonly Operation[];
   observeOnly: boolean;

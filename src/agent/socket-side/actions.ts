@@ -55,6 +55,8 @@ export interface ActionHost {
   settled?(): void;
   /** The worker thread this session was in has exited: the session is back on the main thread (say so). */
   workerExited?(threadId: number, text: string): void;
+  /** The main thread this session paused was resumed without its asking (the pause's idle limit). */
+  pauseEnded?(text: string): void;
 }
 
 /** Said to a session while its input waits: it waits for a blocked loop (once, at once), or a later note. */
@@ -113,6 +115,11 @@ export class Actions {
     return this.running !== 0 || this.workerRun !== undefined;
   }
 
+  /** Does this session hold the main thread paused (.pause)? Its inputs are then evaluated in the selected frame. */
+  get paused(): boolean {
+    return this.host.supervisor.pausedBy?.() === this.host.session;
+  }
+
   /** Is an operation of this session running? */
   get operating(): boolean {
     return this.opAbort !== undefined && !this.opAbort.signal.aborted;
@@ -132,6 +139,14 @@ export class Actions {
     if (this.observeOnly) {
       audited("refused");
       return { kind: "refused", text: "" };
+    }
+    if (supervisor.evaluateInFrame && this.paused && where !== "main" && (where ?? this.target) === undefined) {
+      const outcome = await supervisor
+        .evaluateInFrame(session, code)
+        .catch((err: unknown): Outcome => ({ kind: "error", text: `Uncaught ${err instanceof Error ? err.message : String(err)}` }));
+      this.host.settled?.();
+      audited(evalOutcome(outcome));
+      return outcome;
     }
     const worker = where === "main" ? undefined : (where ?? this.target);
     if (worker !== undefined) {
@@ -397,6 +412,8 @@ export class Actions {
       this.host.supervisor.workers?.leave(this.target);
       this.target = undefined;
     }
+    // A pause nobody is left to resume would hold the app for good.
+    if (this.paused) void this.host.supervisor.resumePaused?.(this.host.session, "the session closed").catch(() => {});
     if (this.running && this.host.supervisor.loopState()?.blocked) {
       void this.host.supervisor.interrupt(this.running, this.host.session).catch(() => {});
     }
@@ -516,6 +533,17 @@ export class Actions {
       ...(workers ? { workers } : {}),
       worker: inWorker,
       enterWorker: (threadId) => this.enterWorker(threadId),
+      ...(supervisor.pause && supervisor.selectFrame && supervisor.resumePaused
+        ? {
+            pause: {
+              pause: (options) =>
+                supervisor.pause?.(session, (text) => this.host.pauseEnded?.(text), options, signal) ??
+                Promise.reject(new Error("no pause")),
+              select: (to) => supervisor.selectFrame?.(session, to) ?? Promise.reject(new Error("no pause")),
+              resume: () => supervisor.resumePaused?.(session) ?? Promise.reject(new Error("no pause")),
+            },
+          }
+        : {}),
       operations: OPERATIONS,
       observeOnly: this.observeOnly,
       clearInput: effects.clearInput,

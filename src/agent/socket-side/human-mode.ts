@@ -69,7 +69,8 @@ export class HumanMode {
   private prompt(): string {
     if (this.input.length) return this.link.continuationPrompt;
     const worker = this.actions.worker;
-    return worker === undefined ? this.link.prompt : `[worker ${worker}] ${this.link.prompt}`;
+    const prompt = worker === undefined ? this.link.prompt : `[worker ${worker}] ${this.link.prompt}`;
+    return this.actions.paused ? `(paused) ${prompt}` : prompt;
   }
 
   /**

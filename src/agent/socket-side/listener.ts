@@ -129,7 +129,7 @@ export class Listener {
         maxUnreadBytes: Math.max(MIN_UNREAD_BYTES, 2 * config.maxOutputBytes),
         idleTimeout: config.idleTimeout,
         threaded: config.threaded,
-        banner: () => bannerFor(config.banner, config.info, this.supervisor.loopState()),
+        banner: () => bannerFor(config.banner, config.info, this.supervisor.loopState(), this.supervisor.pausedBy?.()),
         hello: () => ({
           agent: AGENT_NAME,
           version: config.version,

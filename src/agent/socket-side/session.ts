@@ -87,6 +87,7 @@ export class Session {
         if (this.structured) this.structured.workerExited(threadId, text);
         else this.human.output(`\n${text}\n`);
       },
+      pauseEnded: (text) => (this.structured ? this.structured.output(`${text}\n`, 0) : this.human.output(`${text}\n`)),
     });
     this.human = new HumanMode(this.actions, {
       prompt: config.prompt,

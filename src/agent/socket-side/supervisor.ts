@@ -4,9 +4,9 @@
  * is blocked. Threaded mode implements it with a worker-side inspector session
  * (watchdog.ts); `threaded: false` gets the limited version below.
  */
-import { awaitAbandoned, type BlockedAt } from "../../protocol/outcome.js";
+import { awaitAbandoned, type BlockedAt, type Outcome } from "../../protocol/outcome.js";
 import type { LoopState } from "../boundary/shared-memory.js";
-import type { InspectorAccess } from "../operations/types.js";
+import type { InspectorAccess, PauseAnswer, PauseOptions } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
 import type { WorkerThreads } from "./worker-threads.js";
 
@@ -39,6 +39,20 @@ export interface Supervisor {
   readonly workers?: WorkerThreads;
   /** Threaded mode: runs `fn` with the inspector session on the main thread held exclusively. */
   withInspector?<T>(fn: (inspector: InspectorAccess) => Promise<T>): Promise<T>;
+  /**
+   * Threaded mode: stops the main thread for `session` (`.pause`) at a statement, never wherever
+   * it happens to be. `ended` is told when the pause ends other than by the session's own
+   * `.resume` (the idle limit). `signal` ends a `.pause --at` that still waits.
+   */
+  pause?(session: number, ended: (text: string) => void, options?: PauseOptions, signal?: AbortSignal): Promise<PauseAnswer>;
+  /** Selects a frame of the pause `session` holds. */
+  selectFrame?(session: number, to: number | "up" | "down"): Promise<PauseAnswer>;
+  /** Ends the pause `session` holds (`why`: said in the answer). */
+  resumePaused?(session: number, why?: string): Promise<PauseAnswer>;
+  /** The session that holds the main thread paused, if any. */
+  pausedBy?(): number | undefined;
+  /** Evaluates `code` in the selected frame of the pause `session` holds. */
+  evaluateInFrame?(session: number, code: string): Promise<Outcome>;
   close(): void;
 }
 

@@ -13,6 +13,7 @@ import {
   type FrameInfo,
   interruptedText,
   NOT_STARTED_TEXT,
+  type Outcome,
   STILL_RUNNING,
   waitedText,
 } from "../../protocol/outcome.js";
@@ -29,16 +30,20 @@ import {
   releaseTermination,
 } from "../boundary/shared-memory.js";
 import { inputPositions } from "../main-thread/typescript.js";
-import type { InspectorAccess } from "../operations/types.js";
+import type { InspectorAccess, PauseAnswer, PauseOptions } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
+import { ASSIGNMENT, type Evaluated, notWrittenText, primitiveKey, remoteText } from "./paused-values.js";
 import {
   displayPath,
+  type Frame,
   INPUT_URL,
   isOwnFile,
   NotInJavaScript,
   type PausedFrame,
   RUNNERS,
+  STOPPED_ANSWERING,
   StackCapture,
+  type Stopped,
   withTimeout,
 } from "./stack-capture.js";
 import type { Supervisor, WatchHooks } from "./supervisor.js";
@@ -59,6 +64,22 @@ const SAMPLES = 5;
 const TURN_WAIT_MS = 300;
 /** How long stopping manhole code cooperatively may take before other means are tried. */
 const COOPERATIVE_WAIT_MS = 500;
+
+/** The main thread held stopped for a session (.pause). */
+interface PauseHold {
+  session: number;
+  /** Its frames, the user's first (as `.pause` numbers them). */
+  frames: Frame[];
+  selected: number;
+  since: number;
+  idle: NodeJS.Timeout;
+  ended: (text: string) => void;
+}
+
+/** How long a pause may go unused before it is resumed by itself (MANHOLE_PAUSE_IDLE_MS overrides it). */
+const PAUSE_IDLE_MS = Number(process.env.MANHOLE_PAUSE_IDLE_MS) > 0 ? Number(process.env.MANHOLE_PAUSE_IDLE_MS) : 60_000;
+/** A paused evaluation's answer may take this long (the code runs on the stopped main thread). */
+const FRAME_EVAL_WAIT_MS = 30_000;
 
 /**
  * How halting went: the code let go of the main thread (stopped at a check, or it was never
@@ -104,6 +125,10 @@ export class ThreadSupervisor implements Supervisor {
   private readonly capture: StackCapture;
   /** The app's worker threads: an inspector session of their own, made on first use. */
   readonly workers: WorkerThreads;
+  /** The main thread is held stopped for a session (.pause). */
+  private pauseHold: PauseHold | undefined;
+  /** The session whose `.pause --at` breakpoint waits to be hit. */
+  private armedBy: number | undefined;
 
   constructor(
     private readonly channel: EvalChannel,
@@ -187,6 +212,16 @@ export class ThreadSupervisor implements Supervisor {
    * "native" when it does not answer the inspector at all.
    */
   async where(): Promise<BlockedAt> {
+    const hold = this.pauseHold;
+    if (hold) {
+      const top = hold.frames[0];
+      return {
+        blockedMs: this.loopState().sinceMs,
+        state: "js",
+        pausedBy: hold.session,
+        ...(top ? { frame: this.capture.frameInfo(top) } : {}),
+      };
+    }
     try {
       await this.reachable();
     } catch (err) {
@@ -401,6 +436,13 @@ export class ThreadSupervisor implements Supervisor {
   }
 
   async stack(): Promise<string> {
+    const hold = this.pauseHold;
+    if (hold) {
+      return this.exclusive(
+        async () =>
+          `Main thread: paused by session ${hold.session} (.pause) for ${formatDuration(Date.now() - hold.since)}; it goes on after that session's .resume\n${await this.capture.stackText(hold.frames)}`,
+      );
+    }
     const loop = this.loopState();
     if (!loop.blocked) {
       return `Main thread: the event loop is responsive (last turn ${formatDuration(loop.sinceMs)} ago); no JavaScript is running.`;
@@ -413,6 +455,9 @@ export class ThreadSupervisor implements Supervisor {
         return text === undefined ? `${head}; it runs JavaScript but gave no stack in time (try .stack again)` : `${head}\n${text}`;
       });
     } catch (err) {
+      if (err instanceof NotInJavaScript && this.capture.stuckSince !== undefined) {
+        return `Main thread: event loop blocked for ${formatDuration(this.loopState().sinceMs)}; it runs JavaScript, but ${STOPPED_ANSWERING}. Try .stack again then.`;
+      }
       if (err instanceof NotInJavaScript) {
         return `Main thread: event loop blocked for ${formatDuration(this.loopState().sinceMs)}, outside JavaScript (native code such as execSync, a synchronous file operation or a native addon): it does not answer the inspector, so it can be neither paused nor stopped from here. Its JavaScript stack can be read once it returns. Node's diagnostic report (process.report) has only the native stack of the thread that writes it, so the main thread's native frames cannot be read from inside the process; gdb or eu-stack -p ${process.pid} can.`;
       }
@@ -420,7 +465,265 @@ export class ThreadSupervisor implements Supervisor {
     }
   }
 
+  pausedBy(): number | undefined {
+    return this.pauseHold?.session;
+  }
+
+  async pause(session: number, ended: (text: string) => void, options: PauseOptions = {}, signal?: AbortSignal): Promise<PauseAnswer> {
+    if (this.pauseHold) {
+      return this.pauseHold.session === session
+        ? {
+            ok: false,
+            text: "Already paused (.frame N selects a frame, .resume lets the main thread go on).",
+            json: { paused: true, reason: "paused" },
+          }
+        : {
+            ok: false,
+            text: `The main thread is paused by session ${this.pauseHold.session} (.pause); it goes on after that session's .resume.`,
+            json: { paused: false, reason: "busy", by: this.pauseHold.session },
+          };
+    }
+    if (this.armedBy !== undefined) {
+      return {
+        ok: false,
+        text: `Session ${this.armedBy} waits for its .pause --at breakpoint; one pause at a time.`,
+        json: { paused: false, reason: "busy", by: this.armedBy },
+      };
+    }
+    if (options.at) return this.pauseAt(session, ended, options.at, options.seconds ?? 30, signal);
+    const loop = this.loopState();
+    if (!loop.blocked) {
+      return {
+        ok: false,
+        text: `Nothing to pause: the event loop turns (last turn ${formatDuration(loop.sinceMs)} ago); inputs are evaluated as usual (.pause --at file:line stops there the next time that line runs).`,
+        json: { paused: false, reason: "not-blocked" },
+      };
+    }
+    return this.exclusive(async () => {
+      try {
+        await this.reachable();
+      } catch (err) {
+        if (!(err instanceof NotInJavaScript)) throw err;
+        if (this.capture.stuckSince !== undefined)
+          return {
+            ok: false,
+            text: `Not paused: the main thread runs JavaScript, but ${STOPPED_ANSWERING}. Nothing was stopped.`,
+            json: { paused: false, reason: "unsafe" },
+          };
+        return {
+          ok: false,
+          text: `Cannot pause: the main thread is blocked outside JavaScript (native code such as execSync, a synchronous file operation or a native addon) for ${formatDuration(this.loopState().sinceMs)}; it does not answer the inspector, so native code cannot be paused (.stack says more).`,
+          json: { paused: false, reason: "native" },
+        };
+      }
+      const stopped = await this.capture.stop();
+      if (!stopped.stopped) return this.notStopped(stopped);
+      return this.hold(
+        session,
+        ended,
+        stopped.frames,
+        `at the next statement of ${stopped.frames[0]?.functionName || "<anonymous>"}`,
+        signal,
+      );
+    });
+  }
+
+  /** Why `.pause` did not stop the thread, with its frames as sampled. */
+  private notStopped(stopped: Extract<Stopped, { stopped: false }>): PauseAnswer {
+    if (stopped.reason === "idle") {
+      return {
+        ok: false,
+        text: "Nothing to pause: the event loop has just turned; inputs are evaluated as usual.",
+        json: { paused: false, reason: "not-blocked" },
+      };
+    }
+    if (stopped.reason === "no-stack") {
+      return {
+        ok: false,
+        text: "Not paused: the main thread runs JavaScript but gave no stack in time (try .pause again).",
+        json: { paused: false, reason: "missed" },
+      };
+    }
+    const top = stopped.frames.find((f) => f.url !== "");
+    const name = top?.functionName || "<anonymous>";
+    const why = stopped.inside
+      ? `it is inside ${stopped.inside} (called from ${name}), which reached no statement where it could be stopped within 1 s`
+      : stopped.why;
+    const frames = this.capture.framesText(stopped.frames);
+    return {
+      ok: false,
+      text: `Not paused: the main thread could not be paused safely: ${why}. Nothing was stopped; its frames as sampled:\n${frames}`,
+      json: {
+        paused: false,
+        reason: "unsafe",
+        ...(stopped.inside ? { inside: stopped.inside } : {}),
+        frames: stopped.frames.map((f) => this.capture.frameInfo(f)),
+      },
+    };
+  }
+
+  /** Holds the stopped thread for `session`: its inputs are evaluated in the selected frame until it resumes. */
+  private async hold(
+    session: number,
+    ended: (text: string) => void,
+    frames: Frame[],
+    how: string,
+    signal?: AbortSignal,
+  ): Promise<PauseAnswer> {
+    const blockedMs = this.loopState().sinceMs;
+    const hold: PauseHold = {
+      session,
+      frames,
+      selected: 0,
+      since: Date.now(),
+      idle: setTimeout(() => void this.idleResume(session), PAUSE_IDLE_MS),
+      ended,
+    };
+    hold.idle.unref();
+    this.pauseHold = hold;
+    // The session left while the thread was being stopped: nobody is there to resume it.
+    if (signal?.aborted) {
+      clearTimeout(hold.idle);
+      this.pauseHold = undefined;
+      await this.capture.resume();
+      return { ok: false, text: "Resumed at once: the session left.", json: { paused: false, reason: "cancelled" } };
+    }
+    const blocked = this.loopState().blocked ? ` (its event loop was blocked for ${formatDuration(blockedMs)})` : "";
+    return {
+      ok: true,
+      text: `Paused the main thread ${how}${blocked}. Inputs are now evaluated in the selected frame; .frame N, .up and .down select another, .resume lets it go on (also Ctrl-D, leaving, or ${formatDuration(PAUSE_IDLE_MS)} unused).\n${await this.capture.describeHeld(frames, 0)}`,
+      json: { paused: true, frames: frames.map((f) => this.capture.frameInfo(f)), selected: 0 },
+    };
+  }
+
+  /** `.pause --at file:line`: a one-shot breakpoint, waited for up to `seconds`; removed unless hit. */
+  private async pauseAt(
+    session: number,
+    ended: (text: string) => void,
+    at: { file: string; line: number },
+    seconds: number,
+    signal?: AbortSignal,
+  ): Promise<PauseAnswer> {
+    this.armedBy = session;
+    try {
+      const armed = await this.exclusive(() => this.capture.arm(at.file, at.line));
+      if (typeof armed === "string") {
+        return { ok: false, text: `No breakpoint set: ${armed}.`, json: { paused: false, reason: "no-breakpoint" } };
+      }
+      let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
+      const gaveUp = new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), seconds * 1000);
+        onAbort = () => resolve(undefined);
+        signal?.addEventListener("abort", onAbort, { once: true });
+      });
+      let frames = await Promise.race([armed.hit, gaveUp]);
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+      if (!frames) {
+        await armed.cancel();
+        // Hit just as it was given up: hold it all the same (the thread is stopped now).
+        frames = await armed.hit;
+      }
+      const where = `${armed.files[0]}:${armed.line}`;
+      if (!frames) {
+        return {
+          ok: false,
+          text: signal?.aborted
+            ? `Not paused: cancelled before ${where} ran; the breakpoint is removed.`
+            : `Not paused: ${where} did not run within ${formatDuration(seconds * 1000)}; the breakpoint is removed.`,
+          json: { paused: false, reason: signal?.aborted ? "cancelled" : "not-hit" },
+        };
+      }
+      const hit = frames;
+      return await this.exclusive(() => this.hold(session, ended, hit, `at ${where}`, signal));
+    } finally {
+      this.armedBy = undefined;
+    }
+  }
+
+  async selectFrame(session: number, to: number | "up" | "down"): Promise<PauseAnswer> {
+    const hold = this.pauseHold;
+    if (!hold || hold.session !== session)
+      return { ok: false, text: "Not paused (.pause stops the main thread while its event loop is blocked)." };
+    const index = to === "up" ? hold.selected + 1 : to === "down" ? hold.selected - 1 : to;
+    if (!Number.isInteger(index) || index < 0 || index >= hold.frames.length) {
+      return { ok: false, text: `No frame ${index}: frames go from 0 (the top) to ${hold.frames.length - 1}.` };
+    }
+    hold.selected = index;
+    hold.idle.refresh();
+    return this.exclusive(async () => ({
+      ok: true,
+      text: await this.capture.describeHeld(hold.frames, index),
+      json: { paused: true, frames: hold.frames.map((f) => this.capture.frameInfo(f)), selected: index },
+    }));
+  }
+
+  async resumePaused(session: number, why?: string): Promise<PauseAnswer> {
+    const hold = this.pauseHold;
+    if (!hold || hold.session !== session)
+      return { ok: false, text: "Not paused: nothing to resume.", json: { paused: false, resumed: false } };
+    clearTimeout(hold.idle);
+    this.pauseHold = undefined;
+    await this.exclusive(() => this.capture.resume());
+    return {
+      ok: true,
+      text: `Resumed${why ? ` (${why})` : ""} after ${formatDuration(Date.now() - hold.since)}: the main thread goes on; inputs are evaluated as usual again.`,
+      json: { paused: false, resumed: true },
+    };
+  }
+
+  private async idleResume(session: number): Promise<void> {
+    const hold = this.pauseHold;
+    if (!hold || hold.session !== session) return;
+    const { text } = await this.resumePaused(session, `unused for ${formatDuration(PAUSE_IDLE_MS)}`);
+    hold.ended(text);
+  }
+
+  async evaluateInFrame(session: number, code: string): Promise<Outcome> {
+    const hold = this.pauseHold;
+    if (!hold || hold.session !== session) return { kind: "error", text: "Not paused" };
+    hold.idle.refresh();
+    const frame = hold.frames[hold.selected];
+    if (!frame?.callFrameId) return { kind: "error", text: "This frame cannot be evaluated in (select another with .frame N)" };
+    const callFrameId = frame.callFrameId;
+    return this.exclusive(async () => {
+      const evaluate = (expression: string) =>
+        withTimeout(
+          this.post<Evaluated>("Debugger.evaluateOnCallFrame", {
+            callFrameId,
+            expression,
+            returnByValue: false,
+            generatePreview: true,
+            silent: true,
+            includeCommandLineAPI: true,
+          }),
+          FRAME_EVAL_WAIT_MS,
+        );
+      const r = await evaluate(code);
+      const assigned = ASSIGNMENT.exec(code)?.[1];
+      if (r.exceptionDetails) {
+        const e = r.exceptionDetails.exception;
+        const text = `Uncaught ${e ? (e.description ?? remoteText(e)) : (r.exceptionDetails.text ?? "error")}`;
+        const note =
+          assigned && /constant variable/.test(text) ? `\n${notWrittenText(assigned, await this.capture.objectLocals(frame))}` : "";
+        return { kind: "error", text: text + note };
+      }
+      let text = remoteText(r.result);
+      const key = primitiveKey(r.result);
+      if (assigned && key !== undefined) {
+        // An optimized frame's stack-allocated variable is written only in a copy: read it back.
+        const back = await evaluate(assigned).catch(() => undefined);
+        if (back && !back.exceptionDetails && primitiveKey(back.result) !== key)
+          text += `\n${notWrittenText(assigned, await this.capture.objectLocals(frame))}`;
+      }
+      return { kind: "ok", text };
+    });
+  }
+
   close(): void {
+    if (this.pauseHold) clearTimeout(this.pauseHold.idle);
+    this.pauseHold = undefined;
     this.workers.close();
     this.session?.disconnect();
     this.session = undefined;
@@ -537,6 +840,8 @@ export class ThreadSupervisor implements Supervisor {
    * only that evaluation's synchronous part counts.
    */
   private async terminateIfSynchronous(id: number): Promise<Exclude<Halted, "not-js">> {
+    // A session holds the main thread stopped (.pause): what holds it is not an evaluation to stop.
+    if (this.pauseHold) return "not-ours";
     let seen: "not-ours" | "unsafe" | "unseen" = "unseen";
     const ours = (url: string) => (id ? url === `REPL${id}` : /^REPL\d+$/.test(url));
     for (let sample = 0; sample < SAMPLES; sample++) {
