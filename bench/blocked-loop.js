@@ -2,7 +2,9 @@
 // a structured eval sent during a block, timed until its {op:"blocked"} event. Each round
 // blocks the app once and sends BENCH_PER_BLOCK inputs one after the other (each cancelled by
 // an interrupt after its answer, so none runs later). With BENCH_BASELINE another build runs
-// interleaved, round by round.
+// interleaved, round by round. Then, this build only: `pause` during a block until its reply
+// (the thread stopped at a statement, frames and locals read), BENCH_PER_BLOCK evaluations in
+// the paused frame, and `resume`.
 //
 //   node bench/blocked-loop.js            (after `npm run build`)
 //   BENCH_ROUNDS=10 BENCH_PER_BLOCK=20 node bench/blocked-loop.js
@@ -14,6 +16,8 @@ const { privateTempDir, startChild, cleanup, percentile, median, table, machine 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 6);
 const PER_BLOCK = Number(process.env.BENCH_PER_BLOCK || 15);
 const TARGET_P99_MS = 100;
+const PAUSE_P99_MS = 150;
+const PAUSED_EVAL_P50_MS = 5;
 const SERVER = path.join(__dirname, "servers", "blocking.js");
 
 function client(socketPath) {
@@ -76,6 +80,34 @@ async function main() {
       await t.server.next(); // {unblocked}
     }
   }
+  // .pause: this build only (a baseline may not have it).
+  const t = targets[0];
+  const pauses = [];
+  const pausedEvals = [];
+  let notPaused = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    t.server.child.stdin.write("block 5000\n");
+    await t.server.next(); // {blocking}
+    await new Promise((r) => setTimeout(r, 400));
+    const pauseId = id++;
+    let sent = process.hrtime.bigint();
+    t.client.send({ op: "command", id: pauseId, name: "pause" });
+    const paused = await t.client.until((m) => m.id === pauseId && (m.op === "result" || m.op === "error"));
+    if (paused.json?.paused) {
+      pauses.push(Number(process.hrtime.bigint() - sent) / 1e6);
+      for (let i = 0; i < PER_BLOCK; i++) {
+        const evalId = id++;
+        sent = process.hrtime.bigint();
+        t.client.send({ op: "eval", id: evalId, code: "job.ms" });
+        await t.client.until((m) => m.id === evalId && (m.op === "value" || m.op === "error"));
+        pausedEvals.push(Number(process.hrtime.bigint() - sent) / 1e6);
+      }
+      const resumeId = id++;
+      t.client.send({ op: "command", id: resumeId, name: "resume" });
+      await t.client.until((m) => m.id === resumeId);
+    } else notPaused++;
+    await t.server.next(); // {unblocked}
+  }
   console.log(`blocked-loop: ${ROUNDS} blocks x ${PER_BLOCK} inputs per target; ${machine()}`);
   const rows = targets.map((t) => {
     const s = [...t.samples].sort((a, b) => a - b);
@@ -89,6 +121,30 @@ async function main() {
     ];
   });
   table(["input → blocked answer (ms)", "n", "no answer", "p50", "p99", `p99 ≤ ${TARGET_P99_MS}`], rows);
+  const p = [...pauses].sort((a, b) => a - b);
+  const e = [...pausedEvals].sort((a, b) => a - b);
+  console.log("");
+  table(
+    ["this build (ms)", "n", "not paused", "p50", "p99", "target"],
+    [
+      [
+        ".pause → paused reply",
+        p.length,
+        notPaused,
+        median(p).toFixed(1),
+        percentile(p, 99).toFixed(1),
+        `p99 ≤ ${PAUSE_P99_MS}: ${percentile(p, 99) <= PAUSE_P99_MS ? "yes" : "NO"}`,
+      ],
+      [
+        "one paused evaluation",
+        e.length,
+        "",
+        median(e).toFixed(2),
+        percentile(e, 99).toFixed(2),
+        `p50 ≤ ${PAUSED_EVAL_P50_MS}: ${median(e) <= PAUSED_EVAL_P50_MS ? "yes" : "NO"}`,
+      ],
+    ],
+  );
   for (const t of targets) t.client.end();
   await cleanup();
 }
