@@ -17,6 +17,7 @@ const { machine, machineInfo } = require("./lib.js");
 const PARTS = [
   "round-trip",
   "memory",
+  "auto-start",
   "host-overhead",
   "containment-overhead",
   "diagnostics",
