@@ -1,6 +1,8 @@
 // What .profile and .heap cost the app: its HTTP throughput (autocannon, requests/s, an
 // await-heavy handler) while a CPU profile runs vs. without; after profiles have ended vs. in a
-// process never profiled (target >= 0.99: nothing is left enabled); and how long a heap snapshot
+// process never profiled (target >= 0.99: nothing is left enabled), and after a .pause (at a
+// breakpoint in a request's frame) and .resume vs. a process never paused (the same target: the
+// Debugger is off again); and how long a heap snapshot
 // freezes the app per 100 MB of heap (as the snapshot's own time, and as the longest pause of a
 // 10 ms timer in the app). Runs are interleaved (A/B, B/A, ...) so that a noisy neighbour on a
 // shared machine hurts both sides alike; a ratio is the median of each round's B/A.
@@ -18,6 +20,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 20);
 const HEAP_ITEMS = Number(process.env.BENCH_HEAP_ITEMS || 500_000);
 const AFTER_TARGET = 0.99;
 const APP = path.join(__dirname, "servers", "await-app.js");
+/** The line of await-app.js's request handler that `.pause --at` stops on. */
+const HANDLER_LINE = 17;
 const MB = 1024 * 1024;
 
 const load = (port, seconds = SECONDS) => requestsPerSecond(port, { connections: CONNECTIONS, seconds });
@@ -30,6 +34,22 @@ async function command(socket, name, args) {
     const r = await client.command(name, args, undefined, () => frames++);
     if (!r.ok) throw new Error(r.text);
     return { ...r, frames };
+  } finally {
+    client.close();
+  }
+}
+
+/** `.pause --at` the await app's request handler, one request to hit it, `.resume`: the Debugger is on and off again. */
+async function pauseOnce(app) {
+  const client = await ManholeClient.connect(app.socket);
+  try {
+    const stopped = client.command("pause", { at: `${path.basename(APP)}:${HANDLER_LINE}`, seconds: "10s" });
+    await new Promise((r) => setTimeout(r, 100));
+    const request = fetch(`http://127.0.0.1:${app.port}/paused`).then((res) => res.text());
+    const r = await stopped;
+    if (!r.json?.paused) throw new Error(`.pause --at did not stop: ${r.text}`);
+    await client.command("resume");
+    await request;
   } finally {
     client.close();
   }
@@ -91,6 +111,26 @@ async function main() {
     }
   }
 
+  // After a pause: process d is stopped in a request's frame (.pause --at the handler's line, hit
+  // by one request), then resumed, before each of its runs; c never was.
+  const d = (await startChild(APP, [], { env })).first;
+  await load(d.port, 1);
+  const paused = { never: [], paused: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const wasPaused = async () => {
+      await pauseOnce(d);
+      paused.paused.push(await load(d.port));
+    };
+    const never = async () => paused.never.push(await load(c.port));
+    if (round % 2 === 0) {
+      await never();
+      await wasPaused();
+    } else {
+      await wasPaused();
+      await never();
+    }
+  }
+
   // The snapshot's pause: a heap grown to about 100 MB, one snapshot streamed (and dropped).
   await evalNumber(c.socket, `app.grow(${HEAP_ITEMS})`);
   await evalNumber(c.socket, "app.resetLag()");
@@ -121,6 +161,13 @@ async function main() {
         ratio(after.profiled, after.never).toFixed(3),
         `>= ${AFTER_TARGET}`,
       ],
+      [
+        "HTTP req/s after a .pause and .resume (B) vs. a process never paused (A)",
+        fmt(median(paused.never)),
+        fmt(median(paused.paused)),
+        ratio(paused.paused, paused.never).toFixed(3),
+        `>= ${AFTER_TARGET}`,
+      ],
     ],
   );
   console.log("");
@@ -139,6 +186,7 @@ async function main() {
   );
   console.log(`\nruns (req/s): during A ${during.without.map(fmt).join(" ")} | B ${during.with.map(fmt).join(" ")}`);
   console.log(`              after A ${after.never.map(fmt).join(" ")} | B ${after.profiled.map(fmt).join(" ")}`);
+  console.log(`              paused A ${paused.never.map(fmt).join(" ")} | B ${paused.paused.map(fmt).join(" ")}`);
 }
 
 main()
