@@ -28,6 +28,7 @@ import { formatDuration } from "../../shared/duration.js";
 import { acornParser } from "../../shared/parser.js";
 import type { WorkerInfo, WorkerThreadsAccess } from "../operations/types.js";
 import { withDeadline } from "./deadline.js";
+import type { RemoteObject } from "./paused-values.js";
 import { type PausedFrame, StackCapture } from "./stack-capture.js";
 
 /** A worker as NodeWorker attached it. */
@@ -45,15 +46,6 @@ interface ConsoleRoute {
   write(text: string): void;
   /** Settles once every call reported so far has been written. */
   flushed: Promise<void>;
-}
-
-interface RemoteObject {
-  type: string;
-  subtype?: string;
-  value?: unknown;
-  unserializableValue?: string;
-  description?: string;
-  objectId?: string;
 }
 
 interface Evaluated {
