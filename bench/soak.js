@@ -196,17 +196,21 @@ function httpLoad(port) {
   };
 }
 
-/** A fresh structured session evaluates `6 * 7`: resolves to its value line. */
-function freshAnswer(socketPath) {
+/**
+ * A fresh structured session sends one request (id 2) after its hello: resolves to the first
+ * reply line whose op is one of `ops`, or rejects after `ms` with `what` and the last bytes read.
+ */
+function oneRequest(socketPath, request, ops, what, ms) {
   return new Promise((resolve, reject) => {
     const s = net.createConnection(socketPath);
     let buf = "";
-    const timer = setTimeout(() => reject(new Error(`no answer: ${buf.slice(-200)}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`${what}: ${buf.slice(-200)}`)), ms);
+    const reply = new RegExp(`\\{"op":"(?:${ops.join("|")})","id":2[^\\n]*\\n`);
     s.setEncoding("utf8");
     s.on("error", reject);
     s.on("data", (d) => {
       buf += d;
-      const m = /\{"op":"value","id":2[^\n]*\n/.exec(buf);
+      const m = reply.exec(buf);
       if (m) {
         clearTimeout(timer);
         s.destroy();
@@ -214,38 +218,25 @@ function freshAnswer(socketPath) {
       }
     });
     s.write(`${JSON.stringify({ op: "hello", id: 1, protocol: [1], client: "soak" })}\n`);
-    s.write(`${JSON.stringify({ op: "eval", id: 2, code: "6 * 7" })}\n`);
+    s.write(`${JSON.stringify({ ...request, id: 2 })}\n`);
   });
 }
 
+/** A fresh structured session evaluates `6 * 7`: resolves to its value line. */
+function freshAnswer(socketPath) {
+  return oneRequest(socketPath, { op: "eval", code: "6 * 7" }, ["value"], "no answer", 10_000);
+}
+
 /** A fresh structured session runs `.gc` (a full collection on the main thread): its figures after it. */
-function collected(socketPath) {
-  return new Promise((resolve, reject) => {
-    const s = net.createConnection(socketPath);
-    let buf = "";
-    const timer = setTimeout(() => reject(new Error(`no .gc answer: ${buf.slice(-200)}`)), 20_000);
-    s.setEncoding("utf8");
-    s.on("error", reject);
-    s.on("data", (d) => {
-      buf += d;
-      const m = /\{"op":"(?:result|error)","id":2[^\n]*\n/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        s.destroy();
-        const r = JSON.parse(m[0]);
-        if (!r.json?.collected) reject(new Error(`.gc: ${r.text}`));
-        else
-          resolve({
-            heapUsedMb: r.json.after.heapUsed / 2 ** 20,
-            // Threaded: the manhole's own worker thread, collected by the same .gc.
-            workerHeapUsedMb: r.json.manholeWorker ? r.json.manholeWorker.after.heapUsed / 2 ** 20 : 0,
-            rssMb: r.json.after.rss / 2 ** 20,
-          });
-      }
-    });
-    s.write(`${JSON.stringify({ op: "hello", id: 1, protocol: [1], client: "soak" })}\n`);
-    s.write(`${JSON.stringify({ op: "command", id: 2, name: "gc" })}\n`);
-  });
+async function collected(socketPath) {
+  const r = await oneRequest(socketPath, { op: "command", name: "gc" }, ["result", "error"], "no .gc answer", 20_000);
+  if (!r.json?.collected) throw new Error(`.gc: ${r.text}`);
+  return {
+    heapUsedMb: r.json.after.heapUsed / 2 ** 20,
+    // Threaded: the manhole's own worker thread, collected by the same .gc.
+    workerHeapUsedMb: r.json.manholeWorker ? r.json.manholeWorker.after.heapUsed / 2 ** 20 : 0,
+    rssMb: r.json.after.rss / 2 ** 20,
+  };
 }
 
 /**
