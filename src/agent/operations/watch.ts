@@ -170,8 +170,10 @@ function onSettled(promise: Promise<unknown>): void {
   if (!done) return;
   settling.delete(promise);
   const at = performance.now();
-  // The hook runs before the promise's state changes: read it a microtask later (before its reactions).
-  queueMicrotask(() => {
+  // The hook runs before the promise's state changes. It is read at the next immediate, once
+  // Node has dealt with an unhandled rejection: reading a rejection's error formats its stack,
+  // and a crash that follows would then name Node's line instead of the app's.
+  setImmediate(() => {
     try {
       done(at);
     } catch {
