@@ -281,6 +281,30 @@ for (const mode of MODES) {
     assert.equal(run.stderr, ref.stderr);
   });
 
+  test(`${mode}: the app's own unhandled rejection is Node's, byte for byte, even while manhole work is pending`, async () => {
+    for (const flag of [undefined, "--unhandled-rejections=warn"]) {
+      const env = { MANHOLE_FIXTURE_REJECT: "1", ...(flag ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} ${flag}`.trim() } : {}) };
+      // warn: the app lives on; its stderr is compared once the warning is out.
+      const prepareWarn = (prepare) => async (app) => {
+        await prepare(app);
+        if (!flag) return;
+        app.child.kill("SIGUSR2");
+        for (let i = 0; i < 200 && !app.stderr().includes("app boom"); i++) await sleep(25);
+        await sleep(200);
+        throw Object.assign(new Error("done"), { stderr: app.stderr() });
+      };
+      const runOnce = (opts) => throwRun(opts).catch((err) => (err.stderr !== undefined ? { code: null, stderr: err.stderr } : Promise.reject(err)));
+      const ref = await runOnce({ env: { ...env, MANHOLE_FIXTURE_NO_MANHOLE: "1" }, prepare: prepareWarn(async () => {}) });
+      assert.match(ref.stderr, /Error: app boom/, `reference run (${flag ?? "throw"}): ${JSON.stringify(ref)}`);
+      const run = await runOnce({ mode, env, prepare: prepareWarn(leavePendingWork) });
+      assert.equal(run.code, ref.code, `stderr: ${run.stderr}`);
+      assert.equal(run.signal, ref.signal);
+      // The header names the app's line (not manhole's); a warning carries the pid.
+      const same = (text) => text.replace(/\(node:\d+\)/g, "(node:PID)");
+      assert.equal(same(run.stderr), same(ref.stderr), flag ?? "throw");
+    }
+  });
+
   test(`${mode}: the app's uncaughtException listener is called once, for the app's throw only`, async () => {
     const run = await throwRun({ mode, env: { MANHOLE_FIXTURE_LISTENER: "1" }, prepare: leavePendingWork });
     try {

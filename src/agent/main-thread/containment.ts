@@ -9,7 +9,9 @@
  * runs with no hook at all.
  *
  * - An unhandled rejection of a tagged promise is reported to its session; any other one gets
- *   the treatment Node would have given it had we not been listening.
+ *   the treatment Node would have given it had we not been listening. The `unhandledRejection`
+ *   listener is attached only while the hooks are on (and until the rejections of that tick have
+ *   been processed): the rest of the time the app's rejections meet Node alone.
  * - An uncaught exception: Node first emits `uncaughtExceptionMonitor`, then calls the capture
  *   callback if one is set, else emits `uncaughtException` or crashes. Our monitor listener looks
  *   at the async resource whose callback threw (executionAsyncId()); if it is tagged, it sets a
@@ -177,8 +179,42 @@ function promiseHooks(): () => void {
 let closedAt = Number.NEGATIVE_INFINITY;
 let burst = false;
 
+/** Whether our `unhandledRejection` listener is attached (see attachRejections). */
+let listening = false;
+let detachScheduled = false;
+
+/** Manhole work may make rejections from now on: they must come to us. */
+function attachRejections(): void {
+  if (listening || users === 0) return;
+  listening = true;
+  process.on("unhandledRejection", onUnhandledRejection);
+}
+
+/**
+ * The hooks went off: let go of the listener once this tick's rejections have been emitted
+ * (Node emits them before any immediate runs), so a promise that manhole code rejected just
+ * now still comes to us.
+ */
+function detachRejectionsSoon(): void {
+  if (!listening || detachScheduled) return;
+  detachScheduled = true;
+  asAgentCode(() =>
+    setImmediate(() => {
+      detachScheduled = false;
+      if (!stopPromiseHook) detachRejections();
+    }).unref(),
+  );
+}
+
+function detachRejections(): void {
+  if (!listening) return;
+  listening = false;
+  process.off("unhandledRejection", onUnhandledRejection);
+}
+
 /** Turns the hooks on: manhole code is about to run. */
 function open(): void {
+  attachRejections();
   if (stopPromiseHook) return;
   burst = performance.now() - closedAt < LINGER_MS;
   stopPromiseHook = promiseHooks();
@@ -199,6 +235,7 @@ function closeIfIdle(): void {
   closedAt = performance.now();
   resourceHook.disable();
   if (withCallbackHook) callbackHook.disable();
+  detachRejectionsSoon();
 }
 
 /**
@@ -280,6 +317,9 @@ export function guardCallback<A extends unknown[], R>(report: Reporter, fn: (...
   };
 }
 
+/** The --unhandled-rejections modes in which Node acts on a rejection only when no listener heard it. */
+const ACTS_UNHEARD = new Set(["throw", "warn-with-error-code"]);
+
 /** The --unhandled-rejections mode in force, as Node would read it. */
 function rejectionMode(): string {
   let mode = "throw";
@@ -290,23 +330,6 @@ function rejectionMode(): string {
   return mode;
 }
 
-class UnhandledPromiseRejection extends Error {
-  code = "ERR_UNHANDLED_REJECTION";
-  constructor(reason: unknown) {
-    let shown: string;
-    try {
-      shown = String(reason);
-    } catch {
-      shown = "[unprintable]";
-    }
-    super(
-      "This error originated either by throwing inside of an async function without a catch block, " +
-        `or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason "${shown}".`,
-    );
-    this.name = "UnhandledPromiseRejection";
-  }
-}
-
 function onUnhandledRejection(reason: unknown, promise: Promise<unknown>): void {
   const report = tagged.get(promise);
   if (report) {
@@ -314,17 +337,21 @@ function onUnhandledRejection(reason: unknown, promise: Promise<unknown>): void 
     return;
   }
   // Not ours. Had we not been listening, Node would have handed it to the app's listeners or,
-  // with none, applied --unhandled-rejections. Do the same.
-  if (process.listenerCount("unhandledRejection") > 1) return;
-  const mode = rejectionMode();
-  if (mode === "none") return;
-  if (mode === "warn" || mode === "warn-with-error-code") {
-    process.emitWarning(`Unhandled promise rejection: ${formatError(reason)}`, "UnhandledPromiseRejectionWarning");
-    if (mode === "warn-with-error-code") process.exitCode = 1;
-    return;
-  }
-  const isErrorLike = typeof reason === "object" && reason !== null && "stack" in reason;
-  throw isErrorLike ? reason : new UnhandledPromiseRejection(reason);
+  // with none, applied --unhandled-rejections. "strict" raised it before emitting it, "warn"
+  // warns whoever listens, "none" does nothing: only "throw" and "warn-with-error-code" act on
+  // a rejection nobody listened for.
+  if (process.listenerCount("unhandledRejection") > 1 || !ACTS_UNHEARD.has(rejectionMode())) return;
+  // The reason goes back to Node as a new rejection nobody listens for, in this same tick, so
+  // that Node's own handling applies as it would without a manhole: its warning, or the app's
+  // uncaughtException listener, or the crash naming the app's line (thrown from here, it would
+  // name this one). Listening resumes at the next immediate if manhole work still runs.
+  detachRejections();
+  asAgentCode(() => {
+    void Promise.reject(reason);
+    setImmediate(() => {
+      if (stopPromiseHook) attachRejections();
+    }).unref();
+  });
 }
 
 /** Installs the process-wide rejection and uncaught-exception-monitor listeners once; `close()` removes it when the last manhole closes. */
@@ -335,8 +362,8 @@ export function installContainment(format: (err: unknown) => string): { close():
   void process.stdout;
   void process.stderr;
   if (users++ === 0) {
-    process.on("unhandledRejection", onUnhandledRejection);
     process.on("uncaughtExceptionMonitor", onMonitor);
+    if (stopPromiseHook) attachRejections();
   }
   let closed = false;
   return {
@@ -344,7 +371,7 @@ export function installContainment(format: (err: unknown) => string): { close():
       if (closed) return;
       closed = true;
       if (--users === 0) {
-        process.off("unhandledRejection", onUnhandledRejection);
+        detachRejections();
         process.off("uncaughtExceptionMonitor", onMonitor);
       }
     },
