@@ -25,21 +25,32 @@ export type { ManholeOptions } from "./options.js";
 
 /**
  * What importing manhole loads is only this file, the options and the runtime directory's
- * checks: an app that imports it and never starts a manhole pays for nothing else. The rest
- * (evaluator, containment, the worker's end, the parser...) loads when a manhole starts.
+ * checks: an app that imports it and never starts a manhole pays for nothing else. Starting one
+ * loads what listens (in threaded mode only the worker's start and the descriptor); the
+ * evaluator, containment, operations and parser load when a session first sends an input.
  */
 function load() {
   return {
     ...(require("../shared/app-label.js") as typeof import("../shared/app-label.js")),
     ...(require("../shared/descriptor.js") as typeof import("../shared/descriptor.js")),
-    ...(require("../shared/token-file.js") as typeof import("../shared/token-file.js")),
     ...(require("./audit.js") as typeof import("./audit.js")),
-    ...(require("./boundary/main-end.js") as typeof import("./boundary/main-end.js")),
+    ...(require("./main-thread/start-baseline.js") as typeof import("./main-thread/start-baseline.js")),
+  };
+}
+const loadThreaded = () => require("./boundary/main-end.js") as typeof import("./boundary/main-end.js");
+const loadInline = () => require("./serve-inline.js") as typeof import("./serve-inline.js");
+/** The TCP listener's token (only with the tcp option). */
+function loadToken() {
+  return {
+    ...(require("../shared/token-file.js") as typeof import("../shared/token-file.js")),
+    ...(require("./socket-side/token.js") as typeof import("./socket-side/token.js")),
+  };
+}
+function loadEvaluator() {
+  return {
     ...(require("./main-thread/containment.js") as typeof import("./main-thread/containment.js")),
     ...(require("./main-thread/evaluator.js") as typeof import("./main-thread/evaluator.js")),
     ...(require("./main-thread/format.js") as typeof import("./main-thread/format.js")),
-    ...(require("./serve-inline.js") as typeof import("./serve-inline.js")),
-    ...(require("./socket-side/token.js") as typeof import("./socket-side/token.js")),
   };
 }
 
@@ -77,17 +88,9 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     buildDescriptor,
     claimDescriptorPath,
     releaseDescriptorPath,
-    Evaluator,
     findAppPackage,
-    formatThrown,
-    generateToken,
-    installContainment,
-    removeTokenFile,
-    serveInline,
-    serveThreaded,
-    tokenPathFor,
+    recordStartBaseline,
     writeDescriptor,
-    writeTokenFile,
   } = load();
   const dir = runtimeDir();
   ensurePrivateDir(dir);
@@ -115,19 +118,22 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     version: packageVersion(),
     oneshot: opts.oneshot,
   };
-  const tokenPath = tokenPathFor(socketPath);
+  const tokenPath = opts.tcp ? loadToken().tokenPathFor(socketPath) : "";
   if (opts.tcp) {
     config.tcp = {
       host: opts.tcp.host,
       port: opts.tcp.port,
-      token: opts.tcp.token ?? generateToken(),
+      token: opts.tcp.token ?? loadToken().generateToken(),
       ...(opts.tls ? { tls: opts.tls } : {}),
     };
   }
   let tcpInfo: { host: string; port: number; tokenPath: string } | undefined;
   let evaluator: Evaluator | undefined;
-  const makeEvaluator = (emit: (m: FromEvaluator) => void, interruptCells?: Int32Array) =>
-    (evaluator = new Evaluator({
+  let containment: { close(): void } | undefined;
+  const makeEvaluator = (emit: (m: FromEvaluator) => void, interruptCells?: Int32Array) => {
+    const { Evaluator, formatThrown, installContainment } = loadEvaluator();
+    containment ??= installContainment(formatThrown);
+    evaluator = new Evaluator({
       timeout: opts.timeout,
       interruptCells,
       namespace: opts.namespace,
@@ -136,7 +142,9 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
       syncTimeout: opts.threaded ? 0 : opts.timeout,
       asyncTimeout: opts.threaded ? 0 : opts.timeout,
       emit,
-    }));
+    });
+    return evaluator;
+  };
   const descFile = claimDescriptorPath(dir);
   const access: Access = {
     observeOnly: opts.observeOnly,
@@ -145,22 +153,26 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
 
   /** Listens, writes the descriptor; resolves to the function that undoes it all. */
   const open = async (): Promise<() => Promise<void>> => {
-    const containment = installContainment(formatThrown);
+    recordStartBaseline();
+    const contained = () => {
+      containment?.close();
+      containment = undefined;
+    };
     let serving: Serving;
     try {
       serving = opts.threaded
-        ? await serveThreaded(config, opts.timeout, makeEvaluator, access)
-        : await serveInline(config, opts.timeout, makeEvaluator, access);
+        ? await loadThreaded().serveThreaded(config, opts.timeout, makeEvaluator, access)
+        : await loadInline().serveInline(config, opts.timeout, makeEvaluator, access);
     } catch (err) {
-      containment.close();
+      contained();
       throw err;
     }
     if (config.tcp && serving.tcpPort !== undefined) {
       try {
-        writeTokenFile(tokenPath, config.tcp.token);
+        loadToken().writeTokenFile(tokenPath, config.tcp.token);
       } catch (err) {
         await serving.close();
-        containment.close();
+        contained();
         throw err;
       }
       tcpInfo = { host: config.tcp.host, port: serving.tcpPort, tokenPath };
@@ -176,7 +188,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     );
     const removeFiles = () => {
       serving.removeSocket();
-      if (tcpInfo) removeTokenFile(tokenPath);
+      if (tcpInfo) loadToken().removeTokenFile(tokenPath);
       try {
         fs.unlinkSync(descFile);
       } catch {
@@ -194,8 +206,9 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
       (undone ??= serving.close().finally(() => {
         process.off("exit", onExit);
         removeFiles();
-        containment.close();
+        contained();
         evaluator?.close();
+        evaluator = undefined;
       }));
   };
 

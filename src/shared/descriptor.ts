@@ -32,11 +32,12 @@ export type ProcessRole = { kind: "cluster-worker"; id: number } | { kind: "fork
 
 /** This process's role, as Node itself knows it (`node:cluster`; `process.send` from `fork`). */
 export function processRole(): ProcessRole | undefined {
-  // Node's own bootstrap decides (and then deletes NODE_UNIQUE_ID); the module is a built-in.
+  // A cluster worker always has an IPC channel; a process without one never loads node:cluster
+  // here (a few ms at start). Node's own bootstrap decides (and then deletes NODE_UNIQUE_ID).
+  if (typeof process.send !== "function") return undefined;
   const { worker } = require("node:cluster") as import("node:cluster").Cluster;
   if (worker) return { kind: "cluster-worker", id: worker.id };
-  if (typeof process.send === "function") return { kind: "forked" };
-  return undefined;
+  return { kind: "forked" };
 }
 
 /** Where a manhole also listens on TCP; `tls` when that listener serves TLS. */

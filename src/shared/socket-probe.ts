@@ -1,5 +1,5 @@
 /** The one way agent and CLI ask "does anything listen on this Unix socket?". */
-import net from "node:net";
+import type net from "node:net";
 
 /**
  * "live": a connection was accepted; "dead": refused or no such file (nothing listens);
@@ -9,7 +9,10 @@ export type SocketState = "live" | "dead" | "unknown";
 
 export function probeSocket(socket: string, timeoutMs = 1000): Promise<SocketState> {
   return new Promise((resolve) => {
-    const s = net.connect(socket);
+    // Loaded here: the agent's main thread imports this file at start, and asks only when its
+    // socket path is taken.
+    const { connect } = require("node:net") as typeof net;
+    const s = connect(socket);
     const done = (state: SocketState) => {
       clearTimeout(timer);
       s.destroy();

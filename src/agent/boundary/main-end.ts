@@ -7,10 +7,11 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { AuditMessage, FromEvaluator, ToEvaluator, WorkerClose, WorkerStatus } from "../../protocol/relay.js";
 import { auditTarget, FunctionAuditor } from "../audit.js";
+import { SocketInUseError } from "../errors.js";
 import type { Evaluator } from "../main-thread/evaluator.js";
 import type { Access, Serving } from "../serving.js";
 import type { ListenerConfig } from "../socket-side/listener.js";
-import { SocketInUseError, unlinkIfOurs } from "../socket-side/socket-bind.js";
+import { unlinkIfOurs } from "../socket-side/socket-bind.js";
 import { INTERRUPT_CELLS, startHeartbeat } from "./shared-memory.js";
 import type { WorkerData } from "./worker-end.js";
 
@@ -38,7 +39,9 @@ export async function serveThreaded(
     stdout: false,
     stderr: false,
   });
-  const ev = evaluator((m) => worker.postMessage(m), new Int32Array(interrupt));
+  // Made at the first message a session sends: until someone connects, the evaluator, the
+  // operations and the parser are never loaded into the app (its start-up stays as it was).
+  let ev: Evaluator | undefined;
   let ino = -1;
   let tcpPort: number | undefined;
   let onStatus: ((s: WorkerStatus) => void) | undefined;
@@ -46,7 +49,10 @@ export async function serveThreaded(
     if (m.type === "oneshot-done") access.oneshotDone?.();
     else if (m.type === "ready" || m.type === "failed" || m.type === "closed") onStatus?.(m);
     else if (m.type === "audit") relayed?.record(m.event);
-    else ev.handle(m);
+    else {
+      ev ??= evaluator((out) => worker.postMessage(out), new Int32Array(interrupt));
+      ev.handle(m);
+    }
   });
   const ready = new Promise<void>((resolve, reject) => {
     onStatus = (s) => {

@@ -12,7 +12,7 @@ import { awaitAbandoned, interruptedText, type OutcomeKind } from "../../protoco
 import type { CallRequest, EvalRequest, FromEvaluator, ToEvaluator } from "../../protocol/relay.js";
 import type { ErrorInfo } from "../../protocol/structured.js";
 import { awaitTermination, CELL, INTERRUPT, takeCancelled } from "../boundary/shared-memory.js";
-import { OPERATIONS, operation, operationNames } from "../operations/registry.js";
+import { operation, operationNames } from "../operations/registry.js";
 import type { Operation, SessionPrefs } from "../operations/types.js";
 import { complete } from "./completion.js";
 import { asAgentCode, resetRunning, runAsManholeCode, tagPromise } from "./containment.js";
@@ -142,7 +142,6 @@ export class Evaluator {
     this.evaluate = cells ? (req) => this.evaluateShared(req, cells) : (req) => this.run(req);
     this.call = options.syncTimeout > 0 ? (s, code) => this.callTimed(s, code) : (s, code) => this.callDirect(s, code);
     this.emit = (message) => asAgentCode(() => options.emit(message));
-    for (const op of OPERATIONS) if (op.keep?.atStart) this.keptFor(op);
   }
 
   private keptFor(op: Operation): unknown {

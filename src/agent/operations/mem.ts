@@ -1,5 +1,6 @@
 import { formatDuration } from "../../shared/duration.js";
 import { formatBytes } from "../../shared/units.js";
+import { type StartBaseline, startBaseline } from "../main-thread/start-baseline.js";
 import type { Operation } from "./types.js";
 
 interface Sample {
@@ -16,14 +17,7 @@ interface Sample {
   baseline?: Baseline;
 }
 
-interface Baseline {
-  at: number;
-  rss: number;
-  heapUsed: number;
-  heapTotal: number;
-  external: number;
-  arrayBuffers: number;
-}
+type Baseline = StartBaseline;
 
 /**
  * Memory of the process, as the app's main thread sees it: process.memoryUsage() and V8's heap
@@ -59,20 +53,7 @@ export const mem: Operation = {
   runsOn: "main-or-socket",
   observeSafe: true,
   heavy: false,
-  keep: {
-    atStart: true,
-    create: (): Baseline => {
-      const u = process.memoryUsage();
-      return {
-        at: Date.now(),
-        rss: u.rss,
-        heapUsed: u.heapUsed,
-        heapTotal: u.heapTotal,
-        external: u.external,
-        arrayBuffers: u.arrayBuffers,
-      };
-    },
-  },
+  keep: { create: startBaseline },
   main: readMemory,
   async run(ctx) {
     const m = (await ctx.callMain()) as Sample;

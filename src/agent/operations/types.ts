@@ -269,7 +269,7 @@ export interface MainContext {
   evaluate?(code: string): unknown;
   /**
    * The state this operation keeps on the main thread (its `keep.create()`), one per manhole:
-   * created on first use (or when the manhole starts, with `keep.atStart`), disposed when the
+   * created on first use, disposed when the
    * manhole closes. Absent when `main` runs through the inspector (loop blocked).
    */
   kept?: unknown;
@@ -277,8 +277,6 @@ export interface MainContext {
 
 /** State an operation keeps on the main thread between calls (a subscription, a baseline). */
 export interface KeptState {
-  /** Created when the manhole starts rather than on first use (a baseline to compare with). */
-  atStart?: boolean;
   create(): unknown;
   dispose?(state: unknown): void;
 }
