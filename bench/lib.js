@@ -21,12 +21,12 @@ function privateTempDir(prefix) {
 }
 
 /**
- * Spawns `node [nodeArgs] file [args]`. The child writes one JSON line to stdout when ready
+ * Spawns `node [nodeArgs] file [args]` (or `command` instead of node). The child writes one JSON line to stdout when ready
  * (and possibly more lines later); resolves to { child, first } with the first message.
  * Children exit when their stdin ends, so they never outlive the benchmark.
  */
-function startChild(file, args = [], { nodeArgs = [], env = {}, timeoutMs = 15000 } = {}) {
-  const child = spawn(process.execPath, [...nodeArgs, file, ...args], {
+function startChild(file, args = [], { nodeArgs = [], env = {}, timeoutMs = 15000, command = process.execPath } = {}) {
+  const child = spawn(command, [...nodeArgs, file, ...args], {
     stdio: ["pipe", "pipe", "inherit"],
     env: { ...process.env, ...env },
   });

@@ -8,7 +8,10 @@
 //   node bench/round-trip.js            (after `npm run build`)
 //   BENCH_N=10000 BENCH_WARMUP=500 BENCH_ROUNDS=20 node bench/round-trip.js
 //   BENCH_BASELINE=../other/dist/agent/index.js node bench/round-trip.js   (before/after)
+//   BENCH_PYTHON=/path/to/python3 node bench/round-trip.js   (with aiomanhole and manhole importable:
+//     the Python peers, bench/peers/*.py, in the same rounds)
 "use strict";
+const { execFileSync } = require("node:child_process");
 const fs = require("node:fs");
 const net = require("node:net");
 const vm = require("node:vm");
@@ -44,6 +47,34 @@ if (process.env.BENCH_BASELINE) {
   );
 }
 
+// BENCH_PYTHON=<a python3 with aiomanhole and manhole importable>: the Python peers too, measured
+// by the same client in the same rounds. Each is skipped, with the reason, where it does not import.
+const PEERS = path.join(__dirname, "peers");
+const PYTHON_PEERS = [
+  { key: "py-aiomanhole", label: "(j) aiomanhole (Python)", module: "aiomanhole", file: "aiomanhole-app.py" },
+  { key: "py-manhole", label: "(k) python-manhole", module: "manhole", file: "python-manhole-app.py" },
+];
+const peerNotes = [];
+if (process.env.BENCH_PYTHON) {
+  const python = process.env.BENCH_PYTHON;
+  for (const p of PYTHON_PEERS) {
+    try {
+      execFileSync(python, ["-c", `import ${p.module}`], { stdio: "pipe", timeout: 20_000 });
+    } catch (err) {
+      const why = String(err.stderr || err.message)
+        .trim()
+        .split("\n")
+        .pop();
+      peerNotes.push(`${p.label} skipped: ${python} cannot import ${p.module} (${why})`);
+      continue;
+    }
+    // Both print their REPL's banner, then ">>> "; "1+1" gives "2" and the next prompt.
+    TARGETS.push({ ...p, command: python, file: path.join(PEERS, p.file), args: [], greetingEnds: ">>> ", reply: "2\n>>> " });
+  }
+} else {
+  peerNotes.push("Python peers (aiomanhole, python-manhole) skipped: set BENCH_PYTHON to a python3 that imports them");
+}
+
 const HELLO = `${JSON.stringify({ op: "hello", id: 1, protocol: [1], client: "bench" })}\n`;
 
 /** What one round trip sends and the exact bytes it waits for. */
@@ -62,7 +93,7 @@ function exchange(target) {
  * reply line (the agent's human banner and prompt come first).
  */
 function connect(socketPath, target) {
-  const { greeting = "", structured = false } = target;
+  const { greeting = "", greetingEnds, structured = false } = target;
   const { request, expected } = exchange(target);
   let nextId = 2;
   return new Promise((resolve, reject) => {
@@ -93,7 +124,7 @@ function connect(socketPath, target) {
           reject(new Error(`unexpected bytes after the hello reply: ${JSON.stringify(buf)}`));
           return false;
         }
-      } else if (buf !== greeting) return false;
+      } else if (greetingEnds !== undefined ? !buf.endsWith(greetingEnds) : buf !== greeting) return false;
       buf = "";
       onReply = null;
       resolve({ socket, roundTrips });
@@ -103,7 +134,7 @@ function connect(socketPath, target) {
       if (structured) {
         onReply = ready;
         socket.write(HELLO);
-      } else if (greeting === "") ready();
+      } else if (greeting === "" && greetingEnds === undefined) ready();
       else onReply = ready;
     });
 
@@ -178,7 +209,8 @@ async function main() {
 
   for (const t of TARGETS) {
     t.path = path.join(dir, `${t.key}.sock`);
-    await startChild(path.join(SERVERS, t.file), [t.path, ...t.args], { env });
+    const file = t.command ? t.file : path.join(SERVERS, t.file);
+    await startChild(file, [t.path, ...t.args], { env, ...(t.command ? { command: t.command } : {}) });
     t.client = await connect(t.path, t);
     t.samples = [];
   }
@@ -263,6 +295,24 @@ async function main() {
     `Structured vs human line mode on the same agent, p50: threaded ${sign(structured.p50 - threaded.p50)} µs (e - c),` +
       ` threaded:false ${sign(structuredInline.p50 - inline.p50)} µs (f - d)`,
   );
+  const peers = TARGETS.filter((t) => t.command);
+  if (peers.length) {
+    console.log("\nPython peers, by the same client in the same rounds, against manhole's human line mode (c):");
+    for (const t of peers) {
+      console.log(
+        `  ${t.label}: p50 ${fmtUs(t.p50)} µs, p99 ${fmtUs(t.p99)} µs; manhole (c) is ${ratio(threaded.p50, t.p50)} its p50 and ${ratio(threaded.p99, t.p99)} its p99`,
+      );
+      record(`${t.key} p50 us`, Number(t.p50.toFixed(1)));
+      record(`${t.key} p99 us`, Number(t.p99.toFixed(1)));
+      record(`manhole human p50 / ${t.key} p50`, Number((threaded.p50 / t.p50).toFixed(3)));
+    }
+    console.log(
+      "  Where they are faster, it is the thread hop: aiomanhole evaluates in the app's own event loop and python-manhole" +
+        "\n  in a thread of the same interpreter, so neither crosses a thread boundary. aiomanhole cannot answer while the" +
+        "\n  loop is blocked; python-manhole can only between the blocked code's bytecodes, and neither can stop it.",
+    );
+  }
+  for (const note of peerNotes) console.log(`\n${note}`);
   console.log(
     `For reference: the raw echo (a) is ${fmtUs(echo.p50)} µs and node:repl (b) ${fmtUs(repl.p50)} µs p50; the floor (g) alone is ${ratio(bareRelay.p50, echo.p50)} the echo.`,
   );
