@@ -40,7 +40,9 @@ test("a .stack pause among waiting inputs' probes lets the main thread go when t
       await stacker.until(PROMPT);
       while (Date.now() < until) {
         stacker.send(".stack\n");
-        await stacker.until(PROMPT, 15_000).catch((err) => assert.fail(`.stack got no answer: ${err.message.slice(0, 2000)}`));
+        await stacker
+          .until(PROMPT, 15_000)
+          .catch((err) => assert.fail(`.stack got no answer: ${err.message.slice(0, 2000)}; app stderr: ${app.stderr().slice(-3000)}`));
         stacks++;
       }
       stacker.end();

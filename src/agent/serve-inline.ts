@@ -23,7 +23,13 @@ export async function serveInline(
     audit === undefined ? undefined : typeof audit === "string" ? new FileAuditor(audit) : new FunctionAuditor(audit);
   const channel = new EvalChannel((m) => ev?.handle(m), { observeOnly: access.observeOnly, audit: auditor });
   ev = evaluator((m) => channel.receive(m));
-  const listener = new Listener(config, channel, new InlineSupervisor(channel, timeout), () => access.oneshotDone?.());
+  const supervisor = new InlineSupervisor(channel, timeout);
+  const listener = new Listener(
+    config,
+    channel,
+    () => supervisor,
+    () => access.oneshotDone?.(),
+  );
   let ino: number;
   try {
     ino = await listener.listen(false);

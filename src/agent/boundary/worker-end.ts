@@ -3,12 +3,13 @@
  * thread, and watches the main thread through the inspector. Its event loop stays free while
  * the main thread's is blocked, so it can always answer.
  */
+import fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import type { AuditMessage, FromEvaluator, WorkerClose, WorkerStatus } from "../../protocol/relay.js";
 import { type Auditor, type AuditTarget, FileAuditor, RelayAuditor, recordUnfinished } from "../audit.js";
 import { EvalChannel } from "../socket-side/eval-channel.js";
 import { Listener, type ListenerConfig } from "../socket-side/listener.js";
-import { ThreadSupervisor } from "../socket-side/watchdog.js";
+import type { ThreadSupervisor } from "../socket-side/watchdog.js";
 
 export interface WorkerData {
   listener: ListenerConfig;
@@ -20,6 +21,31 @@ export interface WorkerData {
   /** A file this worker appends to, or "relay" each event to the main thread's audit function. */
   audit: AuditTarget | undefined;
 }
+
+/**
+ * A defect of the manhole's own code in this thread must not take every session (and the
+ * manhole) down with it: it is told on the app's stderr, once per kind of error, and the
+ * listener and the other sessions go on. The app's thread is not involved either way.
+ */
+const told = new Set<string>();
+const internalError = (err: unknown) => {
+  let text: string;
+  try {
+    text = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
+  } catch {
+    text = "(an unprintable value)";
+  }
+  const key = text.split("\n").slice(0, 2).join("\n");
+  if (told.has(key)) return;
+  told.add(key);
+  try {
+    fs.writeSync(2, `manhole: internal error in the manhole's worker thread (the app goes on; please report it):\n${text}\n`);
+  } catch {
+    // no stderr
+  }
+};
+process.on("uncaughtException", internalError);
+process.on("unhandledRejection", internalError);
 
 const port = parentPort;
 if (!port) throw new Error("manhole: worker.js runs only as a worker thread");
@@ -33,8 +59,18 @@ const audit: Auditor | undefined =
       ? new RelayAuditor((event) => port.postMessage({ type: "audit", event } satisfies AuditMessage))
       : undefined;
 const channel = new EvalChannel((m) => port.postMessage(m), { observeOnly: data.observeOnly, audit });
-const supervisor = new ThreadSupervisor(channel, data.heartbeat, new Int32Array(data.interrupt), data.timeout);
-const listener = new Listener(data.listener, channel, supervisor, () => status({ type: "oneshot-done" }));
+/** The watchdog (inspector, stacks, worker threads): made with the first session, or by the warm-up. */
+let supervisor: ThreadSupervisor | undefined;
+const supervise = (): ThreadSupervisor => {
+  if (!supervisor) {
+    const { ThreadSupervisor } = require("../socket-side/watchdog.js") as typeof import("../socket-side/watchdog.js");
+    supervisor = new ThreadSupervisor(channel, data.heartbeat, new Int32Array(data.interrupt), data.timeout);
+  }
+  return supervisor;
+};
+const listener = new Listener(data.listener, channel, supervise, () => status({ type: "oneshot-done" }));
+/** After this long listening, the sessions' code is loaded ahead of a first connection. */
+const WARM_AFTER_MS = 1000;
 
 port.on("message", (m: FromEvaluator | WorkerClose) => {
   if (m.type === "close") {
@@ -43,7 +79,7 @@ port.on("message", (m: FromEvaluator | WorkerClose) => {
       .close()
       .then(() => audit?.close())
       .then(() => {
-        supervisor.close();
+        supervisor?.close();
         status({ type: "closed" });
       });
     return;
@@ -52,6 +88,9 @@ port.on("message", (m: FromEvaluator | WorkerClose) => {
 });
 
 listener.listen(true).then(
-  (ino) => status({ type: "ready", ino, ...(listener.tcpPort === undefined ? {} : { tcpPort: listener.tcpPort }) }),
+  (ino) => {
+    status({ type: "ready", ino, ...(listener.tcpPort === undefined ? {} : { tcpPort: listener.tcpPort }) });
+    setTimeout(() => listener.warm(), WARM_AFTER_MS).unref();
+  },
   (err: Error) => status({ type: "failed", name: err.name, message: err.message }),
 );

@@ -13,10 +13,17 @@ import { type AgentInfo, bannerFor } from "./banner.js";
 import { endThenDestroy } from "./end-socket.js";
 import type { EvalChannel } from "./eval-channel.js";
 import { peerCredentials, refusePeer } from "./peer-credentials.js";
-import { MIN_UNREAD_BYTES, Session } from "./session.js";
+import type { Session } from "./session.js";
 import { bindPrivately, unlinkIfOurs } from "./socket-bind.js";
 import type { Supervisor } from "./supervisor.js";
-import { type TcpConfig, TcpListener } from "./tcp-listener.js";
+import type { TcpConfig, TcpListener } from "./tcp-listener.js";
+
+/**
+ * The sessions' machinery (protocols, actions, the operations' declarations: most of the
+ * socket side) loads at the first connection or at warm(), not when listening starts: a
+ * manhole started with the app then competes less with the app's own start.
+ */
+const sessions = () => require("./session.js") as typeof import("./session.js");
 
 export interface ListenerConfig {
   path: string;
@@ -65,7 +72,8 @@ export class Listener {
   constructor(
     private readonly config: ListenerConfig,
     private readonly channel: EvalChannel,
-    private readonly supervisor: Supervisor,
+    /** Made when first needed (a connection, or warm()). */
+    private readonly supervisorOf: () => Supervisor,
     /** oneshot: the one session has ended (the owner closes the manhole). */
     private readonly onOneshotDone: () => void = () => {},
   ) {
@@ -76,6 +84,7 @@ export class Listener {
   /** Binds the socket; resolves to its inode. */
   async listen(keepAlive: boolean): Promise<number> {
     if (this.config.tcp) {
+      const { TcpListener } = require("./tcp-listener.js") as typeof import("./tcp-listener.js");
       this.tcp = new TcpListener(
         this.config.tcp,
         (socket, address) => this.accept(socket, address),
@@ -92,6 +101,12 @@ export class Listener {
     // On the main thread the manhole must never keep the app alive; a worker needs its server ref'd.
     if (!keepAlive) this.server.unref();
     return this.ino;
+  }
+
+  /** Loads what a session needs ahead of the first connection (once the app's start is over). */
+  warm(): void {
+    sessions();
+    this.supervisorOf();
   }
 
   get sessionCount(): number {
@@ -116,12 +131,14 @@ export class Listener {
       return;
     }
     const { config } = this;
-    const unattend = this.supervisor.attend?.();
+    const supervisor = this.supervisorOf();
+    const unattend = supervisor.attend?.();
+    const { MIN_UNREAD_BYTES, Session } = sessions();
     const session = new Session(
       this.nextSession++,
       socket,
       this.channel,
-      this.supervisor,
+      supervisor,
       {
         prompt: config.prompt,
         continuationPrompt: config.continuationPrompt,
@@ -129,7 +146,7 @@ export class Listener {
         maxUnreadBytes: Math.max(MIN_UNREAD_BYTES, 2 * config.maxOutputBytes),
         idleTimeout: config.idleTimeout,
         threaded: config.threaded,
-        banner: () => bannerFor(config.banner, config.info, this.supervisor.loopState(), this.supervisor.pausedBy?.()),
+        banner: () => bannerFor(config.banner, config.info, supervisor.loopState(), supervisor.pausedBy?.()),
         hello: () => ({
           agent: AGENT_NAME,
           version: config.version,
@@ -138,7 +155,7 @@ export class Listener {
           app: config.info.app,
           uptimeMs: Math.round(Date.now() - config.info.startedAt),
           threaded: config.threaded,
-          ...(this.supervisor.loopState() ? { loop: this.supervisor.loopState() } : {}),
+          ...(supervisor.loopState() ? { loop: supervisor.loopState() } : {}),
         }),
       },
       (s) => {
