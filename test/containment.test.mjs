@@ -293,7 +293,8 @@ for (const mode of MODES) {
         await sleep(200);
         throw Object.assign(new Error("done"), { stderr: app.stderr() });
       };
-      const runOnce = (opts) => throwRun(opts).catch((err) => (err.stderr !== undefined ? { code: null, stderr: err.stderr } : Promise.reject(err)));
+      const runOnce = (opts) =>
+        throwRun(opts).catch((err) => (err.stderr !== undefined ? { code: null, stderr: err.stderr } : Promise.reject(err)));
       const ref = await runOnce({ env: { ...env, MANHOLE_FIXTURE_NO_MANHOLE: "1" }, prepare: prepareWarn(async () => {}) });
       assert.match(ref.stderr, /Error: app boom/, `reference run (${flag ?? "throw"}): ${JSON.stringify(ref)}`);
       const run = await runOnce({ mode, env, prepare: prepareWarn(leavePendingWork) });
