@@ -9,6 +9,28 @@ import { connect, httpGetWithin, PROMPT, startApp } from "./helpers.mjs";
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const BLOCK_MS = 8000;
 
+/** Three sessions sending `.stack` one after the other until `until`; resolves to how many were answered. */
+async function stackUntil(app, until, label = "") {
+  let stacks = 0;
+  await Promise.all(
+    Array.from({ length: 3 }, async () => {
+      const stacker = await connect(app.path);
+      await stacker.until(PROMPT);
+      while (Date.now() < until) {
+        stacker.send(".stack\n");
+        await stacker
+          .until(PROMPT, 15_000)
+          .catch((err) =>
+            assert.fail(`${label}.stack got no answer: ${err.message.slice(0, 2000)}; app stderr: ${app.stderr().slice(-3000)}`),
+          );
+        stacks++;
+      }
+      stacker.end();
+    }),
+  );
+  return stacks;
+}
+
 test("a .stack pause among waiting inputs' probes lets the main thread go when the block ends", { timeout: 60_000 }, async () => {
   const app = await startApp({ options: { timeout: 60_000, banner: null, maxConnections: 1000 } });
   try {
@@ -34,20 +56,8 @@ test("a .stack pause among waiting inputs' probes lets the main thread go when t
       }
     });
     // Meanwhile `.stack`, again and again: each one pauses the main thread to read its frames.
-    let stacks = 0;
-    const stackers = Array.from({ length: 3 }, async () => {
-      const stacker = await connect(app.path);
-      await stacker.until(PROMPT);
-      while (Date.now() < until) {
-        stacker.send(".stack\n");
-        await stacker
-          .until(PROMPT, 15_000)
-          .catch((err) => assert.fail(`.stack got no answer: ${err.message.slice(0, 2000)}; app stderr: ${app.stderr().slice(-3000)}`));
-        stacks++;
-      }
-      stacker.end();
-    });
-    await Promise.all([...churn, ...stackers]);
+    const stackers = stackUntil(app, until);
+    const [stacks] = await Promise.all([stackers, ...churn]);
     assert.ok(stacks > 0);
     // The block ends BLOCK_MS after it began: the loop must turn again soon after.
     const out = await blocker.until(PROMPT, 10_000).catch(() => "no answer: the main thread stayed paused");
@@ -74,23 +84,7 @@ test("`.stack` again and again on a busy-waiting main thread never aborts the pr
       blocker.send("blockEventLoop(5000)\n");
       await sleep(300);
       const until = Date.now() + 4000;
-      let stacks = 0;
-      await Promise.all(
-        Array.from({ length: 3 }, async () => {
-          const stacker = await connect(app.path);
-          await stacker.until(PROMPT);
-          while (Date.now() < until) {
-            stacker.send(".stack\n");
-            await stacker
-              .until(PROMPT, 15_000)
-              .catch((err) =>
-                assert.fail(`run ${run}: .stack got no answer: ${err.message.slice(0, 500)}; app stderr: ${app.stderr().slice(-2000)}`),
-              );
-            stacks++;
-          }
-          stacker.end();
-        }),
-      );
+      const stacks = await stackUntil(app, until, `run ${run}: `);
       assert.ok(stacks > 0);
       assert.match(await blocker.until(PROMPT, 10_000), /^\d+\n/); // it ran to its end
       assert.equal(app.child.exitCode, null, app.stderr());
