@@ -11,6 +11,7 @@
  * frame is complete, as in any debugging session. A frame that does not come back to one of
  * them within a second is shown without its locals.
  */
+
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -18,6 +19,7 @@ import { inlineSourceMap, parseSourceMap, type SourceMap } from "../main-thread/
 import { inputPositions } from "../main-thread/typescript.js";
 import { withDeadline } from "./deadline.js";
 import { localsLines } from "./locals.js";
+import { avoidOsrDeoptCrash } from "./osr-workaround.js";
 
 /** Thrown when the main thread does not answer the inspector in time: it runs native code. */
 export class NotInJavaScript extends Error {}
@@ -429,6 +431,7 @@ export class StackCapture {
       this.users++;
       return true;
     }
+    avoidOsrDeoptCrash(); // before the first breakpoint of any thread
     const enable = this.link.post("Debugger.enable");
     this.unanswered = enable;
     try {

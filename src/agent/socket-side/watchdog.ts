@@ -32,7 +32,6 @@ import {
 import { inputPositions } from "../main-thread/typescript.js";
 import type { InspectorAccess, PauseAnswer, PauseOptions } from "../operations/types.js";
 import type { EvalChannel } from "./eval-channel.js";
-import { avoidConcurrentOsrCrash } from "./osr-workaround.js";
 import { ASSIGNMENT, type Evaluated, notWrittenText, primitiveKey, remoteText } from "./paused-values.js";
 import {
   displayPath,
@@ -137,7 +136,6 @@ export class ThreadSupervisor implements Supervisor {
     private readonly cells: Int32Array,
     private readonly timeoutMs: number,
   ) {
-    avoidConcurrentOsrCrash();
     this.workers = new WorkerThreads(timeoutMs);
     this.capture = new StackCapture(
       {
