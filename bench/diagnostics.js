@@ -7,7 +7,7 @@
 //   BENCH_ROUNDS=4 BENCH_SECONDS=3 BENCH_CONNECTIONS=20 node bench/diagnostics.js
 "use strict";
 const path = require("node:path");
-const { privateTempDir, startChild, cleanup, median, table, machine, requestsPerSecond } = require("./lib.js");
+const { alternate, privateTempDir, startChild, cleanup, median, table, machine, requestsPerSecond } = require("./lib.js");
 const { ManholeClient } = require("../dist/cli/client.js");
 const { sampleOnce } = require("../dist/cli/top.js");
 
@@ -58,28 +58,19 @@ async function main() {
   const channels = { off: [], on: [] };
   for (let round = 0; round < ROUNDS; round++) {
     // top: the same process, alternately without and with the sampler attached.
-    const first = round % 2 === 0;
     const withTop = async () => {
       const attached = await attachTop(plain.socket);
       top.with.push(await load(plain.port));
       top.samples += await attached.stop();
     };
     const withoutTop = async () => top.without.push(await load(plain.port));
-    if (first) {
-      await withoutTop();
-      await withTop();
-    } else {
-      await withTop();
-      await withoutTop();
-    }
+    await alternate(round, withoutTop, withTop);
     // diagnostics_channel: two processes, one subscribed, alternately.
-    if (first) {
-      channels.off.push(await load(plain.port));
-      channels.on.push(await load(subscribed.port));
-    } else {
-      channels.on.push(await load(subscribed.port));
-      channels.off.push(await load(plain.port));
-    }
+    await alternate(
+      round,
+      async () => channels.off.push(await load(plain.port)),
+      async () => channels.on.push(await load(subscribed.port)),
+    );
   }
   const ratio = (b, a) => median(b.map((v, i) => v / a[i]));
   const topRatio = ratio(top.with, top.without);

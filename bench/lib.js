@@ -181,6 +181,20 @@ function machine() {
     .join(" ")}, ${affinity()}`;
 }
 
+/**
+ * One round of an A/B comparison: `a` then `b` in even rounds, `b` then `a` in odd ones
+ * (A/B, B/A, ...), so that a noisy neighbour or a warming machine hurts both sides alike.
+ */
+async function alternate(round, a, b) {
+  if (round % 2 === 0) {
+    await a();
+    await b();
+  } else {
+    await b();
+    await a();
+  }
+}
+
 /** Requests per second of `seconds` of saturating HTTP load on 127.0.0.1:`port` (autocannon, a dev dependency). */
 async function requestsPerSecond(port, { connections, seconds }) {
   const autocannon = require("autocannon");
@@ -190,6 +204,7 @@ async function requestsPerSecond(port, { connections, seconds }) {
 
 module.exports = {
   ROOT,
+  alternate,
   AGENT,
   privateTempDir,
   startChild,

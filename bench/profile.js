@@ -11,7 +11,7 @@
 //   BENCH_ROUNDS=4 BENCH_SECONDS=3 BENCH_CONNECTIONS=20 BENCH_HEAP_ITEMS=500000 node bench/profile.js
 "use strict";
 const path = require("node:path");
-const { privateTempDir, startChild, cleanup, median, table, machine, requestsPerSecond } = require("./lib.js");
+const { alternate, privateTempDir, startChild, cleanup, median, table, machine, requestsPerSecond } = require("./lib.js");
 const { ManholeClient } = require("../dist/cli/client.js");
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 4);
@@ -83,13 +83,7 @@ async function main() {
       await profiling;
     };
     const withoutProfile = async () => during.without.push(await load(a.port));
-    if (round % 2 === 0) {
-      await withoutProfile();
-      await withProfile();
-    } else {
-      await withProfile();
-      await withoutProfile();
-    }
+    await alternate(round, withoutProfile, withProfile);
   }
 
   // After: process b has just ended a profile before each of its runs; process c never had one.
@@ -102,13 +96,7 @@ async function main() {
       after.profiled.push(await load(b.port));
     };
     const never = async () => after.never.push(await load(c.port));
-    if (round % 2 === 0) {
-      await never();
-      await profiled();
-    } else {
-      await profiled();
-      await never();
-    }
+    await alternate(round, never, profiled);
   }
 
   // After a pause: process d is stopped in a request's frame (.pause --at the handler's line, hit
@@ -122,13 +110,7 @@ async function main() {
       paused.paused.push(await load(d.port));
     };
     const never = async () => paused.never.push(await load(c.port));
-    if (round % 2 === 0) {
-      await never();
-      await wasPaused();
-    } else {
-      await wasPaused();
-      await never();
-    }
+    await alternate(round, never, wasPaused);
   }
 
   // The snapshot's pause: a heap grown to about 100 MB, one snapshot streamed (and dropped).

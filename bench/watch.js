@@ -10,7 +10,7 @@
 "use strict";
 const http = require("node:http");
 const path = require("node:path");
-const { privateTempDir, startChild, cleanup, median, table, machine, requestsPerSecond } = require("./lib.js");
+const { alternate, privateTempDir, startChild, cleanup, median, table, machine, requestsPerSecond } = require("./lib.js");
 const { ManholeClient } = require("../dist/cli/client.js");
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 6);
@@ -79,7 +79,6 @@ async function main() {
   const calls = { plain: [], watched: [], plainHeld: [], passThrough: [], events: 0 };
   const http_ = { never: [], after: [], watchedRequests: 0 };
   for (let round = 0; round < ROUNDS; round++) {
-    const first = round % 2 === 0;
     // Per call: the same loop in the same process, the function watched (every call reported) or not.
     const plain = async () => calls.plain.push(Number(await get(watched.port, `/calls?n=${CALLS}`)));
     const inWatch = async () => {
@@ -91,23 +90,11 @@ async function main() {
       calls.watched.push(w.value);
       calls.events += w.events;
     };
-    if (first) {
-      await plain();
-      await inWatch();
-    } else {
-      await inWatch();
-      await plain();
-    }
+    await alternate(round, plain, inWatch);
     // The pass-through: the reference /hold took during the watch, now that it has ended, vs. the original.
     const held = async () => calls.passThrough.push(Number(await get(watched.port, `/calls?n=${CALLS}&via=held`)));
     const orig = async () => calls.plainHeld.push(Number(await get(watched.port, `/calls?n=${CALLS}`)));
-    if (first) {
-      await orig();
-      await held();
-    } else {
-      await held();
-      await orig();
-    }
+    await alternate(round, orig, held);
 
     // HTTP: a watch of the async handler runs to its end (100 requests), then the load; the twin never had one.
     const w = await watchWhile(watched.socket, "svc.handle --count 100", async () => {
@@ -115,13 +102,11 @@ async function main() {
     });
     if (w.summary.reason !== "count" || w.summary.restored !== "restored") throw new Error(JSON.stringify(w.summary));
     http_.watchedRequests += w.events;
-    if (first) {
-      http_.never.push(await load(never.port));
-      http_.after.push(await load(watched.port));
-    } else {
-      http_.after.push(await load(watched.port));
-      http_.never.push(await load(never.port));
-    }
+    await alternate(
+      round,
+      async () => http_.never.push(await load(never.port)),
+      async () => http_.after.push(await load(watched.port)),
+    );
   }
   const ratio = (b, a) => median(b.map((v, i) => v / a[i]));
   const ns = (v) => `${v.toFixed(1)} ns`;
