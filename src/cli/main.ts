@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { UsageError } from "./args.js";
-import { COMMANDS } from "./commands.js";
+import { allCommands, builtInCommand, operationCommand } from "./commands.js";
 import { CliError, EXIT } from "./errors.js";
 import { isRemote } from "./remote.js";
 import { parseHostPort } from "./target.js";
@@ -14,11 +14,12 @@ function version(): string {
 }
 
 function help(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  const commands = allCommands();
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
   return `Usage: manhole <command> [options]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
+${commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
 
 Options:
   -h, --help      show help (also: manhole <command> --help)
@@ -47,8 +48,8 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const command =
-    COMMANDS.find((c) => c.name === name) ??
-    (/^\d+$/.test(name) || parseHostPort(name) || isRemote(name) ? COMMANDS.find((c) => c.name === "connect") : undefined);
+    builtInCommand(name) ??
+    (/^\d+$/.test(name) || parseHostPort(name) || isRemote(name) ? builtInCommand("connect") : operationCommand(name));
   if (!command) throw new UsageError(`unknown command "${name}" (see manhole --help)`);
   const args = command.name === name ? rest : argv; // `manhole <pid>` is `manhole connect <pid>`
   if (args.includes("--help") || args.includes("-h")) {
