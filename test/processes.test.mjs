@@ -96,6 +96,33 @@ test("a 3-worker cluster: four manholes, ls --tree shows the primary over its wo
     assert.equal(versions.code, 0, versions.stderr);
     assert.equal(JSON.parse(versions.stdout).length, 4);
 
+    // --jsonl: the processes first, then a line per process as it answers (exec and operations).
+    const expected = entries.map((e) => e.pid).sort((a, b) => a - b);
+    for (const argv of [
+      ["exec", "--all", "--jsonl", "--parallel", "1", "process.pid"],
+      ["mem", "--all", "--jsonl", "--parallel", "2"],
+    ]) {
+      const r = await manhole(dir, ...argv);
+      assert.equal(r.code, 0, r.stderr);
+      const [head, ...rows] = r.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(
+        head.processes.map((p) => p.pid).sort((a, b) => a - b),
+        expected,
+        argv.join(" "),
+      );
+      assert.deepEqual(
+        rows.map((o) => o.pid).sort((a, b) => a - b),
+        expected,
+      );
+      for (const o of rows) assert.ok(o.ok && (argv[0] === "exec" ? o.value === o.pid : o.json.rss > 0), JSON.stringify(o));
+    }
+    const lone = await manhole(dir, "exec", "--jsonl", String(app.child.pid), "1");
+    assert.equal(lone.code, 2);
+    assert.match(lone.stderr, /--jsonl is for --all/);
+
     // --app: the fixtures' package is the repository's own.
     const mine = JSON.parse((await manhole(dir, "ls", "--json", "--app", "manhole")).stdout);
     assert.equal(mine.length, 4);

@@ -288,6 +288,72 @@ describe("ssh", { skip: NOT_ROOT }, () => {
     );
   });
 
+  test("fleet: one ssh login per target, not per process; --app reaches each target; a target out of time keeps the rows it sent", async () => {
+    // A third app, of another name, beside the two; every ssh run is logged.
+    const appDir = tempDir();
+    fs.writeFileSync(path.join(appDir, "package.json"), JSON.stringify({ name: "other", version: "1.0.0" }));
+    fs.writeFileSync(path.join(appDir, "other.cjs"), `require(${JSON.stringify(path.join(ROOT, "test", "fixtures", "app.cjs"))});\n`);
+    const other = await startApp({ env: { MANHOLE_DIR: remote.dir }, script: path.join(appDir, "other.cjs") });
+    try {
+      const log = path.join(tempDir(), "ssh.log");
+      const wrapper = path.join(path.dirname(log), "ssh");
+      fs.writeFileSync(wrapper, `#!/bin/sh\necho "$*" >> ${log}\nexec ${sshd.ssh} "$@"\n`, { mode: 0o755 });
+      const hosts = `root@127.0.0.1:${sshd.port},root@127.0.0.2:${sshd.port}`;
+      const pids = [...remote.pids, other.child.pid].sort((a, b) => a - b);
+      const r = await cli(["exec", "--all", "--json", "--ssh", hosts, "process.pid"], { env: { ...env, MANHOLE_SSH: wrapper } });
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.deepEqual(
+        out.map((o) => [o.tag, o.value]),
+        ["127.0.0.1", "127.0.0.2"].flatMap((h) => pids.map((pid) => [`${h}:${sshd.port}/${pid}`, pid])),
+      );
+      assert.equal(fs.readFileSync(log, "utf8").trim().split("\n").length, 2, "one login per host for six processes");
+
+      // An operation's --all over the fleet: one login per host again, rows <host>/<pid> with its JSON value.
+      fs.writeFileSync(log, "");
+      const mem = await cli(["mem", "--all", "--json", "--parallel", "1", "--ssh", hosts], { env: { ...env, MANHOLE_SSH: wrapper } });
+      assert.equal(mem.code, 0, mem.stderr);
+      const memRows = JSON.parse(mem.stdout);
+      assert.deepEqual(
+        memRows.map((o) => [o.tag, o.ok]),
+        ["127.0.0.1", "127.0.0.2"].flatMap((h) => pids.map((pid) => [`${h}:${sshd.port}/${pid}`, true])),
+      );
+      for (const o of memRows) assert.ok(o.json.rss > 0, JSON.stringify(o));
+      assert.equal(fs.readFileSync(log, "utf8").trim().split("\n").length, 2);
+      const table = await cli(["versions", "--all", "--ssh", hosts], { env });
+      assert.equal(table.code, 0, table.stderr);
+      assert.equal(table.stdout.trim().split("\n").length, 6, table.stdout);
+      const profile = await cli(["profile", "--all", "--ssh", hosts], { env });
+      assert.equal(profile.code, 2);
+      assert.match(profile.stderr, /profile streams a file: name one process/);
+
+      // --app is passed to each target: only that app's processes answer.
+      const named = await cli(["exec", "--all", "--json", "--app", "other", "--ssh", hosts, "process.pid"], { env });
+      assert.equal(named.code, 0, named.stderr);
+      assert.deepEqual(
+        JSON.parse(named.stdout).map((o) => o.value),
+        [other.child.pid, other.child.pid],
+      );
+
+      // One process answers at once, the others after 6 s; the target may take 4 s: the quick
+      // row is kept, the others time out in their rows (exit 7 there), and the run fails.
+      const code = `process.pid === ${other.child.pid} ? process.pid : await new Promise((r) => setTimeout(() => r(process.pid), 6000))`;
+      const slow = await cli(["exec", "--all", "--json", "--target-timeout", "4000", "--ssh", `root@127.0.0.1:${sshd.port}`, code], {
+        env,
+        timeout: 60_000,
+      });
+      assert.equal(slow.code, 1, slow.stdout);
+      const rows = JSON.parse(slow.stdout);
+      assert.deepEqual(
+        rows.map((o) => [o.pid, o.ok, o.ok ? o.value : o.error.exitCode]),
+        pids.map((pid) => (pid === other.child.pid ? [pid, true, pid] : [pid, false, 7])),
+      );
+      for (const o of rows.filter((o) => !o.ok)) assert.match(o.text, /timed out \(--target-timeout 4000 ms\)/);
+    } finally {
+      await other.stop();
+    }
+  });
+
   test("clear errors: authentication, unreachable, no such process, manhole not installed, ssh missing", async () => {
     const [pid] = remote.pids;
     let r = await cli(["exec", `${at()}/${pid}`, "1"], { env: { ...env, MANHOLE_SSH: sshd.sshWrongKey } });

@@ -11,12 +11,12 @@ import {
   FLEET_VALUED,
   type FleetTarget,
   fleetTargets,
-  forEachProcess,
   Limiter,
   normalizeFleetArgv,
   parseParallel,
   parseTargetTimeout,
 } from "./fleet.js";
+import { fanOut, type JsonlProcesses } from "./fleet-fanout.js";
 import { table } from "./table.js";
 import { TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED } from "./target.js";
 
@@ -36,14 +36,19 @@ With --all, runs the code in every live manhole of the runtime directory, at mos
 live manhole.
 
 With --all and --ssh, --kube or --docker, does the same on every process of every
-target (listed with "manhole ls --json" there), at most --parallel at a time; rows
-are <host>/<pid> (<pod>/<pid>, <container>/<pid>); a target that cannot be reached
-is one row of its own; the exit code is 1 if any process or target failed.
+target: one transport (one ssh login, one kubectl exec) per target, at most
+--parallel targets at a time, runs "manhole exec --all --jsonl" there, which reaches
+that target's processes at most --parallel at a time; rows are <host>/<pid>
+(<pod>/<pid>, <container>/<pid>); a target that cannot be reached is one row of its
+own; the exit code is 1 if any process or target failed.
 Remote targets need manhole installed on the far side (see manhole connect --help).
 
 Options:
   --json            print JSON: {pid, app, ok, value, text, error?, output}
                     (with --all: an array of them, formatted alike)
+  --jsonl           with --all: JSON lines as the processes answer: first
+                    {"processes": [{pid, app, state}]}, then one object (as --json's)
+                    per process, in the order they answer
   --timeout <ms>    give up after <ms> (connecting and evaluating); exit 7
   --signal <SIG>    send SIG to the pid first and wait for its socket to appear
                     (for apps started with startManhole({ activateOn: SIG }));
@@ -51,7 +56,8 @@ Options:
   --worker <id>     evaluate in the app's worker thread <id> (its threadId; see
                     manhole workers <pid>) instead of the main thread; not with --all
   --all             every live manhole (see manhole ls)
-  --app <name>      with --all: only those of this app (package name or label; * matches anything)
+  --app <name>      with --all: only those of this app (package name or label; * matches
+                    anything), also on a fleet's targets
   --parallel <n>    with --all: at most n processes at a time (default 8)
   --pause           while the process's event loop is blocked in JavaScript: stop
                     its main thread at the next statement it runs, evaluate <code>
@@ -188,9 +194,22 @@ function firstLine(text: string): string {
   return text.includes("\n") ? `${line} …` : line;
 }
 
+/** A row of --all for a process that could not be reached or asked. */
+function failedRow(pid: number | null, app: string, message: string | undefined, exitCode?: number): Record<string, unknown> {
+  return {
+    pid,
+    app,
+    ok: false,
+    value: null,
+    text: message,
+    error: { name: "CliError", message, ...(exitCode === undefined ? {} : { exitCode }) },
+    output: "",
+  };
+}
+
 async function execAll(
   code: string,
-  json: boolean,
+  format: "table" | "json" | "jsonl",
   { timeoutMs, app, parallel }: { timeoutMs?: number; app?: string; parallel: number },
 ): Promise<number> {
   const found = await discover({ dir: runtimeDir() });
@@ -198,85 +217,70 @@ async function execAll(
   if (live.length === 0)
     throw new CliError(EXIT.noManhole, `no live manholes in ${found.dir}${app === undefined ? "" : ` for --app ${app}`}`);
   type Row = { entry: ManholeEntry; result?: ExecResult; error?: string };
+  const rowJson = (r: Row) => (r.result ? resultJson(r.result) : failedRow(r.entry.pid, r.entry.app, r.error));
+  if (format === "jsonl") {
+    const head: JsonlProcesses = { processes: live.map((e) => ({ pid: e.pid, app: e.app, state: e.state })) };
+    process.stdout.write(`${JSON.stringify(head)}\n`);
+  }
   const limiter = new Limiter(parallel);
   const rows: Row[] = await Promise.all(
     live.map(async (entry): Promise<Row> => {
-      if (entry.state !== "responsive" && entry.state !== "blocked") return { entry, error: entry.reason ?? entry.state };
-      try {
-        return { entry, result: await limiter.run(() => execOn(entry.socket, code, { timeoutMs })) };
-      } catch (err) {
-        return { entry, error: err instanceof Error ? err.message : String(err) };
+      let row: Row;
+      if (entry.state !== "responsive" && entry.state !== "blocked") row = { entry, error: entry.reason ?? entry.state };
+      else {
+        try {
+          row = { entry, result: await limiter.run(() => execOn(entry.socket, code, { timeoutMs })) };
+        } catch (err) {
+          row = { entry, error: err instanceof Error ? err.message : String(err) };
+        }
       }
+      if (format === "jsonl") process.stdout.write(`${JSON.stringify(rowJson(row))}\n`);
+      return row;
     }),
   );
   const failed = rows.some((r) => r.error !== undefined || !r.result?.outcome.ok);
-  if (json) {
-    const out = rows.map((r) =>
-      r.result
-        ? resultJson(r.result)
-        : {
-            pid: r.entry.pid,
-            app: r.entry.app,
-            ok: false,
-            value: null,
-            text: r.error,
-            error: { name: "CliError", message: r.error },
-            output: "",
-          },
-    );
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-  } else {
+  if (format === "json") {
+    process.stdout.write(`${JSON.stringify(rows.map(rowJson), null, 2)}\n`);
+  } else if (format === "table") {
     const cells = rows.map((r) => [String(r.entry.pid), r.entry.app, firstLine(r.result ? r.result.outcome.text : `manhole: ${r.error}`)]);
     process.stdout.write(`${table(cells)}\n`);
   }
   return failed ? EXIT.failure : EXIT.ok;
 }
 
-type FleetRow = { target: string; tag: string; pid: number | null; app: string; result?: ExecResult; error?: CliError };
-
 async function execAllFleet(
   fleet: FleetTarget[],
   code: string,
-  json: boolean,
-  { timeoutMs, parallel, targetTimeoutMs }: { timeoutMs?: number; parallel: number; targetTimeoutMs: number },
+  format: "table" | "json",
+  { timeoutMs, app, parallel, targetTimeoutMs }: { timeoutMs?: number; app?: string; parallel: number; targetTimeoutMs: number },
 ): Promise<number> {
-  const { results, failures } = await forEachProcess(fleet, { limiter: new Limiter(parallel), targetTimeoutMs }, (p, remainingMs) => {
-    if (remainingMs <= 0) throw new CliError(EXIT.timeout, `${p.tag}: timed out (--target-timeout ${targetTimeoutMs} ms)`);
-    return execOn(p.url, code, { timeoutMs: Math.min(timeoutMs ?? remainingMs, remainingMs) });
-  });
-  if (fleet.length === 1 && failures.length === 1) throw failures[0].error;
-  const rows: FleetRow[] = [
-    ...results.map((r) => ({
-      target: r.process.url,
-      tag: r.process.tag,
-      pid: r.process.entry.pid,
-      app: String(r.process.entry.app ?? "?"),
-      ...(r.result ? { result: r.result } : {}),
-      ...(r.error ? { error: r.error } : {}),
-    })),
-    ...failures.map((f) => ({ target: f.fleet.url, tag: f.fleet.tag, pid: null, app: "-", error: f.error })),
+  const args = [
+    "exec",
+    "--all",
+    "--jsonl",
+    "--parallel",
+    String(parallel),
+    ...(timeoutMs === undefined ? [] : ["--timeout", String(timeoutMs)]),
+    ...(app === undefined ? [] : ["--app", app]),
+    "-",
   ];
-  if (rows.length === 0) throw new CliError(EXIT.noManhole, `no live manholes on ${fleet.map((t) => t.url).join(", ")}`);
-  const failed = rows.some((r) => r.error !== undefined || !r.result?.outcome.ok);
-  if (json) {
-    const out = rows.map((r) =>
-      r.result
-        ? { target: r.target, tag: r.tag, ...resultJson(r.result), app: r.app }
-        : {
-            target: r.target,
-            tag: r.tag,
-            pid: r.pid,
-            app: r.app,
-            ok: false,
-            value: null,
-            text: r.error?.message,
-            error: { name: "CliError", message: r.error?.message, exitCode: r.error?.exitCode },
-            output: "",
-          },
+  const rows = await fanOut(fleet, { args, stdin: code, parallel, targetTimeoutMs });
+  if (fleet.length === 1 && rows.length === 1 && rows[0].pid === null && rows[0].error) throw rows[0].error;
+  if (rows.length === 0)
+    throw new CliError(
+      EXIT.noManhole,
+      `no live manholes on ${fleet.map((t) => t.url).join(", ")}${app === undefined ? "" : ` for --app ${app}`}`,
     );
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-  } else {
-    const cells = rows.map((r) => [r.tag, r.app, firstLine(r.result ? r.result.outcome.text : `manhole: ${r.error?.message}`)]);
+  const failed = rows.some((r) => r.error !== undefined || r.row?.ok !== true);
+  const json = rows.map((r) => ({
+    target: r.target,
+    tag: r.tag,
+    ...(r.row ?? failedRow(r.pid, r.app, r.error?.message, r.error?.exitCode)),
+    app: r.app,
+  }));
+  if (format === "json") process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  else {
+    const cells = rows.map((r) => [r.tag, r.app, firstLine(r.row ? String(r.row.text ?? "") : `manhole: ${r.error?.message}`)]);
     process.stdout.write(`${table(cells)}\n`);
   }
   return failed ? EXIT.failure : EXIT.ok;
@@ -285,11 +289,13 @@ async function execAllFleet(
 export async function exec(argv: string[]): Promise<number> {
   const args = parseArgs(normalizeFleetArgv(argv), ["timeout", "signal", "app", "worker", ...TCP_VALUED, ...FLEET_VALUED]);
   const unknown = [...args.flags].find(
-    (f) => f !== "json" && f !== "all" && f !== "pause" && !(TCP_FLAGS as readonly string[]).includes(f),
+    (f) => f !== "json" && f !== "jsonl" && f !== "all" && f !== "pause" && !(TCP_FLAGS as readonly string[]).includes(f),
   );
   if (unknown) throw new UsageError(`unknown option --${unknown} (see manhole exec --help)`);
   const json = args.flags.has("json");
   const all = args.flags.has("all");
+  if (args.flags.has("jsonl") && !all) throw new UsageError("--jsonl is for --all (one JSON line per process); use --json for one process");
+  const format = args.flags.has("jsonl") ? "jsonl" : json ? "json" : "table";
   const timeoutMs = parseTimeout(args);
   const signal = args.options.signal;
 
@@ -312,10 +318,16 @@ export async function exec(argv: string[]): Promise<number> {
   if (!all && args.options.app !== undefined) throw new UsageError("--app selects among --all (see manhole exec --help)");
   if (all) {
     const fleet = await fleetTargets(args);
-    if (fleet && args.options.app !== undefined) throw new UsageError("--app is for this machine's manholes");
-    if (fleet)
-      return execAllFleet(fleet, code, json, { timeoutMs, parallel: parseParallel(args), targetTimeoutMs: parseTargetTimeout(args) });
-    return execAll(code, json, { timeoutMs, app: args.options.app, parallel: parseParallel(args) });
+    if (fleet) {
+      if (format === "jsonl") throw new UsageError("--jsonl is for this machine's manholes (what a fleet's far side prints); use --json");
+      return execAllFleet(fleet, code, format, {
+        timeoutMs,
+        app: args.options.app,
+        parallel: parseParallel(args),
+        targetTimeoutMs: parseTargetTimeout(args),
+      });
+    }
+    return execAll(code, format, { timeoutMs, app: args.options.app, parallel: parseParallel(args) });
   }
   const fleetOnly = ["selector", "namespace", "parallel", "target-timeout"].find((o) => args.options[o] !== undefined);
   if (fleetOnly) throw new UsageError(`--${fleetOnly === "selector" ? "kube -l" : fleetOnly} is for --all (see manhole exec --help)`);

@@ -18,6 +18,17 @@ import { discover, selectApp } from "./discovery.js";
 import { parseTimeout, resolveEndpoint } from "./endpoint.js";
 import { CliError, EXIT } from "./errors.js";
 import { flameGraphHtml, flameGraphSvg } from "./flame-graph.js";
+import {
+  FLEET_OPTIONS_HELP,
+  FLEET_VALUED,
+  type FleetTarget,
+  fleetTargets,
+  Limiter,
+  normalizeFleetArgv,
+  parseParallel,
+  parseTargetTimeout,
+} from "./fleet.js";
+import { fanOut, type JsonlProcesses } from "./fleet-fanout.js";
 import { isRemote } from "./remote.js";
 import { table } from "./table.js";
 import { TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED } from "./target.js";
@@ -25,8 +36,8 @@ import { TCP_FLAGS, TCP_OPTIONS_HELP, TCP_VALUED } from "./target.js";
 type ArgInfo = CommandInfo["args"][number];
 
 /** The CLI's own options; an argument of the operation with one of these names is written name=value. */
-const CLI_VALUED = ["timeout", "signal", "app", ...TCP_VALUED] as const;
-const CLI_FLAGS = ["json", "all", "help", ...TCP_FLAGS] as const;
+const CLI_VALUED = ["timeout", "signal", "app", ...TCP_VALUED, ...FLEET_VALUED] as const;
+const CLI_FLAGS = ["json", "jsonl", "all", "help", ...TCP_FLAGS] as const;
 
 /** Options of the CLI's own for one operation: done on the operator's side with what it received. */
 interface LocalOption {
@@ -116,11 +127,26 @@ ${
   .join("")}  --json            print the operation's JSON value (see docs/protocol.md)
                     (with --all: an array of {pid, app, ok, json, text})
   --all             every live manhole (see manhole ls): one row per process,
-                    <pid> <app> <first line of the answer>
+                    <pid> <app> <first line of the answer>, at most --parallel
+                    (default 8) at a time${
+                      op.artifact
+                        ? ""
+                        : `; with --ssh, --kube or --docker, every process of
+                    every target (one transport per target), rows <host>/<pid>`
+                    }
+  --jsonl           with --all: JSON lines as the processes answer: first
+                    {"processes": [{pid, app, state}]}, then {pid, app, ok, json, text}
+                    per process (and {pid, event, data, text} for what it streams)
   --app <name>      with --all: only those of this app (package name or label; * matches anything)
   --timeout <ms>    give up after <ms>; exit 7
   --signal <SIG>    send SIG to the pid first and wait for its socket to appear
-${TCP_OPTIONS_HELP}
+${TCP_OPTIONS_HELP}${
+  op.artifact
+    ? ""
+    : `
+With --all:
+${FLEET_OPTIONS_HELP}`
+}
   -h, --help        show this help
 
 Ctrl-C asks the manhole to stop the operation and prints what it answers (exit 130);
@@ -257,43 +283,99 @@ export async function runOperation(
 
 const firstLine = (text: string) => text.split("\n", 1)[0];
 
+type AllFormat = "table" | "json" | "jsonl";
+
 async function runAll(
   op: CommandInfo,
   args: string,
-  json: boolean,
-  timeoutMs: number | undefined,
-  app: string | undefined,
+  format: AllFormat,
+  { timeoutMs, app, parallel }: { timeoutMs?: number; app?: string; parallel: number },
 ): Promise<number> {
   const found = await discover({ dir: runtimeDir() });
   const live = selectApp(found.live, app);
   if (live.length === 0)
     throw new CliError(EXIT.noManhole, `no live manholes in ${found.dir}${app === undefined ? "" : ` for --app ${app}`}`);
-  const rows = await Promise.all(
-    live.map(async (entry) => {
+  const line = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+  if (format === "jsonl") line({ processes: live.map((e) => ({ pid: e.pid, app: e.app, state: e.state })) } satisfies JsonlProcesses);
+  type Row = { pid: number; app: string; ok: boolean; json: unknown; text: string };
+  const limiter = new Limiter(parallel);
+  const rows: Row[] = await Promise.all(
+    live.map(async (entry): Promise<Row> => {
+      let row: Row;
       try {
         // Streamed events as they come, each prefixed with its process (a JSON line {pid, event, data} with --json).
         const onEvent = (e: { event: string; text: string; data: unknown }) =>
-          process.stdout.write(
-            json ? `${JSON.stringify({ pid: entry.pid, event: e.event, data: e.data })}\n` : `${entry.pid}  ${e.text}\n`,
-          );
-        return { entry, answer: await runOperation(entry.socket, op.name, args, { timeoutMs, onEvent }) };
+          format === "table"
+            ? process.stdout.write(`${entry.pid}  ${e.text}\n`)
+            : line({ pid: entry.pid, event: e.event, data: e.data, ...(format === "jsonl" ? { text: e.text } : {}) });
+        const answer = await limiter.run(() => runOperation(entry.socket, op.name, args, { timeoutMs, onEvent }));
+        row = { pid: entry.pid, app: entry.app, ok: answer.ok, json: answer.json ?? null, text: answer.text };
       } catch (err) {
-        return { entry, error: err instanceof Error ? err.message : String(err) };
+        row = {
+          pid: entry.pid,
+          app: entry.app,
+          ok: false,
+          json: null,
+          text: `manhole: ${err instanceof Error ? err.message : String(err)}`,
+        };
       }
+      if (format === "jsonl") line(row);
+      return row;
     }),
   );
-  if (json) {
-    const out = rows.map((r) =>
-      r.answer
-        ? { pid: r.entry.pid, app: r.entry.app, ok: r.answer.ok, json: r.answer.json ?? null, text: r.answer.text }
-        : { pid: r.entry.pid, app: r.entry.app, ok: false, json: null, text: `manhole: ${r.error}` },
+  if (format === "json") process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  else if (format === "table") process.stdout.write(`${table(rows.map((r) => [String(r.pid), r.app, firstLine(r.text)]))}\n`);
+  return rows.every((r) => r.ok) ? EXIT.ok : EXIT.failure;
+}
+
+/** `<op> --all` over a fleet: `manhole <op> --all --jsonl` on each target, rows tagged <target>/<pid>. */
+async function runAllFleet(
+  op: CommandInfo,
+  words: string[],
+  fleet: FleetTarget[],
+  json: boolean,
+  { timeoutMs, app, parallel, targetTimeoutMs }: { timeoutMs?: number; app?: string; parallel: number; targetTimeoutMs: number },
+): Promise<number> {
+  const args = [
+    op.name,
+    "--all",
+    "--jsonl",
+    "--parallel",
+    String(parallel),
+    ...(timeoutMs === undefined ? [] : ["--timeout", String(timeoutMs)]),
+    ...(app === undefined ? [] : ["--app", app]),
+    ...words,
+  ];
+  const rows = await fanOut(fleet, {
+    args,
+    parallel,
+    targetTimeoutMs,
+    onEvent: (t, e) =>
+      process.stdout.write(
+        json
+          ? `${JSON.stringify({ tag: `${t.tag}/${e.pid}`, pid: e.pid, event: e.event, data: e.data })}\n`
+          : `${t.tag}/${e.pid}  ${e.text}\n`,
+      ),
+  });
+  if (fleet.length === 1 && rows.length === 1 && rows[0].pid === null && rows[0].error) throw rows[0].error;
+  if (rows.length === 0)
+    throw new CliError(
+      EXIT.noManhole,
+      `no live manholes on ${fleet.map((t) => t.url).join(", ")}${app === undefined ? "" : ` for --app ${app}`}`,
     );
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-  } else {
-    const cells = rows.map((r) => [String(r.entry.pid), r.entry.app, r.answer ? firstLine(r.answer.text) : `manhole: ${r.error}`]);
-    process.stdout.write(`${table(cells)}\n`);
-  }
-  return rows.every((r) => r.answer?.ok) ? EXIT.ok : EXIT.failure;
+  const out = rows.map((r) => ({
+    target: r.target,
+    tag: r.tag,
+    pid: r.pid,
+    app: r.app,
+    ok: r.row?.ok === true,
+    json: r.row?.json ?? null,
+    text: r.row ? String(r.row.text ?? "") : `manhole: ${r.error?.message}`,
+    ...(r.error ? { error: { name: "CliError", message: r.error.message, exitCode: r.error.exitCode } } : {}),
+  }));
+  if (json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  else process.stdout.write(`${table(out.map((r) => [r.tag, r.app, firstLine(r.text)]))}\n`);
+  return out.every((r) => r.ok) ? EXIT.ok : EXIT.failure;
 }
 
 function commandFor(op: CommandInfo): CliCommand {
@@ -302,16 +384,37 @@ function commandFor(op: CommandInfo): CliCommand {
     summary: `.${op.name}: ${op.help.charAt(0).toLowerCase()}${op.help.slice(1)}`,
     help: operationHelp(op),
     async run(argv) {
-      const { cli, opArgs } = split(op, argv);
+      const { cli, opArgs } = split(op, normalizeFleetArgv(argv));
       const json = cli.flags.has("json");
       const all = cli.flags.has("all");
       const timeoutMs = parseTimeout(cli);
       const [target, ...rest] = all ? [undefined, ...cli.positionals] : cli.positionals;
-      const args = [...rest, ...opArgs].join(" ");
+      const words = [...(rest as string[]), ...opArgs];
+      const args = words.join(" ");
+      if (cli.flags.has("jsonl") && !all)
+        throw new UsageError("--jsonl is for --all (one JSON line per process); use --json for one process");
+      const format: AllFormat = cli.flags.has("jsonl") ? "jsonl" : json ? "json" : "table";
       if (all) {
         if (cli.options.signal) throw new UsageError("--signal needs one pid; it cannot be combined with --all");
-        return runAll(op, args, json, timeoutMs, cli.options.app);
+        const parallel = parseParallel(cli);
+        const fleet = await fleetTargets(cli);
+        if (fleet) {
+          if (op.artifact)
+            throw new UsageError(`${op.name} streams a file: name one process (ssh://host/<pid> -o <file>), not --all over a fleet`);
+          if (format === "jsonl")
+            throw new UsageError("--jsonl is for this machine's manholes (what a fleet's far side prints); use --json");
+          return runAllFleet(op, words, fleet, json, {
+            timeoutMs,
+            app: cli.options.app,
+            parallel,
+            targetTimeoutMs: parseTargetTimeout(cli),
+          });
+        }
+        return runAll(op, args, format, { timeoutMs, app: cli.options.app, parallel });
       }
+      const fleetOnly = FLEET_VALUED.find((o) => cli.options[o] !== undefined);
+      if (fleetOnly)
+        throw new UsageError(`--${fleetOnly === "selector" ? "kube -l" : fleetOnly} is for --all (see manhole ${op.name} --help)`);
       if (cli.options.app !== undefined) throw new UsageError(`--app selects among --all (see manhole ${op.name} --help)`);
       if (target === undefined) throw new UsageError(`${op.name} needs a <pid|socket> (or --all; see manhole ${op.name} --help)`);
       const { socket, tcp } = await resolveEndpoint(target, cli, timeoutMs ?? 5000);
