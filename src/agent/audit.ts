@@ -19,11 +19,9 @@ export const MAX_AUDIT_INPUT = 4096;
 
 export type { AuditEvent, AuditOutcome, AuditPeer } from "../protocol/audit-event.js";
 
-/** What the app passes as the `audit` option. */
-export type AuditOption = string | ((event: AuditEvent) => void);
+import type { AuditOption } from "./audit-option.js";
 
-/** The cloneable form handed to the thread that owns the sessions. */
-export type AuditTarget = { kind: "file"; path: string } | { kind: "relay" };
+export { type AuditOption, type AuditTarget, auditOption, auditTarget } from "./audit-option.js";
 
 /** Where the socket side records events. */
 export interface Auditor {
@@ -166,19 +164,6 @@ export class RelayAuditor implements Auditor {
 }
 
 /** Validates the option; undefined means no audit. */
-export function auditOption(value: unknown): AuditOption | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === "function") return value as (event: AuditEvent) => void;
-  if (typeof value === "string" && value !== "") return value;
-  throw new TypeError('manhole: option "audit" must be a file path (a non-empty string) or a function');
-}
-
-/** What the thread owning the sessions needs to know (a function stays on the main thread). */
-export function auditTarget(option: AuditOption | undefined): AuditTarget | undefined {
-  if (option === undefined) return undefined;
-  return typeof option === "string" ? { kind: "file", path: option } : { kind: "relay" };
-}
-
 /** How an evaluation ended, for the log. */
 export function evalOutcome(outcome: Outcome): AuditOutcome {
   // The log's "interrupted" covers every stop of the manhole's own: asked, timed out, or never started.

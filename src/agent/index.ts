@@ -33,7 +33,6 @@ function load() {
   return {
     ...(require("../shared/app-label.js") as typeof import("../shared/app-label.js")),
     ...(require("../shared/descriptor.js") as typeof import("../shared/descriptor.js")),
-    ...(require("./audit.js") as typeof import("./audit.js")),
     ...(require("./main-thread/start-baseline.js") as typeof import("./main-thread/start-baseline.js")),
   };
 }
@@ -82,16 +81,8 @@ function packageVersion(): string {
 
 export async function startManhole(options: ManholeOptions = {}): Promise<ManholeHandle> {
   const opts = resolveOptions(options);
-  const {
-    appLabel,
-    auditAtExit,
-    buildDescriptor,
-    claimDescriptorPath,
-    releaseDescriptorPath,
-    findAppPackage,
-    recordStartBaseline,
-    writeDescriptor,
-  } = load();
+  const { appLabel, buildDescriptor, claimDescriptorPath, releaseDescriptorPath, findAppPackage, recordStartBaseline, writeDescriptor } =
+    load();
   const dir = runtimeDir();
   ensurePrivateDir(dir);
   const socketPath = opts.path ? path.resolve(opts.path) : path.join(dir, `${process.pid}.sock`);
@@ -197,7 +188,8 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     };
     const onExit = () => {
       // An evaluation under way at exit (say, the one that called process.exit()) is audited now.
-      if (access.audit !== undefined && evaluator) auditAtExit(access.audit, evaluator.inFlight());
+      if (access.audit !== undefined && evaluator)
+        (require("./audit.js") as typeof import("./audit.js")).auditAtExit(access.audit, evaluator.inFlight());
       removeFiles();
     };
     process.once("exit", onExit);

@@ -1,7 +1,7 @@
 /** The options of startManhole(), their defaults, and their validation. */
 import os from "node:os";
 import { isLoopback } from "../shared/loopback.js";
-import { type AuditOption, auditOption } from "./audit.js";
+import { type AuditOption, auditOption } from "./audit-option.js";
 
 export interface TcpOption {
   /** TCP port; 0 lets the system choose (see handle.tcp.port). */

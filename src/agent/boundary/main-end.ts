@@ -6,14 +6,17 @@
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { AuditMessage, FromEvaluator, ToEvaluator, WorkerClose, WorkerStatus } from "../../protocol/relay.js";
-import { auditTarget, FunctionAuditor } from "../audit.js";
+import { auditTarget } from "../audit-option.js";
 import { SocketInUseError } from "../errors.js";
 import type { Evaluator } from "../main-thread/evaluator.js";
 import type { Access, Serving } from "../serving.js";
 import type { ListenerConfig } from "../socket-side/listener.js";
-import { unlinkIfOurs } from "../socket-side/socket-bind.js";
 import { INTERRUPT_CELLS, startHeartbeat } from "./shared-memory.js";
 import type { WorkerData } from "./worker-end.js";
+
+/** Removes the socket if it is still the one the worker bound (loaded when first needed: at close or exit). */
+const unlinkIfOurs = (socketPath: string, ino: number) =>
+  (require("../socket-side/socket-bind.js") as typeof import("../socket-side/socket-bind.js")).unlinkIfOurs(socketPath, ino);
 
 export async function serveThreaded(
   config: ListenerConfig,
@@ -32,7 +35,10 @@ export async function serveThreaded(
     audit: auditTarget(access.audit),
   };
   // A file is written by the worker itself; a function is called here with the events it relays.
-  const relayed = typeof access.audit === "function" ? new FunctionAuditor(access.audit) : undefined;
+  const relayed =
+    typeof access.audit === "function"
+      ? new (require("../audit.js") as typeof import("../audit.js")).FunctionAuditor(access.audit)
+      : undefined;
   const worker = new Worker(path.join(__dirname, "worker-end.js"), {
     workerData: data,
     execArgv: [], // never inherit --import/--require of the app (they could start a manhole in the worker)
