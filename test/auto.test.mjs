@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { httpGet, nc, ROOT, requireTool, startApp, tempDir } from "./helpers.mjs";
+import { httpGet, nc, ROOT, requireTool, runClient, startApp, tempDir } from "./helpers.mjs";
 
 requireTool("nc");
 const AUTO_CJS = path.join(ROOT, "dist", "agent", "auto.js");
@@ -126,5 +126,61 @@ test("MANHOLE_CHILDREN=0: only the first process gets one", async () => {
     );
   } finally {
     await app.stop();
+  }
+});
+
+test("the usual auto start loads only the worker's start on the main thread; the worker works out the rest", async () => {
+  // The app lists manhole's files in its main thread's module cache as its main module starts.
+  const dir = tempDir();
+  const script = path.join(dir, "list-modules.cjs");
+  fs.writeFileSync(
+    script,
+    `const ours = Object.keys(require.cache).filter((f) => f.startsWith(${JSON.stringify(path.join(ROOT, "dist"))}));
+process.stdout.write("MODULES " + JSON.stringify(ours.map((f) => f.slice(${JSON.stringify(path.join(ROOT, "dist"))}.length + 1))) + "\\n");
+require(${JSON.stringify(CJS_APP)});\n`,
+  );
+  for (const nodeArgs of [
+    ["--require", AUTO_CJS],
+    ["--import", AUTO_MJS],
+  ]) {
+    const app = await startPlain(script, { nodeArgs, env: { MANHOLE_PROMPT: "auto> " } });
+    try {
+      const loaded = JSON.parse(/^MODULES (.*)$/m.exec(app.stdout())[1]);
+      assert.ok(loaded.includes("agent/auto-worker.js") && loaded.includes("agent/boundary/main-end.js"), loaded.join(" "));
+      for (const heavy of ["agent/options.js", "agent/env-options.js", "agent/index.js", "shared/descriptor.js", "shared/runtime-dir.js"]) {
+        assert.ok(!loaded.includes(heavy), `${heavy} loaded at start: ${loaded.join(" ")}`);
+      }
+      assert.ok(loaded.length <= 8, loaded.join(" "));
+      // The worker worked out the options, the socket and the descriptor: a session, `ls`, the prompt.
+      await appears(app.socket);
+      const { stdout } = await nc(app.socket, "1+1\n");
+      assert.match(stdout, /auto> 2\nauto> $/);
+      const ls = await runClient(process.execPath, [path.join(ROOT, "dist", "cli", "main.js"), "ls", "--json"], "", {
+        env: { MANHOLE_DIR: path.dirname(app.socket) },
+      });
+      assert.deepEqual(
+        JSON.parse(ls.stdout).map((e) => [e.pid, e.socket, e.state]),
+        [[app.child.pid, app.socket, "responsive"]],
+      );
+      assert.equal(app.stderr(), "");
+    } finally {
+      await app.stop();
+    }
+  }
+});
+
+test("a bad variable is told once, also by an app that exits before the manhole has started", async () => {
+  const dir = tempDir();
+  const script = path.join(dir, "quick.cjs");
+  fs.writeFileSync(script, "process.exit(0);\n");
+  for (let i = 0; i < 5; i++) {
+    const r = await runClient(process.execPath, ["--require", AUTO_CJS, script], "", {
+      env: { MANHOLE_DIR: dir, MANHOLE_TIMEOUT: "soon", MANHOLE_MAX_CONNECTIONS: "-1" },
+    });
+    assert.equal(r.code, 0);
+    assert.equal(
+      r.stderr,
+      'manhole: MANHOLE_TIMEOUT="soon": must be a positive integer; ignored\nmanhole: MANHOLE_MAX_CONNECTIONS="-1": must be a positive integer; ignored\n',
+    );
   }
 });

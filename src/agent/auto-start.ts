@@ -10,11 +10,22 @@
 import fs from "node:fs";
 import path from "node:path";
 import { isMainThread } from "node:worker_threads";
-import { optionsFromEnv } from "./env-options.js";
-import { startManhole } from "./index.js";
 
 /** Main scripts of Node tools, by file name without its extension. */
 const TOOLS = ["npm-cli", "npx-cli", "npm", "npx", "yarn", "yarn.js", "pnpm", "pnpx", "corepack", "node-gyp", "nopt"];
+/**
+ * Variables whose start needs the main thread (serving inline, waiting for a signal, one
+ * connection at a time, TCP): when one is set, startManhole() starts it here. Otherwise the
+ * worker does all but start itself (auto-worker.ts).
+ */
+const MAIN_THREAD_START = [
+  "MANHOLE_THREADED",
+  "MANHOLE_ACTIVATE_ON",
+  "MANHOLE_ONESHOT",
+  "MANHOLE_TCP_PORT",
+  "MANHOLE_TCP_HOST",
+  "MANHOLE_TCP_TOKEN",
+];
 /** Marks the process tree below the first process that got a manhole (for MANHOLE_CHILDREN=0). */
 const PARENT_MARK = "MANHOLE_AUTO_PARENT";
 
@@ -53,6 +64,17 @@ export function startAuto(): void {
   if (started || !isMainThread) return;
   started = true;
   if (skipReason() !== undefined) return;
+  process.env[PARENT_MARK] = String(process.pid);
+  if (!MAIN_THREAD_START.some((name) => (process.env[name] ?? "") !== "")) {
+    try {
+      (require("./auto-worker.js") as typeof import("./auto-worker.js")).startInWorker(say);
+    } catch (err) {
+      say(`not started: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return;
+  }
+  const { optionsFromEnv } = require("./env-options.js") as typeof import("./env-options.js");
+  const { startManhole } = require("./index.js") as typeof import("./index.js");
   let options: ReturnType<typeof optionsFromEnv>;
   try {
     options = optionsFromEnv();
@@ -61,7 +83,6 @@ export function startAuto(): void {
     return;
   }
   for (const problem of options.problems) say(problem);
-  process.env[PARENT_MARK] = String(process.pid);
   let pending: Promise<unknown>;
   try {
     pending = startManhole(options.options);

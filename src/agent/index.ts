@@ -8,14 +8,9 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { FromEvaluator } from "../protocol/relay.js";
 import type { CommandInfo } from "../protocol/structured.js";
-import { checkSocketParent, ensurePrivateDir, runtimeDir } from "../shared/runtime-dir.js";
-import type { Evaluator } from "./main-thread/evaluator.js";
 import { type ManholeOptions, resolveOptions } from "./options.js";
 import type { Access, Serving } from "./serving.js";
-import type { AgentInfo } from "./socket-side/banner.js";
-import type { ListenerConfig } from "./socket-side/listener.js";
 
 export { PROTOCOL_VERSION } from "../protocol/version.js";
 export { UnsafeDirectoryError } from "../shared/runtime-dir.js";
@@ -31,9 +26,10 @@ export type { ManholeOptions } from "./options.js";
  */
 function load() {
   return {
-    ...(require("../shared/app-label.js") as typeof import("../shared/app-label.js")),
     ...(require("../shared/descriptor.js") as typeof import("../shared/descriptor.js")),
     ...(require("./main-thread/start-baseline.js") as typeof import("./main-thread/start-baseline.js")),
+    ...(require("./start-plan.js") as typeof import("./start-plan.js")),
+    ...(require("./main-thread/evaluator-factory.js") as typeof import("./main-thread/evaluator-factory.js")),
   };
 }
 const loadThreaded = () => require("./boundary/main-end.js") as typeof import("./boundary/main-end.js");
@@ -43,13 +39,6 @@ function loadToken() {
   return {
     ...(require("../shared/token-file.js") as typeof import("../shared/token-file.js")),
     ...(require("./socket-side/token.js") as typeof import("./socket-side/token.js")),
-  };
-}
-function loadEvaluator() {
-  return {
-    ...(require("./main-thread/containment.js") as typeof import("./main-thread/containment.js")),
-    ...(require("./main-thread/evaluator.js") as typeof import("./main-thread/evaluator.js")),
-    ...(require("./main-thread/format.js") as typeof import("./main-thread/format.js")),
   };
 }
 
@@ -71,44 +60,19 @@ export interface ManholeHandle {
   close(): Promise<void>;
 }
 
-function packageVersion(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string }).version;
-  } catch {
-    return "unknown";
-  }
-}
-
 export async function startManhole(options: ManholeOptions = {}): Promise<ManholeHandle> {
   const opts = resolveOptions(options);
-  const { appLabel, buildDescriptor, claimDescriptorPath, releaseDescriptorPath, findAppPackage, recordStartBaseline, writeDescriptor } =
-    load();
-  const dir = runtimeDir();
-  ensurePrivateDir(dir);
-  const socketPath = opts.path ? path.resolve(opts.path) : path.join(dir, `${process.pid}.sock`);
-  if (opts.path) checkSocketParent(path.dirname(socketPath));
-
-  const app = findAppPackage();
-  const info: AgentInfo = {
-    pid: process.pid,
-    node: process.version,
-    app: appLabel(app, process.argv),
-    startedAt: Date.now() - process.uptime() * 1000,
-  };
-  const config: ListenerConfig = {
-    path: socketPath,
-    banner: opts.banner,
-    prompt: opts.prompt,
-    continuationPrompt: opts.continuationPrompt,
-    maxLineBytes: opts.maxLineBytes,
-    maxOutputBytes: opts.maxOutputBytes,
-    maxConnections: opts.maxConnections,
-    idleTimeout: opts.idleTimeout,
-    info,
-    threaded: opts.threaded,
-    version: packageVersion(),
-    oneshot: opts.oneshot,
-  };
+  const {
+    buildDescriptor,
+    claimDescriptorPath,
+    MainEvaluator,
+    processFacts,
+    releaseDescriptorPath,
+    recordStartBaseline,
+    startPlan,
+    writeDescriptor,
+  } = load();
+  const { dir, socketPath, app, config } = startPlan(opts, processFacts());
   const tokenPath = opts.tcp ? loadToken().tokenPathFor(socketPath) : "";
   if (opts.tcp) {
     config.tcp = {
@@ -119,23 +83,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     };
   }
   let tcpInfo: { host: string; port: number; tokenPath: string } | undefined;
-  let evaluator: Evaluator | undefined;
-  let containment: { close(): void } | undefined;
-  const makeEvaluator = (emit: (m: FromEvaluator) => void, interruptCells?: Int32Array) => {
-    const { Evaluator, formatThrown, installContainment } = loadEvaluator();
-    containment ??= installContainment(formatThrown);
-    evaluator = new Evaluator({
-      timeout: opts.timeout,
-      interruptCells,
-      namespace: opts.namespace,
-      shared: opts.shared,
-      maxOutputBytes: opts.maxOutputBytes,
-      syncTimeout: opts.threaded ? 0 : opts.timeout,
-      asyncTimeout: opts.threaded ? 0 : opts.timeout,
-      emit,
-    });
-    return evaluator;
-  };
+  const evaluator = new MainEvaluator(opts);
   const descFile = claimDescriptorPath(dir);
   const access: Access = {
     observeOnly: opts.observeOnly,
@@ -145,15 +93,12 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
   /** Listens, writes the descriptor; resolves to the function that undoes it all. */
   const open = async (): Promise<() => Promise<void>> => {
     recordStartBaseline();
-    const contained = () => {
-      containment?.close();
-      containment = undefined;
-    };
+    const contained = () => evaluator.uncontain();
     let serving: Serving;
     try {
       serving = opts.threaded
-        ? await loadThreaded().serveThreaded(config, opts.timeout, makeEvaluator, access)
-        : await loadInline().serveInline(config, opts.timeout, makeEvaluator, access);
+        ? await loadThreaded().serveThreaded({ config, timeout: opts.timeout }, evaluator.make, access)
+        : await loadInline().serveInline(config, opts.timeout, evaluator.make, access);
     } catch (err) {
       contained();
       throw err;
@@ -188,7 +133,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
     };
     const onExit = () => {
       // An evaluation under way at exit (say, the one that called process.exit()) is audited now.
-      if (access.audit !== undefined && evaluator)
+      if (access.audit !== undefined && evaluator.made)
         (require("./audit.js") as typeof import("./audit.js")).auditAtExit(access.audit, evaluator.inFlight());
       removeFiles();
     };
@@ -198,9 +143,7 @@ export async function startManhole(options: ManholeOptions = {}): Promise<Manhol
       (undone ??= serving.close().finally(() => {
         process.off("exit", onExit);
         removeFiles();
-        contained();
-        evaluator?.close();
-        evaluator = undefined;
+        evaluator.close();
       }));
   };
 

@@ -129,7 +129,13 @@ export interface AuditMessage {
 
 /** Worker lifecycle, worker → main. */
 export type WorkerStatus =
-  | { type: "ready"; ino: number; tcpPort?: number }
+  | {
+      type: "ready";
+      ino: number;
+      tcpPort?: number;
+      /** An auto start the worker worked out from the environment: where it listens, for the descriptor. */
+      planned?: { dir: string; socketPath: string; app: { name: string; version: string | null } | null };
+    }
   | { type: "failed"; name: string; message: string }
   | { type: "closed" }
   /** oneshot: the one session has ended; the main thread closes the manhole. */

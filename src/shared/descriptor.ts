@@ -66,10 +66,10 @@ export function processStartTicks(pid: number): number | null {
  * a `node_modules/.bin` link or `npx` is the linked package, not the project holding the link),
  * or above the working directory, if it names a package.
  */
-export function findAppPackage(): AppPackage | null {
+export function findAppPackage(argv: readonly string[] = process.argv): AppPackage | null {
   let dir = process.cwd();
-  if (process.argv[1]) {
-    let script = path.resolve(process.argv[1]);
+  if (argv[1]) {
+    let script = path.resolve(argv[1]);
     try {
       script = fs.realpathSync(script);
     } catch {

@@ -11,29 +11,40 @@ import { SocketInUseError } from "../errors.js";
 import type { Evaluator } from "../main-thread/evaluator.js";
 import type { Access, Serving } from "../serving.js";
 import type { ListenerConfig } from "../socket-side/listener.js";
+import type { ProcessFacts } from "../start-plan.js";
 import { INTERRUPT_CELLS, startHeartbeat } from "./shared-memory.js";
-import type { WorkerData } from "./worker-end.js";
+import type { WorkerData } from "./worker-data.js";
 
 /** Removes the socket if it is still the one the worker bound (loaded when first needed: at close or exit). */
 const unlinkIfOurs = (socketPath: string, ino: number) =>
   (require("../socket-side/socket-bind.js") as typeof import("../socket-side/socket-bind.js")).unlinkIfOurs(socketPath, ino);
 
+/**
+ * What the worker listens with: startManhole()'s config and timeout, or, for an auto start,
+ * the process facts it works the rest out from (the environment's options: env-plan.ts), and
+ * `told`, set by the worker once it has written each problem with a variable.
+ */
+export type WorkerStart = { config: ListenerConfig; timeout: number } | { fromEnv: ProcessFacts; told: SharedArrayBuffer };
+
+export type ThreadedServing = Serving & { planned?: Extract<WorkerStatus, { type: "ready" }>["planned"] };
+
 export async function serveThreaded(
-  config: ListenerConfig,
-  timeout: number,
+  start: WorkerStart,
   evaluator: (emit: (m: FromEvaluator) => void, interruptCells?: Int32Array) => Evaluator,
   access: Access,
-): Promise<Serving> {
+): Promise<ThreadedServing> {
   const heartbeat = startHeartbeat();
   const interrupt = new SharedArrayBuffer(4 * INTERRUPT_CELLS);
-  const data: WorkerData = {
-    listener: config,
-    timeout,
-    heartbeat: heartbeat.buffer,
-    interrupt,
-    observeOnly: access.observeOnly,
-    audit: auditTarget(access.audit),
-  };
+  const data: WorkerData =
+    "config" in start
+      ? {
+          heartbeat: heartbeat.buffer,
+          interrupt,
+          plan: { listener: start.config, timeout: start.timeout, observeOnly: access.observeOnly, audit: auditTarget(access.audit) },
+        }
+      : { heartbeat: heartbeat.buffer, interrupt, fromEnv: start.fromEnv, told: start.told };
+  const socketPath = () => ("config" in start ? start.config.path : (planned?.socketPath ?? ""));
+  let planned: ThreadedServing["planned"];
   // A file is written by the worker itself; a function is called here with the events it relays.
   const relayed =
     typeof access.audit === "function"
@@ -65,6 +76,7 @@ export async function serveThreaded(
       if (s.type === "ready") {
         ino = s.ino;
         tcpPort = s.tcpPort;
+        planned = s.planned;
         resolve();
       } else if (s.type === "failed") {
         const err = s.name === "SocketInUseError" ? new SocketInUseError(s.message) : new Error(s.message);
@@ -94,9 +106,10 @@ export async function serveThreaded(
         worker.postMessage({ type: "close" } satisfies WorkerClose);
       }).finally(() => {
         heartbeat.stop();
-        unlinkIfOurs(config.path, ino);
+        unlinkIfOurs(socketPath(), ino);
       }),
-    removeSocket: () => unlinkIfOurs(config.path, ino),
+    removeSocket: () => unlinkIfOurs(socketPath(), ino),
     tcpPort,
+    ...(planned ? { planned } : {}),
   };
 }
