@@ -254,23 +254,7 @@ async function execAllFleet(
   format: "table" | "json",
   { timeoutMs, app, parallel, targetTimeoutMs }: { timeoutMs?: number; app?: string; parallel: number; targetTimeoutMs: number },
 ): Promise<number> {
-  const args = [
-    "exec",
-    "--all",
-    "--jsonl",
-    "--parallel",
-    String(parallel),
-    ...(timeoutMs === undefined ? [] : ["--timeout", String(timeoutMs)]),
-    ...(app === undefined ? [] : ["--app", app]),
-    "-",
-  ];
-  const rows = await fanOut(fleet, { args, stdin: code, parallel, targetTimeoutMs });
-  if (fleet.length === 1 && rows.length === 1 && rows[0].pid === null && rows[0].error) throw rows[0].error;
-  if (rows.length === 0)
-    throw new CliError(
-      EXIT.noManhole,
-      `no live manholes on ${fleet.map((t) => t.url).join(", ")}${app === undefined ? "" : ` for --app ${app}`}`,
-    );
+  const rows = await fanOut(fleet, "exec", ["-"], { stdin: code, timeoutMs, app, parallel, targetTimeoutMs });
   const failed = rows.some((r) => r.error !== undefined || r.row?.ok !== true);
   const json = rows.map((r) => ({
     target: r.target,

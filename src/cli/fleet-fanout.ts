@@ -37,17 +37,19 @@ export interface FanOutRow {
 }
 
 export interface FanOutOptions {
-  /** The subcommand's words, `--all --jsonl` and `--parallel` included; the far side runs `manhole <args>`. */
-  args: string[];
   /** Written to the far side's stdin (exec's code, read there as `-`). */
   stdin?: string;
   parallel: number;
   targetTimeoutMs: number;
+  /** The far side's --timeout (each process's). */
+  timeoutMs?: number;
+  /** The far side's --app. */
+  app?: string;
   onEvent?: (t: FleetTarget, e: JsonlEvent) => void;
 }
 
-async function runTarget(t: FleetTarget, o: FanOutOptions): Promise<FanOutRow[]> {
-  const transport = startTransport(t.location, o.args, t.url);
+async function runTarget(t: FleetTarget, args: string[], o: FanOutOptions): Promise<FanOutRow[]> {
+  const transport = startTransport(t.location, args, t.url);
   transport.writable.end(o.stdin ?? "");
   let listed: JsonlProcesses["processes"] | undefined;
   const rows = new Map<number, NonNullable<FanOutRow["row"]>>();
@@ -103,15 +105,35 @@ async function runTarget(t: FleetTarget, o: FanOutOptions): Promise<FanOutRow[]>
   });
 }
 
-/** Every target's rows, in the fleet's order, at most `parallel` transports at a time. */
-export async function fanOut(fleet: FleetTarget[], o: FanOutOptions): Promise<FanOutRow[]> {
+/**
+ * `manhole <command> --all --jsonl ... <words>` on every target of the fleet, at most
+ * `parallel` transports at a time: every process's row, in the fleet's order. A fleet of one
+ * target that failed throws its error; a fleet without a live process throws "no live manholes".
+ */
+export async function fanOut(fleet: FleetTarget[], command: string, words: string[], o: FanOutOptions): Promise<FanOutRow[]> {
+  const args = [
+    command,
+    "--all",
+    "--jsonl",
+    "--parallel",
+    String(o.parallel),
+    ...(o.timeoutMs === undefined ? [] : ["--timeout", String(o.timeoutMs)]),
+    ...(o.app === undefined ? [] : ["--app", o.app]),
+    ...words,
+  ];
   const limiter = new Limiter(o.parallel);
   const perTarget = await Promise.all(
     fleet.map((t) =>
       limiter
-        .run(() => runTarget(t, o))
+        .run(() => runTarget(t, args, o))
         .catch((err: unknown): FanOutRow[] => [{ fleet: t, target: t.url, tag: t.tag, pid: null, app: "-", error: asCliError(err) }]),
     ),
   );
-  return perTarget.flat();
+  const rows = perTarget.flat();
+  if (fleet.length === 1 && rows.length === 1 && rows[0].pid === null && rows[0].error) throw rows[0].error;
+  if (rows.length === 0) {
+    const where = fleet.map((t) => t.url).join(", ");
+    throw new CliError(EXIT.noManhole, `no live manholes on ${where}${o.app === undefined ? "" : ` for --app ${o.app}`}`);
+  }
+  return rows;
 }

@@ -336,18 +336,9 @@ async function runAllFleet(
   json: boolean,
   { timeoutMs, app, parallel, targetTimeoutMs }: { timeoutMs?: number; app?: string; parallel: number; targetTimeoutMs: number },
 ): Promise<number> {
-  const args = [
-    op.name,
-    "--all",
-    "--jsonl",
-    "--parallel",
-    String(parallel),
-    ...(timeoutMs === undefined ? [] : ["--timeout", String(timeoutMs)]),
-    ...(app === undefined ? [] : ["--app", app]),
-    ...words,
-  ];
-  const rows = await fanOut(fleet, {
-    args,
+  const rows = await fanOut(fleet, op.name, words, {
+    timeoutMs,
+    app,
     parallel,
     targetTimeoutMs,
     onEvent: (t, e) =>
@@ -357,12 +348,6 @@ async function runAllFleet(
           : `${t.tag}/${e.pid}  ${e.text}\n`,
       ),
   });
-  if (fleet.length === 1 && rows.length === 1 && rows[0].pid === null && rows[0].error) throw rows[0].error;
-  if (rows.length === 0)
-    throw new CliError(
-      EXIT.noManhole,
-      `no live manholes on ${fleet.map((t) => t.url).join(", ")}${app === undefined ? "" : ` for --app ${app}`}`,
-    );
   const out = rows.map((r) => ({
     target: r.target,
     tag: r.tag,

@@ -2,18 +2,50 @@ import diagnosticsChannel from "node:diagnostics_channel";
 import { formatDuration } from "../../shared/duration.js";
 import type { Operation } from "./types.js";
 
-/** An in-flight request, as kept on the main thread (the app's objects stay there). */
+/**
+ * An in-flight request, as kept on the main thread (the app's objects stay there): only what
+ * the channel handed over and when, since this runs for every request of a busy server; its
+ * method, URL and peer are read from the objects when listed.
+ */
 interface Tracked {
-  direction: "server" | "client";
-  via: "http" | "fetch";
-  method: string;
-  url: string;
+  kind: "server" | "client" | "fetch";
+  /** The app's request object (server: its IncomingMessage; client: its ClientRequest or undici request). */
+  req: Record<string, unknown>;
+  /** Server: the response, which tells when it has ended. */
+  res?: { writableFinished?: boolean; destroyed?: boolean };
   /** performance.now() when it started. */
   started: number;
-  /** Server: the client's address. Client: the origin asked. */
-  peer: string;
-  /** The app's object, to tell later whether it has ended without an event (an aborted request). */
-  ended: () => boolean;
+}
+
+const address = (host: unknown, port: unknown) =>
+  host === undefined ? "?" : String(host).includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+
+/** Whether a tracked request has ended without its event (an aborted one). */
+function ended(t: Tracked): boolean {
+  if (t.kind === "server") return t.res?.writableFinished === true || t.res?.destroyed === true;
+  if (t.kind === "client") return t.req.destroyed === true;
+  return t.req.completed === true || t.req.aborted === true;
+}
+
+/** What the listing shows of a tracked request, read from the app's objects now. */
+function described(t: Tracked): Pick<RequestInfo, "direction" | "via" | "method" | "url" | "peer"> {
+  const r = t.req;
+  const method = String(r.method ?? "?");
+  if (t.kind === "server") {
+    const socket = r.socket as { remoteAddress?: string; remotePort?: number } | undefined;
+    return {
+      direction: "server",
+      via: "http",
+      method,
+      url: String(r.url ?? "?"),
+      peer: address(socket?.remoteAddress, socket?.remotePort),
+    };
+  }
+  if (t.kind === "client") {
+    const host = String(r.host ?? "?");
+    return { direction: "client", via: "http", method, url: `${r.protocol ?? "http:"}//${host}${r.path ?? ""}`, peer: host };
+  }
+  return { direction: "client", via: "fetch", method, url: `${r.origin ?? ""}${r.path ?? ""}`, peer: String(r.origin ?? "?") };
 }
 
 export interface RequestInfo {
@@ -61,48 +93,21 @@ function track(): Tracker {
   const remove = (m: Message, key: string) => {
     if (m[key]) inFlight.delete(m[key] as object);
   };
-  const address = (host: unknown, port: unknown) =>
-    host === undefined ? "?" : String(host).includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 
   on("http.server.request.start", (m) => {
-    const req = m.request as { method?: string; url?: string; socket?: { remoteAddress?: string; remotePort?: number } };
-    const res = m.response as { writableFinished?: boolean; destroyed?: boolean };
-    add(res, {
-      direction: "server",
-      via: "http",
-      method: req.method ?? "?",
-      url: req.url ?? "?",
-      started: performance.now(),
-      peer: address(req.socket?.remoteAddress, req.socket?.remotePort),
-      ended: () => res.writableFinished === true || res.destroyed === true,
-    });
+    const res = m.response as Tracked["res"] & object;
+    add(res, { kind: "server", req: m.request as Tracked["req"], res, started: performance.now() });
   });
   on("http.server.response.finish", (m) => remove(m, "response"));
   on("http.client.request.start", (m) => {
-    const req = m.request as { method?: string; path?: string; host?: string; protocol?: string; destroyed?: boolean };
-    add(req, {
-      direction: "client",
-      via: "http",
-      method: req.method ?? "?",
-      url: `${req.protocol ?? "http:"}//${req.host ?? "?"}${req.path ?? ""}`,
-      started: performance.now(),
-      peer: req.host ?? "?",
-      ended: () => req.destroyed === true,
-    });
+    const req = m.request as Tracked["req"];
+    add(req, { kind: "client", req, started: performance.now() });
   });
   on("http.client.response.finish", (m) => remove(m, "request"));
   // fetch() (undici): done once the response headers are in, or on error.
   on("undici:request:create", (m) => {
-    const req = m.request as { method?: string; origin?: string; path?: string; completed?: boolean; aborted?: boolean };
-    add(req, {
-      direction: "client",
-      via: "fetch",
-      method: req.method ?? "?",
-      url: `${req.origin ?? ""}${req.path ?? ""}`,
-      started: performance.now(),
-      peer: String(req.origin ?? "?"),
-      ended: () => req.completed === true || req.aborted === true,
-    });
+    const req = m.request as Tracked["req"];
+    add(req, { kind: "fetch", req, started: performance.now() });
   });
   on("undici:request:headers", (m) => remove(m, "request"));
   on("undici:request:error", (m) => remove(m, "request"));
@@ -144,12 +149,12 @@ export const requests: Operation = {
     const now = performance.now();
     const listed: RequestInfo[] = [];
     for (const [key, t] of state.tracker.inFlight) {
-      if (t.ended()) {
+      if (ended(t)) {
         state.tracker.inFlight.delete(key);
         continue;
       }
       const ageMs = Math.round(now - t.started);
-      listed.push({ direction: t.direction, via: t.via, method: t.method, url: t.url, ageMs, peer: t.peer, slow: ageMs >= slow });
+      listed.push({ ...described(t), ageMs, slow: ageMs >= slow });
     }
     listed.sort((a, b) => b.ageMs - a.ageMs);
     return { sinceMs: Date.now() - state.tracker.since, first, requests: listed };
