@@ -163,6 +163,10 @@ require(${JSON.stringify(CJS_APP)});\n`,
         [[app.child.pid, app.socket, "responsive"]],
       );
       assert.equal(app.stderr(), "");
+      // The app's own SIGTERM handler exits: the socket and the descriptor go with it.
+      app.child.kill("SIGTERM");
+      assert.deepEqual(await app.exit, { code: 0, signal: null });
+      assert.deepEqual(fs.readdirSync(path.dirname(app.socket)), []);
     } finally {
       await app.stop();
     }
