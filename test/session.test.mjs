@@ -164,6 +164,26 @@ for (const mode of MODES) {
     });
   });
 
+  test(`${mode}: Ctrl-C with nothing typed stops an earlier input's timer that holds the loop, and says so`, {
+    skip: mode === "inline" ? "inline: nothing can read the socket while the loop is held" : false,
+  }, async () => {
+    await withApp(mode, { banner: null }, async (app) => {
+      const c = await connect(app.path);
+      await c.until(">>> ");
+      assert.equal(await c.eval("setTimeout(() => { for (;;) {} }, 50); 'armed'"), "'armed'\n");
+      await new Promise((r) => setTimeout(r, 1500)); // the loop has been held for a while
+      c.send("\x03\n");
+      // The timer's callback is told as a throw of its own, then what the Ctrl-C did.
+      assert.equal(
+        await c.until(">>> "),
+        "Uncaught Interrupted: evaluation stopped by the manhole\nInterrupted: manhole code that held the event loop was stopped\n>>> ",
+      );
+      assert.equal(await c.eval("1+1"), "2\n");
+      c.end();
+      await c.closed();
+    });
+  });
+
   test(`${mode}: syntax and thrown errors print as Uncaught with user frames only; the session goes on`, async () => {
     await withApp(mode, { banner: null }, async (app) => {
       const input = [

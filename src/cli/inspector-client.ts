@@ -21,7 +21,9 @@ export function portOpen(port: number, timeoutMs = 500): Promise<boolean> {
     };
     const timer = setTimeout(() => done(true), timeoutMs); // no refusal: something holds it
     s.once("connect", () => done(true));
-    s.once("error", () => done(false));
+    // Only a refusal says nobody listens: a listener that is closing can accept and drop a
+    // connection (a reset) while its socket is still bound.
+    s.once("error", (err: NodeJS.ErrnoException) => done(err.code !== "ECONNREFUSED"));
   });
 }
 

@@ -94,11 +94,14 @@ export const INTERRUPT = {
  * - `target`: an evaluation to interrupt as soon as it starts (the interrupt came first).
  * - `terminating`: the evaluation the worker is about to terminate through the inspector; its
  *   synchronous part does not return into other code until that is settled (see claimTermination).
+ * - `stopped`: set by the main thread when a check of manhole code throws for the raised flag,
+ *   so that the worker says "stopped" only for code that was stopped, not for a loop that
+ *   merely turned late.
  * - `cancel` and the CANCEL_SLOTS - 1 cells after it: evaluations not to run at all (their
  *   sessions were told so while the loop was blocked); a slot holding an id at or below
  *   `started` is free again.
  */
-export const CELL = { flag: 0, started: 1, sync: 2, target: 3, scope: 4, terminating: 5, cancel: 6 } as const;
+export const CELL = { flag: 0, started: 1, sync: 2, target: 3, scope: 4, terminating: 5, stopped: 6, cancel: 7 } as const;
 export const CANCEL_SLOTS = 64;
 export const INTERRUPT_CELLS = CELL.cancel + CANCEL_SLOTS;
 

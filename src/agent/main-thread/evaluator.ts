@@ -190,7 +190,10 @@ export class Evaluator {
         const reason = Atomics.load(cells, CELL.flag);
         if (reason === INTERRUPT.none) return;
         const scope = Atomics.load(cells, CELL.scope);
-        if (scope === 0 || scope === session) throw new InterruptSignal(reason);
+        if (scope === 0 || scope === session) {
+          Atomics.store(cells, CELL.stopped, 1);
+          throw new InterruptSignal(reason);
+        }
       } else if (this.earliest !== Number.POSITIVE_INFINITY && performance.now() > this.earliest) {
         throw new InterruptSignal(INTERRUPT.timeout);
       }

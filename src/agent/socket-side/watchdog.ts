@@ -303,8 +303,12 @@ export class ThreadSupervisor implements Supervisor {
     }
     // Nothing of this session runs, but the loop may be held by an earlier input's async tail.
     if (!this.loopState().blocked) return undefined;
+    Atomics.store(this.cells, CELL.stopped, 0);
     const outcome = await this.halt(INTERRUPT.request, 0, session);
-    return outcome === "freed" || outcome === "terminated" ? "Interrupted: manhole code that held the event loop was stopped" : undefined;
+    // A loop that turned by itself (a slow moment of the app's) stopped nothing: only a check
+    // that threw, or a termination, did.
+    const stopped = outcome === "terminated" || (outcome === "freed" && Atomics.load(this.cells, CELL.stopped) !== 0);
+    return stopped ? "Interrupted: manhole code that held the event loop was stopped" : undefined;
   }
 
   /**
