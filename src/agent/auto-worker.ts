@@ -46,8 +46,9 @@ export function startInWorker(say: (text: string) => void): void {
         require("../shared/descriptor.js") as typeof import("../shared/descriptor.js");
       const descFile = claimDescriptorPath(planned.dir);
       atExit = () => {
-        const { audit } = envOptions().opts;
-        if (typeof audit === "string" && evaluator?.made)
+        // Only a session's evaluations can be under way at exit: without one, the options are not read again.
+        const audit = evaluator?.made ? envOptions().opts.audit : undefined;
+        if (typeof audit === "string" && evaluator)
           (require("./audit.js") as typeof import("./audit.js")).auditAtExit(path.resolve(audit), evaluator.inFlight());
         serving.removeSocket();
         try {
