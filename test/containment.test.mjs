@@ -253,6 +253,49 @@ for (const mode of MODES) {
     }
   });
 
+  test(`${mode}: where Node carries an async context, containment sets no hook even while manhole work is pending`, async () => {
+    // Node 24+ (AsyncContextFrame): by context, nothing to switch; Node 20/22: hooks, on while work is pending.
+    const expected = Number(process.versions.node.split(".")[0]) >= 24 ? "context" : "hooks";
+    const app = await startApp({ mode, options: { banner: null } });
+    try {
+      const c = await open(app);
+      const work = JSON.stringify(path.join(ROOT, "dist", "agent", "main-thread", "containment.js"));
+      c.send('t = setInterval(() => {}, 1000); p = new Promise(() => {}); require("fs").stat("/", () => { throw new Error("mine") })\n');
+      await c.until("Uncaught Error: mine");
+      await sync(c);
+      const state = await c.eval(`(({ design, hooksOn }) => design + " " + hooksOn)(require(${work}).pendingWork())`);
+      assert.equal(state, `'${expected} ${expected === "hooks"}'\n`);
+      assert.equal(await c.eval("clearInterval(t); 1"), "1\n");
+      // The same containment, whichever design: a rejection made later by a callback of manhole work.
+      c.send('setTimeout(() => {}, 0); require("fs").stat("/", () => Promise.reject(new Error("later"))); 0\n');
+      assert.match(await c.until("Uncaught (in promise) Error: later"), /Uncaught \(in promise\) Error: later/);
+      await sync(c);
+      await assertAppAlive(app, c);
+      c.end();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: after an evaluation is terminated, the app's own throw is still Node's and the manhole's still contained`, async () => {
+    const app = await startApp({ mode, script: THROW_APP, options: { timeout: 300 } });
+    try {
+      const c = await open(app);
+      c.send("while (true) {}\n");
+      await c.until("Interrupted", 10_000);
+      await sync(c);
+      c.send('require("fs").stat("/", () => { throw new Error("mine") })\n');
+      await c.until("Uncaught Error: mine");
+      await sync(c);
+      app.child.kill("SIGUSR2");
+      const exited = await Promise.race([app.exit, sleep(10_000).then(() => ({ code: null, signal: "did not exit" }))]);
+      assert.equal(exited.code, 1, `stderr: ${app.stderr()}`);
+      assert.match(app.stderr(), /Error: app boom/);
+    } finally {
+      await app.stop();
+    }
+  });
+
   test(`${mode}: a throw in a callback of a session that has closed is told on stderr, the app survives`, async () => {
     const app = await startApp({ mode, options: { banner: null } });
     try {
