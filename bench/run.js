@@ -20,6 +20,7 @@ const PARTS = [
   "auto-start",
   "host-overhead",
   "containment-overhead",
+  "await-cost",
   "diagnostics",
   "blocked-loop",
   "watch",

@@ -1,0 +1,97 @@
+// The app of bench/await-cost.js: starts a manhole, lets a session do some manhole work and
+// close, runs the loop once to warm it, says READY and waits for "go" on stdin (the bench zeroes callgrind's counters), runs
+// the loop, says LOOPED and waits for "exit" (the bench dumps the counters).
+// argv: loop ("await" | "stat"), variant ("unused" | "eval" | "profile" | "watch"),
+// iterations, a directory for the socket.
+"use strict";
+const fs = require("node:fs");
+const net = require("node:net");
+const path = require("node:path");
+const { startManhole } = require("../../dist/agent/index.js");
+
+const [loop, variant, iterations, dir] = process.argv.slice(2);
+
+async function chain() {
+  let p = Promise.resolve(0);
+  for (let i = 0; i < 20; i++) p = p.then((n) => n + 1);
+  let n = 0;
+  for (let i = 0; i < 20; i++) n += await p;
+  return n;
+}
+const stat = () => new Promise((resolve) => fs.stat(__filename, resolve));
+
+/** The app's own function, for `.watch`. */
+globalThis.work = { step: (x) => x + 1 };
+
+/** Sends `input` in a human session and resolves once the output has `until` in it. */
+function ask(socketPath, input, until) {
+  return new Promise((resolve, reject) => {
+    const s = net.createConnection(socketPath);
+    let got = "";
+    s.setEncoding("utf8");
+    s.on("data", (d) => {
+      got += d;
+      if (got.includes(until)) {
+        s.end();
+        resolve(got);
+      }
+    });
+    s.on("error", reject);
+    s.write(input);
+  });
+}
+
+/** Lines from stdin: next(line) resolves when that line has come. */
+function lineReader() {
+  let buf = "";
+  const waiting = [];
+  process.stdin.setEncoding("utf8").on("data", (d) => {
+    buf += d;
+    for (let i = waiting.length - 1; i >= 0; i--) {
+      if (buf.includes(`${waiting[i].line}\n`)) waiting.splice(i, 1)[0].resolve();
+    }
+  });
+  return {
+    next: (line) => new Promise((resolve) => (buf.includes(`${line}\n`) ? resolve() : waiting.push({ line, resolve }))),
+  };
+}
+
+const WORK = {
+  unused: null,
+  eval: ["1\n", "1\n>>> "],
+  profile: [".profile 1\n", "saved "],
+  watch: [".watch work.step --count 1\n", "restored"],
+};
+
+async function main() {
+  const socketPath = path.join(dir, `app-${process.pid}.sock`);
+  const handle = await startManhole({ path: socketPath, banner: null, namespace: { work: globalThis.work } });
+  const work = WORK[variant];
+  // The app calls its watched function while the watch waits for a call.
+  const calls = variant === "watch" ? setInterval(() => globalThis.work.step(1), 20) : undefined;
+  if (work) await ask(socketPath, work[0], work[1]);
+  clearInterval(calls);
+  // The session's close settles, and the worker's modules for sessions load (a second after
+  // listening, when nobody connected; slow under valgrind): setup, not what the loop costs.
+  await new Promise((r) => setTimeout(r, Number(process.env.BENCH_SETTLE_MS || 6000)));
+  const step = loop === "await" ? chain : stat;
+  const run = async (n) => {
+    for (let i = 0; i < n; i++) await step();
+  };
+  // Warm: the loop's code (the app's and Node's) compiled and optimized before it is counted;
+  // V8 compiles on this thread under --single-threaded, and a compilation is far costlier
+  // than an iteration.
+  for (let i = 0; i < 3; i++) await run(Number(iterations));
+  const lines = lineReader();
+  process.stdout.write("READY\n");
+  await lines.next("go");
+  await run(Number(iterations));
+  process.stdout.write("LOOPED\n");
+  await lines.next("exit");
+  await handle.close();
+  process.exit(0);
+}
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
