@@ -8,16 +8,10 @@ const fs = require("node:fs");
 const net = require("node:net");
 const path = require("node:path");
 const { startManhole } = require("../../dist/agent/index.js");
+const { chain } = require("./await-chain.js");
 
 const [loop, variant, iterations, dir] = process.argv.slice(2);
 
-async function chain() {
-  let p = Promise.resolve(0);
-  for (let i = 0; i < 20; i++) p = p.then((n) => n + 1);
-  let n = 0;
-  for (let i = 0; i < 20; i++) n += await p;
-  return n;
-}
 const stat = () => new Promise((resolve) => fs.stat(__filename, resolve));
 
 /** The app's own function, for `.watch`. */

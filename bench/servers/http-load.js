@@ -9,17 +9,10 @@
 "use strict";
 const fs = require("node:fs");
 const http = require("node:http");
+const { chain } = require("./await-chain.js");
 
 const kind = process.argv[2];
 const mode = process.argv[3];
-
-async function chain() {
-  let p = Promise.resolve(0);
-  for (let i = 0; i < 20; i++) p = p.then((n) => n + 1);
-  let n = 0;
-  for (let i = 0; i < 20; i++) n += await p;
-  return n;
-}
 
 let requests = 0;
 const handlers = {
