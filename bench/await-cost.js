@@ -9,7 +9,7 @@
 // valgrind is absent.
 //
 //   node bench/await-cost.js    (after `npm run build`)
-//   BENCH_ITERATIONS=10000 BENCH_REPEATS=2 node bench/await-cost.js
+//   BENCH_ITERATIONS=10000 BENCH_REPEATS=2 BENCH_VARIANTS=eval,watch-async node bench/await-cost.js
 "use strict";
 const { execFileSync, spawn, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -19,7 +19,8 @@ const { privateTempDir, cleanup, table, record, machine } = require("./lib.js");
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS || 10000);
 const REPEATS = Number(process.env.BENCH_REPEATS || 2);
 const APP = path.join(__dirname, "servers", "await-loop.js");
-const VARIANTS = ["unused", "eval", "profile", "watch"];
+const VARIANTS = (process.env.BENCH_VARIANTS || "unused,eval,profile,watch,watch-async").split(",");
+if (VARIANTS[0] !== "unused") VARIANTS.unshift("unused"); // what every ratio is against
 const LOOPS = { await: ITERATIONS, stat: Math.max(1, Math.round(ITERATIONS / 5)) };
 
 function hasValgrind() {
@@ -73,7 +74,7 @@ async function instructions(dir, loop, variant, n) {
 async function main() {
   console.log("Instructions per loop iteration in an app, with a manhole nobody used and after manhole work (callgrind)");
   console.log(
-    "  await: 20 chained promises awaited; stat: one fs.stat; a session evaluated `1`, profiled 1 s or watched a function, then closed",
+    "  await: 20 chained promises awaited; stat: one fs.stat; a session evaluated `1`, profiled 1 s or watched a function (one returning a promise: watch-async), then closed",
   );
   console.log(machine());
   if (!hasValgrind()) {

@@ -1,7 +1,7 @@
 // The app of bench/await-cost.js: starts a manhole, lets a session do some manhole work and
 // close, runs the loop once to warm it, says READY and waits for "go" on stdin (the bench zeroes callgrind's counters), runs
 // the loop, says LOOPED and waits for "exit" (the bench dumps the counters).
-// argv: loop ("await" | "stat"), variant ("unused" | "eval" | "profile" | "watch"),
+// argv: loop ("await" | "stat"), variant ("unused" | "eval" | "profile" | "watch" | "watch-async"),
 // iterations, a directory for the socket.
 "use strict";
 const fs = require("node:fs");
@@ -15,7 +15,7 @@ const [loop, variant, iterations, dir] = process.argv.slice(2);
 const stat = () => new Promise((resolve) => fs.stat(__filename, resolve));
 
 /** The app's own function, for `.watch`. */
-globalThis.work = { step: (x) => x + 1 };
+globalThis.work = { step: (x) => x + 1, stepAsync: async (x) => x + 1 };
 
 /** Sends `input` in a human session and resolves once the output has `until` in it. */
 function ask(socketPath, input, until) {
@@ -55,6 +55,8 @@ const WORK = {
   eval: ["1\n", "1\n>>> "],
   profile: [".profile 1\n", "saved "],
   watch: [".watch work.step --count 1\n", "restored"],
+  // A watched function that returns a promise: the watch learns of its settling from a promise hook.
+  "watch-async": [".watch work.stepAsync --count 1\n", "restored"],
 };
 
 async function main() {
@@ -62,7 +64,12 @@ async function main() {
   const handle = await startManhole({ path: socketPath, banner: null, namespace: { work: globalThis.work } });
   const work = WORK[variant];
   // The app calls its watched function while the watch waits for a call.
-  const calls = variant === "watch" ? setInterval(() => globalThis.work.step(1), 20) : undefined;
+  const calls = variant.startsWith("watch")
+    ? setInterval(() => {
+        globalThis.work.step(1);
+        void globalThis.work.stepAsync(1);
+      }, 20)
+    : undefined;
   if (work) await ask(socketPath, work[0], work[1]);
   clearInterval(calls);
   // The session's close settles, and the worker's modules for sessions load (a second after
