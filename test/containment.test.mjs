@@ -277,6 +277,22 @@ for (const mode of MODES) {
     }
   });
 
+  test(`${mode}: typed code that rejects an app's promise nobody handles is told in its session, the app lives`, async () => {
+    const app = await startApp({ mode, script: THROW_APP, options: { banner: null } });
+    try {
+      const c = await open(app);
+      c.send('rejectAppPending(new Error("typed rejection")); 1\n');
+      const told = (await c.until("Uncaught (in promise) Error: typed rejection", 10_000)) + (await sync(c));
+      assert.equal(count(told, "typed rejection"), 1, JSON.stringify(told));
+      assert.equal(app.child.exitCode, null, `the app died: ${app.stderr()}`);
+      assert.equal(await c.eval("1+1"), "2\n");
+      assert.doesNotMatch(app.stderr(), /typed rejection/);
+      c.end();
+    } finally {
+      await app.stop();
+    }
+  });
+
   test(`${mode}: after an evaluation is terminated, the app's own throw is still Node's and the manhole's still contained`, async () => {
     const app = await startApp({ mode, script: THROW_APP, options: { timeout: 300 } });
     try {

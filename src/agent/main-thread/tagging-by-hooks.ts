@@ -127,7 +127,13 @@ export function hookTagger(events: HookEvents): Tagger {
         collected.register(promise, undefined, promise);
       },
       settled(promise) {
-        if (!unsettled.delete(promise)) return;
+        if (!unsettled.delete(promise)) {
+          // A promise of the app's that manhole work settles (typed code calling an app's
+          // reject): its rejection, should nobody handle it, is the manhole's doing.
+          const r = owner();
+          if (r) tagged.set(promise, r);
+          return;
+        }
         pendingPromises--;
         collected.unregister(promise);
         closeSoon();
