@@ -6,22 +6,28 @@
  * AsyncLocalStorage rides on AsyncContextFrame and Node does not abort on uncaught exceptions
  * (tagging-by-context.ts), else by hooks on only while manhole work exists (tagging-by-hooks.ts).
  *
- * - An unhandled rejection of a manhole promise is reported to its session; any other one gets
- *   the treatment Node would have given it had we not been listening. The `unhandledRejection`
- *   listener is attached only while manhole work may reject (and until the rejections of that
- *   tick have been processed): with hooks, while they are on; by context, from the first
- *   evaluation until the manhole closes.
+ * - An unhandled rejection of a manhole promise is reported to its session and goes no further:
+ *   the rejection filter (rejection-filter.ts) takes it out of `process.emit` before the app's
+ *   listeners or Node's --unhandled-rejections mode see it; the app's own rejections pass
+ *   through untouched. The filter is on while manhole work may reject: with hooks, while they
+ *   are on (and until the rejections of that tick have been emitted); by context, from the
+ *   first evaluation for the life of the process, since nothing tells when such work is over.
  * - An uncaught exception: Node first emits `uncaughtExceptionMonitor`, then calls the capture
  *   callback if one is set, else emits `uncaughtException` or crashes. Our monitor listener asks
  *   the tagger whose callback threw; if it is manhole code, it sets a one-shot capture callback,
  *   which reports the throw to the session. Anything else finds no capture callback of ours and
- *   gets Node's own handling, untouched.
+ *   gets Node's own handling, untouched. Under --unhandled-rejections=strict Node raises a
+ *   rejection this way before it emits it: a manhole one is swallowed here and told by the filter.
+ * - `close()` of the last manhole leaves both in place while work typed before it may still
+ *   throw or reject (with hooks, until they go off; by context, for good once anything ran):
+ *   such a throw or rejection is told on the audit log or stderr.
  *
  * Callbacks that manhole code hands to timers, queueMicrotask and process.nextTick are wrapped
  * as well (see session-globals.ts), which also covers an app that set its own capture callback.
  */
 import { setImmediate } from "node:timers";
 import { ABORTS_ON_UNCAUGHT, rejectionMode } from "./node-flags.js";
+import { rejectionFilter } from "./rejection-filter.js";
 import type { Reporter, Tagger } from "./tagging.js";
 import { contextFramesAvailable, contextTagger } from "./tagging-by-context.js";
 import { hookTagger } from "./tagging-by-hooks.js";
@@ -30,10 +36,13 @@ export type { Reporter } from "./tagging.js";
 
 let formatError: (err: unknown) => string = String;
 let users = 0;
+/** Whether manhole code has run in this process (by context, containment then stays for good). */
+let ran = false;
 
-function tell(r: Reporter, err: unknown): void {
+/** Tells a session of a throw (`Uncaught ...`) or a rejection (`Uncaught (in promise) ...`) of its code. */
+function tell(r: Reporter, err: unknown, what = "Uncaught"): void {
   try {
-    r(`Uncaught ${formatError(err)}\n`);
+    r(`${what} ${formatError(err)}\n`);
   } catch {
     // nowhere to report: the throw is still ours, and goes no further
   }
@@ -44,11 +53,23 @@ const tagger: Tagger =
     ? contextTagger()
     : hookTagger({ opened: attachRejections, closed: detachRejectionsSoon, threw: tell });
 
+const filter = rejectionFilter(tagger.rejecter, (r, reason) => tell(r, reason, "Uncaught (in promise)"), rejectionMode() === "warn");
+
+/** Under --unhandled-rejections=strict Node raises a rejection as an exception before it emits it. */
+const RAISES_FIRST = rejectionMode() === "strict";
+
 // ---------------------------------------------------------------------------------------------
 // Uncaught exceptions in manhole callbacks
 
 function onMonitor(_err: unknown, origin: string): void {
-  if (origin !== "uncaughtException" || process.hasUncaughtExceptionCaptureCallback()) return;
+  if (process.hasUncaughtExceptionCaptureCallback()) return;
+  if (origin === "unhandledRejection") {
+    // A rejection raised before it is emitted: a manhole one is swallowed here, and the filter,
+    // which Node calls next with the promise, tells it to its session.
+    if (!RAISES_FIRST || !filter.active || !tagger.rejecting()) return;
+    process.setUncaughtExceptionCaptureCallback(() => process.setUncaughtExceptionCaptureCallback(null));
+    return;
+  }
   const r = tagger.thrower();
   if (!r) return;
   // Node calls the capture callback right after its monitor listeners, instead of crashing.
@@ -58,67 +79,41 @@ function onMonitor(_err: unknown, origin: string): void {
   });
 }
 
+let monitoring = false;
+
+function monitor(on: boolean): void {
+  if (on === monitoring) return;
+  monitoring = on;
+  if (on) process.on("uncaughtExceptionMonitor", onMonitor);
+  else process.off("uncaughtExceptionMonitor", onMonitor);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Unhandled rejections
 
-/** Whether our `unhandledRejection` listener is attached. */
-let listening = false;
 let detachScheduled = false;
 
-/** Manhole work may make rejections from now on: they must come to us. */
+/** Manhole work may make rejections from now on: they must not reach the app. */
 function attachRejections(): void {
-  if (listening || users === 0) return;
-  listening = true;
-  process.on("unhandledRejection", onUnhandledRejection);
+  if (users > 0 || (ran && tagger.live())) filter.on();
 }
 
 /**
- * Manhole work can make no more rejections: let go of the listener once this tick's rejections
+ * Manhole work can make no more rejections: turn the filter off once this tick's rejections
  * have been emitted (Node emits them before any immediate runs), so a promise that manhole code
- * rejected just now still comes to us.
+ * rejected just now is still taken out. The last manhole closed, the monitor goes with it.
  */
 function detachRejectionsSoon(): void {
-  if (!listening || detachScheduled) return;
+  if (detachScheduled) return;
   detachScheduled = true;
   tagger.asAgent(() =>
     setImmediate(() => {
       detachScheduled = false;
-      if (!tagger.live()) detachRejections();
+      if (tagger.live()) return;
+      filter.off();
+      if (users === 0) monitor(false);
     }).unref(),
   );
-}
-
-function detachRejections(): void {
-  if (!listening) return;
-  listening = false;
-  process.off("unhandledRejection", onUnhandledRejection);
-}
-
-/** The --unhandled-rejections modes in which Node acts on a rejection only when no listener heard it. */
-const ACTS_UNHEARD = new Set(["throw", "warn-with-error-code"]);
-
-function onUnhandledRejection(reason: unknown, promise: Promise<unknown>): void {
-  const report = tagger.rejecter(promise);
-  if (report) {
-    report(`Uncaught (in promise) ${formatError(reason)}\n`);
-    return;
-  }
-  // Not ours. Had we not been listening, Node would have handed it to the app's listeners or,
-  // with none, applied --unhandled-rejections. "strict" raised it before emitting it, "warn"
-  // warns whoever listens, "none" does nothing: only "throw" and "warn-with-error-code" act on
-  // a rejection nobody listened for.
-  if (process.listenerCount("unhandledRejection") > 1 || !ACTS_UNHEARD.has(rejectionMode())) return;
-  // The reason goes back to Node as a new rejection nobody listens for, in this same tick, so
-  // that Node's own handling applies as it would without a manhole: its warning, or the app's
-  // uncaughtException listener, or the crash naming the app's line (thrown from here, it would
-  // name this one). Listening resumes at the next immediate if manhole work may still reject.
-  detachRejections();
-  tagger.asAgent(() => {
-    void Promise.reject(reason);
-    setImmediate(() => {
-      if (tagger.live()) attachRejections();
-    }).unref();
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,6 +121,7 @@ function onUnhandledRejection(reason: unknown, promise: Promise<unknown>): void 
 
 /** Runs `fn` as manhole code of the session that `report` writes to. */
 export function runAsManholeCode<T>(report: Reporter, fn: () => T): T {
+  ran = true;
   attachRejections();
   return tagger.run(report, fn);
 }
@@ -152,25 +148,32 @@ export function guardCallback<A extends unknown[], R>(report: Reporter, fn: (...
   };
 }
 
-/** Installs the process-wide rejection and uncaught-exception-monitor listeners once; `close()` removes it when the last manhole closes. */
+/**
+ * Installs the process-wide uncaught-exception monitor once; `close()` of the last manhole takes
+ * it and the rejection filter away, once manhole work can no longer throw or reject.
+ */
 export function installContainment(format: (err: unknown) => string): { close(): void } {
   formatError = format;
   // Node makes these streams on first use: made by manhole code (say, a stream's destroy path
   // that logs), they would be the manhole's for the life of the process. Made now, they are the app's.
   void process.stdout;
   void process.stderr;
-  if (users++ === 0) {
-    process.on("uncaughtExceptionMonitor", onMonitor);
-    if (tagger.live() && tagger.design === "hooks") attachRejections();
-  }
+  users++;
+  monitor(true);
+  if (tagger.design === "hooks" && tagger.live()) filter.on();
   let closed = false;
   return {
     close() {
       if (closed) return;
       closed = true;
-      if (--users === 0) {
-        detachRejections();
-        process.off("uncaughtExceptionMonitor", onMonitor);
+      if (--users > 0) return;
+      // Work typed before the close may still throw or reject: by context, nothing tells when
+      // it is over; with hooks, they say so by going off.
+      if (ran && tagger.design === "context") return;
+      if (tagger.live()) detachRejectionsSoon();
+      else {
+        filter.off();
+        monitor(false);
       }
     },
   };

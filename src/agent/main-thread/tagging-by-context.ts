@@ -28,6 +28,8 @@ export function contextTagger(): Tagger {
     tagPromise: (promise, report) => void tagged.set(promise, report),
     thrower: () => store.getStore(),
     rejecter: (promise) => tagged.get(promise) ?? store.getStore(),
+    // Node raises and emits a rejection in the context of the code that rejected the promise.
+    rejecting: () => store.getStore(),
     // Manhole work leaves no trace to count: its rejections may come at any time.
     live: () => true,
     // A terminated evaluation skipped run()'s restore; Node restores the frame as the callback

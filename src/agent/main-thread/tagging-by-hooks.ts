@@ -12,10 +12,10 @@
  * any listener: there the capture callback is set for as long as a tagged callback runs
  * (before/after hooks), which tells V8 not to abort.
  */
-import { createHook, executionAsyncId } from "node:async_hooks";
+import { createHook, executionAsyncId, executionAsyncResource } from "node:async_hooks";
 import { setImmediate, setTimeout } from "node:timers";
 import v8 from "node:v8";
-import { ABORTS_ON_UNCAUGHT } from "./node-flags.js";
+import { ABORTS_ON_UNCAUGHT, rejectionMode } from "./node-flags.js";
 import type { Reporter, Tagger } from "./tagging.js";
 
 export interface HookEvents {
@@ -46,9 +46,12 @@ const LINGER_MS = 10;
 /**
  * Hook callbacks, and Node 24's trackPromises: false (the promise hook tags promises; earlier
  * Nodes ignore the option and track promises too, which costs only while the hooks are on).
+ * Under --unhandled-rejections=strict promises are tracked: Node raises a rejection with the
+ * promise as the current resource only if it has an async id.
  */
 type HookOptions = Parameters<typeof createHook>[0] & { trackPromises?: boolean };
-const hook = (options: HookOptions) => createHook({ ...options, trackPromises: false } as HookOptions);
+const TRACK_PROMISES = rejectionMode() === "strict";
+const hook = (options: HookOptions) => createHook({ ...options, trackPromises: TRACK_PROMISES } as HookOptions);
 
 export function hookTagger(events: HookEvents): Tagger {
   /** Promises made by manhole code, and where their rejections go. */
@@ -227,6 +230,8 @@ export function hookTagger(events: HookEvents): Tagger {
     tagPromise: (promise, report) => void tagged.set(promise, report),
     thrower: () => resources.get(executionAsyncId()),
     rejecter: (promise) => tagged.get(promise),
+    // Node raises a rejection with the promise as the current resource, if it has an async id.
+    rejecting: () => tagged.get(executionAsyncResource()),
     live: () => stopPromiseHook !== undefined,
     reset() {
       running.length = 0;

@@ -20,9 +20,14 @@ export interface Tagger {
   tagPromise(promise: object, report: Reporter): void;
   /** In an `uncaughtExceptionMonitor` listener: the session whose callback threw, if any. */
   thrower(): Reporter | undefined;
-  /** In an `unhandledRejection` listener: the session the rejected promise belongs to, if any. */
+  /** As Node emits `unhandledRejection`: the session the rejected promise belongs to, if any. */
   rejecter(promise: object): Reporter | undefined;
-  /** Whether manhole work may still reject a promise: our `unhandledRejection` listener must stay. */
+  /**
+   * In an `uncaughtExceptionMonitor` listener for a rejection that Node raises before it emits it
+   * (--unhandled-rejections=strict): the session the rejected promise belongs to, if any.
+   */
+  rejecting(): Reporter | undefined;
+  /** Whether manhole work may still reject a promise: the rejection filter must stay on. */
   live(): boolean;
   /** After a terminated evaluation: its frames never unwound. */
   reset(): void;
