@@ -117,6 +117,28 @@ for (const mode of MODES) {
     });
   }
 
+  test(`${mode}: under --unhandled-rejections=warn, the app's warning and a manhole rejection in the same drain: the app's is printed, the manhole's told`, async () => {
+    const app = await startApp({ mode, script: THROW_APP, env: { MANHOLE_FIXTURE_GATE: "1", ...withFlag("--unhandled-rejections=warn") } });
+    try {
+      const c = await open(app);
+      // Reactions to the same app promise, the app's first: both reject in one microtask drain.
+      c.send("appGate.then(() => { throw new Error('mine') }); 0\n");
+      await c.until(`0\n${PROMPT}`);
+      app.child.kill("SIGUSR2");
+      await c.until("Uncaught (in promise) Error: mine", 10_000);
+      for (let i = 0; i < 100 && !app.stderr().includes("rejection id"); i++) await sleep(50);
+      await sleep(200);
+      const stderr = app.stderr();
+      assert.match(stderr, /UnhandledPromiseRejectionWarning: Error: app first/, stderr);
+      assert.equal(count(stderr, "(rejection id: "), 1, stderr);
+      assert.doesNotMatch(stderr, /mine/);
+      assert.equal(app.child.exitCode, null, `the app died: ${stderr}`);
+      c.end();
+    } finally {
+      await app.stop();
+    }
+  });
+
   test(`${mode}: work typed before the manhole closes that rejects or throws afterwards is told on stderr, the app lives`, async () => {
     const app = await startApp({ mode, script: CLOSE_APP, options: { banner: null } });
     try {

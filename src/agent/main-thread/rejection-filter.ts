@@ -8,7 +8,7 @@
  * would without a manhole, with the same promise and the same rejection id, and
  * `process.listenerCount("unhandledRejection")` stays the app's own. Under
  * --unhandled-rejections=warn, where Node warns of every rejection whether heard or not, the two
- * warnings it then emits of a manhole rejection are dropped too.
+ * warnings it then emits of a manhole rejection are dropped too, and the app's kept.
  *
  * Node looks `process.emit` up each time it emits these events, so an own property of `process`
  * takes effect at once, and removing it restores the inherited one. Should something wrap
@@ -24,6 +24,24 @@ export interface RejectionFilter {
 }
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+
+/** How Node's second warning of a pair begins (lib/internal/process/promises.js). */
+const SECOND_WARNING = "Unhandled promise rejection. This error originated";
+const MAX_PAIRS = 1024;
+
+/**
+ * The text Node's first warning shows of an error-like reason (an own `stack`), which it reads
+ * next anyway; undefined for other reasons, whose text Node makes by means we cannot call.
+ */
+function stackOf(reason: unknown): string | undefined {
+  try {
+    if (typeof reason === "object" && reason !== null && Object.hasOwn(reason, "stack"))
+      return String((reason as { stack: unknown }).stack);
+  } catch {
+    // a hostile reason: match by order alone
+  }
+  return undefined;
+}
 
 /**
  * `ownerOf(promise)` says whose a rejected promise is (undefined: the app's); `report` tells that
@@ -42,10 +60,28 @@ export function rejectionFilter(
   let ownBefore: PropertyDescriptor | undefined;
   let next: Emit = process.emit as Emit;
   /**
-   * Warnings still to come of manhole rejections (--unhandled-rejections=warn): Node emits two
-   * per rejection right after `unhandledRejection`, each at the next tick, in order.
+   * --unhandled-rejections=warn: right after each `unhandledRejection` Node queues two warnings
+   * for the next tick, the reason's stack (or text), then "Unhandled promise rejection. ...
+   * (rejection id: N)"; a drain's pairs come in the order of its events. So each event, the
+   * app's too, queues whose it was; a manhole one also the stack its first warning must show.
    */
-  let warningsToDrop = 0;
+  const pairs: { ours: boolean; stack?: string }[] = [];
+  /** The second warning of a manhole rejection's pair is next. */
+  let dropSecond = false;
+
+  /** Whether this warning is one of the pair that a manhole rejection makes Node emit. */
+  function ownWarning(warning: unknown): boolean {
+    if (!(warning instanceof Error) || warning.name !== "UnhandledPromiseRejectionWarning") return false;
+    if (warning.message.startsWith(SECOND_WARNING)) {
+      const drop = dropSecond;
+      dropSecond = false;
+      return drop;
+    }
+    const pair = pairs.shift();
+    // The stack differs: not the pair expected (an event whose warnings never came), keep it.
+    dropSecond = pair?.ours === true && (pair.stack === undefined || pair.stack === warning.message);
+    return dropSecond;
+  }
 
   // Every event of the process comes through here (IPC messages too): `arguments` passed on
   // as it is, no array made per call.
@@ -53,20 +89,21 @@ export function rejectionFilter(
     if (active) {
       if (event === "unhandledRejection") {
         const to = typeof second === "object" && second !== null ? ownerOf(second) : undefined;
+        if (warnsAlways) {
+          // Bounded: a drain's warnings come before the next one's events.
+          if (pairs.length >= MAX_PAIRS) pairs.shift();
+          pairs.push(to ? { ours: true, stack: stackOf(first) } : { ours: false });
+        }
         if (to) {
           reported.add(second as object);
           report(to, first);
-          if (warnsAlways) warningsToDrop += 2;
           return true;
         }
       } else if (event === "rejectionHandled") {
         if (typeof first === "object" && first !== null && reported.has(first)) return true;
       }
     }
-    if (event === "warning" && warningsToDrop > 0 && (first as Error | undefined)?.name === "UnhandledPromiseRejectionWarning") {
-      warningsToDrop--;
-      return true;
-    }
+    if (event === "warning" && (pairs.length > 0 || dropSecond) && ownWarning(first)) return true;
     // biome-ignore lint/complexity/noArguments: forwards every argument without copying them
     return Reflect.apply(next, this, arguments) as boolean;
   };
