@@ -53,7 +53,12 @@ const tagger: Tagger =
     ? contextTagger()
     : hookTagger({ opened: attachRejections, closed: detachRejectionsSoon, threw: tell });
 
-const filter = rejectionFilter(tagger.rejecter, (r, reason) => tell(r, reason, "Uncaught (in promise)"), rejectionMode() === "warn");
+const filter = rejectionFilter(
+  tagger.rejecter,
+  (r, reason) => tell(r, reason, "Uncaught (in promise)"),
+  rejectionMode() === "warn",
+  tagger.asAgent,
+);
 
 /** Under --unhandled-rejections=strict Node raises a rejection as an exception before it emits it. */
 const RAISES_FIRST = rejectionMode() === "strict";

@@ -13,7 +13,8 @@
  * Node looks `process.emit` up each time it emits these events, so an own property of `process`
  * takes effect at once, and removing it restores the inherited one. Should something wrap
  * `process.emit` after us (signal-exit does), ours stays in its chain, passing everything
- * through until it is turned on again.
+ * through until it is turned on again. Once a manhole rejection has been told, ours stays in the
+ * chain (passive) for good, since the app may handle that promise at any later time.
  */
 import type { Reporter } from "./tagging.js";
 
@@ -35,8 +36,11 @@ const MAX_PAIRS = 1024;
  */
 function stackOf(reason: unknown): string | undefined {
   try {
-    if (typeof reason === "object" && reason !== null && Object.hasOwn(reason, "stack"))
-      return String((reason as { stack: unknown }).stack);
+    if (typeof reason === "object" && reason !== null && Object.hasOwn(reason, "stack")) {
+      const stack = (reason as { stack: unknown }).stack;
+      // Node shows a stack that is not a string by a means of its own: match by order alone.
+      if (typeof stack === "string") return stack;
+    }
   } catch {
     // a hostile reason: match by order alone
   }
@@ -45,15 +49,18 @@ function stackOf(reason: unknown): string | undefined {
 
 /**
  * `ownerOf(promise)` says whose a rejected promise is (undefined: the app's); `report` tells that
- * session of its rejection.
+ * session of its rejection; `asAgent` runs the filter's own scheduling outside any session's work.
  */
 export function rejectionFilter(
   ownerOf: (promise: object) => Reporter | undefined,
   report: (to: Reporter, reason: unknown) => void,
   warnsAlways: boolean,
+  asAgent: <T>(fn: () => T) => T,
 ): RejectionFilter {
   /** Manhole promises told as unhandled: a later handler of theirs is no news for the app. */
   const reported = new WeakSet<object>();
+  /** Some were: the app may handle one of them at any later time, so ours stays in the chain. */
+  let reportedAny = false;
   let active = false;
   /** Ours is in `process.emit`'s chain (as the property itself, or below someone else's wrapper). */
   let installed = false;
@@ -68,6 +75,20 @@ export function rejectionFilter(
   const pairs: { ours: boolean; stack?: string }[] = [];
   /** The second warning of a manhole rejection's pair is next. */
   let dropSecond = false;
+  /** A drain's pairs are forgotten once its warnings are due (an event whose warnings never came). */
+  let forgetting = false;
+  function forgetSoon(): void {
+    if (forgetting) return;
+    forgetting = true;
+    // Node emits the warnings on the next ticks of the same drain, always before an immediate.
+    asAgent(() =>
+      setImmediate(() => {
+        forgetting = false;
+        pairs.length = 0;
+        dropSecond = false;
+      }).unref(),
+    );
+  }
 
   /** Whether this warning is one of the pair that a manhole rejection makes Node emit. */
   function ownWarning(warning: unknown): boolean {
@@ -86,21 +107,24 @@ export function rejectionFilter(
   // Every event of the process comes through here (IPC messages too): `arguments` passed on
   // as it is, no array made per call.
   const filtered = function emit(this: unknown, event: string | symbol, first?: unknown, second?: unknown): boolean {
-    if (active) {
+    if (event === "rejectionHandled") {
+      // Also once the filter is off: a manhole promise told as unhandled is handled by someone later.
+      if (typeof first === "object" && first !== null && reported.has(first)) return true;
+    } else if (active) {
       if (event === "unhandledRejection") {
         const to = typeof second === "object" && second !== null ? ownerOf(second) : undefined;
         if (warnsAlways) {
           // Bounded: a drain's warnings come before the next one's events.
           if (pairs.length >= MAX_PAIRS) pairs.shift();
           pairs.push(to ? { ours: true, stack: stackOf(first) } : { ours: false });
+          forgetSoon();
         }
         if (to) {
           reported.add(second as object);
+          reportedAny = true;
           report(to, first);
           return true;
         }
-      } else if (event === "rejectionHandled") {
-        if (typeof first === "object" && first !== null && reported.has(first)) return true;
       }
     }
     if (event === "warning" && (pairs.length > 0 || dropSecond) && ownWarning(first)) return true;
@@ -111,6 +135,8 @@ export function rejectionFilter(
   return {
     on() {
       active = true;
+      // Unwrapped since (`process.emit` is what ours passed on to): not in the chain any more.
+      if (installed && process.emit === (next as unknown)) installed = false;
       if (installed) return;
       ownBefore = Object.getOwnPropertyDescriptor(process, "emit");
       next = process.emit as Emit;
@@ -119,7 +145,8 @@ export function rejectionFilter(
     },
     off() {
       active = false;
-      if (!installed || process.emit !== (filtered as unknown)) return; // wrapped since: stays, passive
+      // Wrapped since, or a told rejection may still be handled: stays, passive.
+      if (!installed || reportedAny || process.emit !== (filtered as unknown)) return;
       if (ownBefore) Object.defineProperty(process, "emit", ownBefore);
       else delete (process as { emit?: unknown }).emit;
       installed = false;
