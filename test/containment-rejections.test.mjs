@@ -101,9 +101,21 @@ for (const mode of MODES) {
     }
   });
 
-  for (const flag of ["--unhandled-rejections=strict", "--unhandled-rejections=warn-with-error-code", "--unhandled-rejections=warn"]) {
-    test(`${mode}: under ${flag}, a manhole rejection is told to its session and leaves the app, its exit code and stderr alone`, async () => {
-      const app = await startApp({ mode, script: THROW_APP, env: withFlag(flag) });
+  // [NODE_OPTIONS, the command line's flags]: every spelling Node takes, and the command line
+  // winning over NODE_OPTIONS as it does for Node.
+  const FLAGS = [
+    ["--unhandled-rejections=strict", []],
+    ["--unhandled-rejections=warn-with-error-code", []],
+    ["--unhandled-rejections=warn", []],
+    ["--unhandled-rejections strict", []],
+    ["--unhandled_rejections=warn", []],
+    ["--unhandled-rejections=warn", ["--unhandled-rejections=strict"]],
+    ["--unhandled-rejections=strict", ["--unhandled-rejections", "warn"]],
+  ];
+  for (const [flag, nodeArgs] of FLAGS) {
+    const given = [`NODE_OPTIONS=${flag}`, ...nodeArgs].join(" ");
+    test(`${mode}: under ${given}, a manhole rejection is told to its session and leaves the app, its exit code and stderr alone`, async () => {
+      const app = await startApp({ mode, script: THROW_APP, env: withFlag(flag), nodeArgs });
       try {
         const c = await open(app);
         await typeRejections(app, c);
@@ -133,6 +145,51 @@ for (const mode of MODES) {
       assert.equal(count(stderr, "(rejection id: "), 1, stderr);
       assert.doesNotMatch(stderr, /mine/);
       assert.equal(app.child.exitCode, null, `the app died: ${stderr}`);
+      c.end();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: under --unhandled-rejections=warn, an app's rejection whose warnings never come (its listener threw) leaves the manhole's unprinted`, async () => {
+    const app = await startApp({
+      mode,
+      script: THROW_APP,
+      env: { MANHOLE_FIXTURE_ON_REJECTION: "throws", MANHOLE_FIXTURE_REJECT: "1", ...withFlag("--unhandled-rejections=warn") },
+    });
+    try {
+      const c = await open(app);
+      // Manhole work pending, so that the filter is on when the app's rejection comes.
+      c.send("setInterval(() => {}, 1000); 0\n");
+      await c.until(`0\n${PROMPT}`);
+      app.child.kill("SIGUSR2");
+      assert.ok(await stdoutHas(app, "APP CAUGHT app boom"), app.stdout());
+      await sleep(100);
+      await typeRejections(app, c);
+      await sleep(200);
+      assert.doesNotMatch(app.stderr(), /typed|42|from a callback|Warning/, app.stderr());
+      assert.equal(count(app.stdout(), "APP REJECTION"), 1, app.stdout());
+      c.end();
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test(`${mode}: a manhole promise the app handles long after it was told as unhandled reaches no rejectionHandled listener`, async () => {
+    const app = await startApp({ mode, script: THROW_APP, env: { MANHOLE_FIXTURE_ON_REJECTION: "exit", MANHOLE_FIXTURE_CATCH: "1" } });
+    try {
+      const c = await open(app);
+      c.send("globalThis.late = Promise.reject(new Error('kept')); 0\n");
+      await c.until("Uncaught (in promise) Error: kept", 10_000);
+      await sync(c);
+      // Nothing of the session's left running: the filter may be off by now.
+      await sleep(1500);
+      app.child.kill("SIGUSR2");
+      await sleep(500);
+      assert.doesNotMatch(app.stdout(), /APP (REJECTION|HANDLED)/);
+      assert.doesNotMatch(app.stderr(), /PromiseRejectionHandledWarning/);
+      assert.equal(app.child.exitCode, null, app.stderr());
+      assert.equal(await c.eval("1+1"), "2\n");
       c.end();
     } finally {
       await app.stop();
