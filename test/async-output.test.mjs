@@ -103,6 +103,33 @@ for (const mode of MODES) {
       });
     });
 
+    test(`${mode}: a burst held up inside one callback (a slow step between two logs) still gets one prompt, after it`, async () => {
+      await withSession(mode, async (nc, app) => {
+        // The socket side cannot tell a pause in the burst from its end by time: the main thread says when its turn is over.
+        const slow = "console.log('first'); for (const until = Date.now() + 120; Date.now() < until; ); console.log('second')";
+        nc.send(`${when("go6", slow)}; 6\n`);
+        assert.equal(await nc.until(PROMPT), `6\n${PROMPT}`);
+        await release(app, "go6");
+        assert.equal(await nc.until(PROMPT), `first\nsecond\n${PROMPT}`);
+        await quiet(nc);
+      });
+    });
+
+    if (mode === "threaded") {
+      test("threaded: output followed by a blocked loop still gets its prompt while the loop is blocked", async () => {
+        await withSession(mode, async (nc, app) => {
+          const blocking = "console.log('before'); for (const until = Date.now() + 2500; Date.now() < until; ); console.log('after')";
+          nc.send(`${when("go7", blocking)}; 7\n`);
+          assert.equal(await nc.until(PROMPT), `7\n${PROMPT}`);
+          await release(app, "go7");
+          assert.equal(await nc.until(PROMPT), `before\n${PROMPT}`);
+          // The loop turns again: the rest of the burst, and its own prompt.
+          assert.equal(await nc.until(PROMPT, 10_000), `after\n${PROMPT}`);
+          await quiet(nc);
+        });
+      });
+    }
+
     test(`${mode}: output of a running input gets no extra prompt; its answer brings the prompt`, async () => {
       await withSession(mode, async (nc) => {
         nc.send("console.log('x'); await new Promise((r) => setTimeout(r, 50)); console.log('y'); 5\n");

@@ -76,6 +76,16 @@ export interface OutputMessage {
   text: string;
 }
 
+/**
+ * Sent once the main thread's event loop has turned after output for `session`: everything that
+ * turn printed or reported (a timer's logs, its throw, the rejections of its microtasks) has come
+ * before it, so a fresh prompt may follow.
+ */
+export interface OutputSettled {
+  type: "output-settled";
+  session: number;
+}
+
 /** The end of an evaluation. `text` is ready to print (inspected value or `Uncaught ...`). */
 export interface EvalResult {
   type: "result";
@@ -119,7 +129,7 @@ export interface CallEvent {
   events: unknown[];
 }
 
-export type FromEvaluator = OutputMessage | EvalResult | CompleteResult | CallResult | CallEvent;
+export type FromEvaluator = OutputMessage | OutputSettled | EvalResult | CompleteResult | CallResult | CallEvent;
 
 /** Worker → main, when `audit` is a function: an event for it (functions stay on the main thread). */
 export interface AuditMessage {

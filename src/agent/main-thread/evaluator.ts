@@ -54,6 +54,8 @@ interface SessionState {
   current: number;
   budget: number;
   cut: boolean;
+  /** An output-settled message is due at the loop's next turn. */
+  settling: boolean;
   write(text: string): void;
   /** Where a throw or rejection of this session's code goes: the session, or stderr once it has closed. */
   report(text: string): void;
@@ -383,6 +385,7 @@ export class Evaluator {
       current: 0,
       budget: this.options.maxOutputBytes,
       cut: false,
+      settling: false,
       write: (text) => this.output(state, text),
       report: (text) => this.report(state, text),
     };
@@ -417,6 +420,7 @@ export class Evaluator {
     if (bytes <= s.budget) {
       s.budget -= bytes;
       this.emit({ type: "output", session: s.id, id: s.current, text });
+      this.settleSoon(s);
       return;
     }
     const kept = Buffer.from(text)
@@ -427,6 +431,22 @@ export class Evaluator {
     s.cut = true;
     const note = `\n[output cut: over maxOutputBytes (${this.options.maxOutputBytes} bytes)]\n`;
     this.emit({ type: "output", session: s.id, id: s.current, text: kept + note });
+    this.settleSoon(s);
+  }
+
+  /**
+   * Tells the session when this burst of output is over: an immediate runs after everything the
+   * current macrotask, its microtasks and Node's rejection handling print (not a guess by time).
+   */
+  private settleSoon(s: SessionState): void {
+    if (s.settling) return;
+    s.settling = true;
+    asAgentCode(() =>
+      setImmediate(() => {
+        s.settling = false;
+        if (this.sessions.has(s.id)) this.emit({ type: "output-settled", session: s.id });
+      }).unref(),
+    );
   }
 
   private finish(s: SessionState, id: number, kind: OutcomeKind, text: string, extra: { json?: string; error?: ErrorInfo } = {}): void {

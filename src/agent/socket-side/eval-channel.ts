@@ -19,6 +19,8 @@ export interface SessionPolicy {
 export interface SessionSink {
   /** Output printed by manhole code; `requestId` is 0 between evaluations. */
   output(text: string, requestId: number): void;
+  /** The main thread's loop turned after this session's output: that burst is over. */
+  outputSettled?(): void;
 }
 
 const MAX_INPUTS = 500;
@@ -152,6 +154,10 @@ export class EvalChannel {
   receive(message: FromEvaluator): void {
     if (message.type === "output") {
       this.sinks.get(message.session)?.output(message.text, message.id);
+      return;
+    }
+    if (message.type === "output-settled") {
+      this.sinks.get(message.session)?.outputSettled?.();
       return;
     }
     if (message.type === "call-result") {

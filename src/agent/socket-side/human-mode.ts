@@ -16,8 +16,12 @@ type Input = LineEvent | { kind: "eof" };
 
 const COMMAND = /^\s*\.([A-Za-z][\w-]*)(?:\s+(.*))?$/;
 
-/** Output between inputs waits this long for more before the fresh prompt follows it. */
-const REPROMPT_MS = 15;
+/**
+ * Output between inputs gets its fresh prompt when the main thread says that burst is over
+ * (output-settled); when that word cannot come soon (the loop is blocked right after the output,
+ * or the output came from a worker thread), after this long without more output.
+ */
+const REPROMPT_FALLBACK_MS = 250;
 
 export interface HumanLink {
   prompt: string;
@@ -77,21 +81,30 @@ export class HumanMode {
    * Output of manhole code. Between inputs (the session sits at its prompt) the prompt follows
    * it, once the burst is over: a timer's console.log, or an `Uncaught ...` reported later.
    */
-  output(text: string): void {
+  output(text: string, whole = false): void {
     if (!(this.atPrompt && this.idle())) {
       this.write(text);
       return;
     }
     // Still at the prompt, as far as the client can tell, until the fresh one is written.
     this.link.write(text.endsWith("\n") ? text : `${text}\n`);
-    if (this.reprompt !== undefined) this.reprompt.refresh();
+    // The agent's own notices (`whole`) are complete in themselves: their prompt follows at once.
+    if (whole) this.repromptNow();
+    else if (this.reprompt !== undefined) this.reprompt.refresh();
     else {
-      this.reprompt = setTimeout(() => {
-        this.reprompt = undefined;
-        if (this.atPrompt && this.idle()) this.link.write(this.prompt());
-      }, REPROMPT_MS);
+      this.reprompt = setTimeout(() => this.repromptNow(), REPROMPT_FALLBACK_MS);
       this.reprompt.unref();
     }
+  }
+
+  /** The main thread's burst of output for this session is over: its fresh prompt, if one is due. */
+  outputSettled(): void {
+    if (this.reprompt !== undefined) this.repromptNow();
+  }
+
+  private repromptNow(): void {
+    this.cancelReprompt();
+    if (this.atPrompt && this.idle()) this.link.write(this.prompt());
   }
 
   /** Nothing under way and nothing queued: the session waits for its client. */

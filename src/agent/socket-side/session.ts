@@ -85,9 +85,9 @@ export class Session {
       workerExited: (threadId, text) => {
         if (this.closed) return;
         if (this.structured) this.structured.workerExited(threadId, text);
-        else this.human.output(`\n${text}\n`);
+        else this.human.output(`\n${text}\n`, true);
       },
-      pauseEnded: (text) => (this.structured ? this.structured.output(`${text}\n`, 0) : this.human.output(`${text}\n`)),
+      pauseEnded: (text) => (this.structured ? this.structured.output(`${text}\n`, 0) : this.human.output(`${text}\n`, true)),
     });
     this.human = new HumanMode(this.actions, {
       prompt: config.prompt,
@@ -115,6 +115,9 @@ export class Session {
     });
     this.channel.open(this.id, {
       output: (text, requestId) => (this.structured ? this.structured.output(text, requestId) : this.human.output(text)),
+      outputSettled: () => {
+        if (!this.structured) this.human.outputSettled();
+      },
     });
     this.audit.opened();
     this.armIdle(this.config.idleTimeout - idleWarningLead(this.config.idleTimeout));
@@ -157,7 +160,7 @@ export class Session {
         this.idleWarned = true;
         const text = `manhole: this session has been idle for ${formatDuration(idle)}; it closes in ${formatDuration(limit - idle)} unless it is used (idleTimeout)`;
         if (this.structured) this.structured.output(`${text}\n`, 0);
-        else this.human.output(`\n${text}\n`);
+        else this.human.output(`\n${text}\n`, true);
       }
       this.armIdle(limit - idle);
       return;
