@@ -1,5 +1,6 @@
 // close(), process exit, several manholes in one process, and never keeping the app alive.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -198,3 +199,38 @@ for (const mode of MODES) {
     }
   });
 }
+
+test("close() after sessions that evaluated nothing takes containment away: the app's process is as before", async () => {
+  const dir = tempDir();
+  // The app opens a manhole, a session of its own sends one input that evaluates nothing (the
+  // main thread's evaluator and containment are made at a session's first message), then closes it.
+  const script = `
+    const { startManhole } = require(${JSON.stringify(path.join(ROOT, "dist", "agent", "index.js"))});
+    const net = require("node:net");
+    const [, input, mode] = process.argv;
+    const emit = process.emit;
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    (async () => {
+      const sock = ${JSON.stringify(dir)} + "/" + process.pid + ".sock";
+      const handle = await startManhole({ path: sock, banner: null, threaded: mode === "threaded" });
+      const c = net.connect(sock);
+      let out = "";
+      c.on("data", (d) => { out += d; });
+      while (!out.includes(">>> ")) await sleep(20);
+      c.write(input);
+      while (out.split(">>> ").length < 3) await sleep(20);
+      const open = process.listenerCount("uncaughtExceptionMonitor");
+      await handle.close();
+      await new Promise((r) => setImmediate(r));
+      const after = process.listenerCount("uncaughtExceptionMonitor");
+      console.log(JSON.stringify({ open, after, emit: process.emit === emit }));
+    })();
+  `;
+  for (const mode of MODES) {
+    for (const input of ["\n", ".handles\n"]) {
+      const r = spawnSync(process.execPath, ["-e", script, input, mode], { encoding: "utf8", timeout: 20_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { open: 1, after: 0, emit: true }, `${mode}, ${JSON.stringify(input)}`);
+    }
+  }
+});

@@ -175,7 +175,8 @@ export function installContainment(format: (err: unknown) => string): { close():
       // Work typed before the close may still throw or reject: by context, nothing tells when
       // it is over; with hooks, they say so by going off.
       if (ran && tagger.design === "context") return;
-      if (tagger.live()) detachRejectionsSoon();
+      // By context, `live()` is always true: with nothing ever evaluated there is nothing to wait for.
+      if (tagger.design === "hooks" && tagger.live()) detachRejectionsSoon();
       else {
         filter.off();
         monitor(false);
