@@ -169,7 +169,9 @@ test("a pid with no manhole that handles SIGUSR2 gets a hint at --signal", { ski
     );
     // A plain Node process handles only Node's own signals: no hint. (Not this test process:
     // the test runner of newer Node versions handles signals of its own.)
-    const plain = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+    const plain = spawn(process.execPath, ["-e", "const p = process.ppid; setInterval(() => process.ppid !== p && process.exit(), 500)"], {
+      stdio: "ignore",
+    });
     try {
       await new Promise((r) => setTimeout(r, 300));
       const other = await cli(["exec", String(plain.pid), "1"], app.dir);

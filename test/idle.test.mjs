@@ -71,9 +71,11 @@ for (const mode of MODES) {
         const started = Date.now();
         assert.equal(await c.eval("await new Promise((r) => setTimeout(r, 2500)); 'done'"), "'done'\n");
         assert.ok(Date.now() - started >= 2400);
-        const ended = Date.now();
-        assert.match(await c.until(PROMPT, 5000), /this session has been idle/);
-        assert.ok(Date.now() - ended >= 400, "warned half a limit after the evaluation ended");
+        // The app's own figure, not the client's clock (the answer may reach a busy client late):
+        // warned half a limit after the evaluation ended, not 2.5 s after it started.
+        const warning = await c.until(PROMPT, 5000);
+        const idleMs = Number(/this session has been idle for (\d+) ms;/.exec(warning)?.[1]);
+        assert.ok(idleMs >= 500 && idleMs < 1000, `idle for ${idleMs} ms in ${JSON.stringify(warning)}`);
         await c.closed();
         assert.match(c.rest(), /closing this session: idle for/);
       });
