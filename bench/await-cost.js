@@ -1,8 +1,8 @@
 // What manhole work leaves behind in the app, counted in instructions rather than seconds:
 // a loop that awaits 20 chained promises (what V8's promise fast paths speed up) and one that
 // makes an fs.stat per iteration (a callback of Node's), run in a process with a manhole that
-// nobody used, and in one where a session evaluated `1`, or ran `.profile 1` or `.watch`ed a
-// function, before the loop. Under valgrind's callgrind an instruction count is repeatable
+// nobody used, and in one where a session evaluated `1`, ran `.profile 1`, `.watch`ed a
+// function, or paused the app at a breakpoint and resumed it, before the loop. Under valgrind's callgrind an instruction count is repeatable
 // whatever the machine's neighbours do, so differences of a percent show, which a throughput
 // ratio on a shared machine cannot. Counters are zeroed when the app is ready and dumped when
 // its loop is done (callgrind_control), so only the loop is counted. Skipped with a note when
@@ -19,7 +19,7 @@ const { privateTempDir, cleanup, table, record, machine } = require("./lib.js");
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS || 10000);
 const REPEATS = Number(process.env.BENCH_REPEATS || 2);
 const APP = path.join(__dirname, "servers", "await-loop.js");
-const VARIANTS = (process.env.BENCH_VARIANTS || "unused,eval,profile,watch,watch-async").split(",");
+const VARIANTS = (process.env.BENCH_VARIANTS || "unused,eval,profile,watch,watch-async,pause").split(",");
 if (VARIANTS[0] !== "unused") VARIANTS.unshift("unused"); // what every ratio is against
 const LOOPS = { await: ITERATIONS, stat: Math.max(1, Math.round(ITERATIONS / 5)) };
 
@@ -74,7 +74,7 @@ async function instructions(dir, loop, variant, n) {
 async function main() {
   console.log("Instructions per loop iteration in an app, with a manhole nobody used and after manhole work (callgrind)");
   console.log(
-    "  await: 20 chained promises awaited; stat: one fs.stat; a session evaluated `1`, profiled 1 s or watched a function (one returning a promise: watch-async), then closed",
+    "  await: 20 chained promises awaited; stat: one fs.stat; a session evaluated `1`, profiled 1 s, watched a function (one returning a promise: watch-async), or paused the app at a breakpoint (.pause --at) and resumed it, then closed",
   );
   console.log(machine());
   if (!hasValgrind()) {
