@@ -483,3 +483,25 @@ describe(".watch: structured events, bounds, the CLI, unhandled rejections", () 
     });
   }
 });
+
+for (const mode of MODES) {
+  test(`.watch of a plain path runs no manhole code: containment's hooks never come on for it (${mode})`, async () => {
+    const app = await startApp({ script: FIXTURE, mode });
+    try {
+      const a = await human(app);
+      a.send(".watch svc.add --count 1\n");
+      await a.until(/watching svc\.add .*\n/);
+      assert.equal(await get(app.port, "/add?a=1&b=2"), "3\n");
+      assert.match(await a.until(PROMPT), /svc\.add restored/);
+      // Long after the watch (hooks that came on for it would have gone off again by now), the
+      // first evaluation: it turns the hooks on itself (once, by hooks; never, by context).
+      await new Promise((r) => setTimeout(r, 300));
+      const containment = JSON.stringify(path.join(ROOT, "dist", "agent", "main-thread", "containment.js"));
+      const state = await a.eval(`(({ design, switchedOn }) => design + " " + switchedOn)(require(${containment}).pendingWork())`);
+      assert.match(state, /^'(hooks 1|context 0)'\n$/);
+      a.destroy();
+    } finally {
+      await app.stop();
+    }
+  });
+}

@@ -186,7 +186,7 @@ export function installContainment(format: (err: unknown) => string): { close():
 }
 
 /** Which way this process tells manhole code apart, and what keeps hooks on (for diagnostics and tests). */
-export function pendingWork(): { design: Tagger["design"]; hooksOn: boolean; promises: number; resources: number } {
+export function pendingWork(): { design: Tagger["design"]; hooksOn: boolean; switchedOn: number; promises: number; resources: number } {
   return { design: tagger.design, ...tagger.pending() };
 }
 

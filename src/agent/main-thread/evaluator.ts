@@ -19,7 +19,7 @@ import { asAgentCode, resetRunning, runAsManholeCode, tagPromise } from "./conta
 import { errorInfo, formatThrown, formatValue, rememberPositions, toJson } from "./format.js";
 import { InterruptSignal, isInterruptSignal } from "./interrupt-signal.js";
 import { parsesAsJavaScript, type Rewritten, rewrite } from "./rewrite.js";
-import { constantMarker, createScope, declare } from "./scope.js";
+import { constantMarker, createScope, declare, readPath } from "./scope.js";
 import { createSessionGlobals } from "./session-globals.js";
 import { looksTyped, stripperState, stripTypes } from "./typescript.js";
 
@@ -362,6 +362,8 @@ export class Evaluator {
   private evaluateExpression(session: number, code: string): unknown {
     const s = this.sessions.get(session);
     if (!s) throw new Error("the session has closed");
+    const found = readPath(code, { own: s.own, builtins: s.builtins, namespace: this.options.namespace });
+    if (found) return found.value;
     const rewritten = rewrite(code);
     if (rewritten.awaited) throw new SyntaxError("await is not allowed here");
     return runAsManholeCode(s.report, () => this.call(s, rewritten.code));

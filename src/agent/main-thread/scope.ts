@@ -82,6 +82,36 @@ export function createScope({ own, constants, builtins, namespace }: ScopeLayers
   return new Proxy(own, handler);
 }
 
+const PATH = /^\s*[A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*\s*$/;
+
+/**
+ * The value of a plain property path (`app.jobs.queue`) read as the session's code would read
+ * it, without running any code of the session: so an operation that only names an object (a
+ * `.watch` target) does not turn containment on (on Node 20 and 22 that costs the app V8's
+ * promise fast paths for good). Undefined when the text is anything else, or its first name is
+ * not one the layers or the app's globals hold (a global `let` of the app's script, a name still
+ * unassigned): the caller then evaluates it. Getters on the path run, as they would in code.
+ */
+export function readPath(code: string, { own, builtins, namespace }: Omit<ScopeLayers, "constants">): { value: unknown } | undefined {
+  if (!PATH.test(code)) return undefined;
+  const [first, ...rest] = code.split(".").map((part) => part.trim());
+  if (first === undefined || first === "arguments") return undefined;
+  let value: unknown;
+  if (first in own) {
+    if (!isAssigned(own, first)) return undefined;
+    value = own[first];
+  } else if (hasOwn.call(builtins, first)) value = builtins[first];
+  else if (hasOwn.call(namespace, first)) value = namespace[first];
+  else if (first in globalThis) value = (globalThis as Record<string, unknown>)[first];
+  else return undefined;
+  for (const key of rest) {
+    // Reading a property of null or undefined throws in code: let the evaluation say so, in its words.
+    if (value === null || value === undefined) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return { value };
+}
+
 /**
  * Makes an input's declared names own names of the session (undefined until assigned), so
  * declarations land there, and holds the names its sloppy code assigns undeclared (see above). A name declared anew stops being a constant: redeclaring is a REPL

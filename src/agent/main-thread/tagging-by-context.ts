@@ -35,6 +35,6 @@ export function contextTagger(): Tagger {
     // A terminated evaluation skipped run()'s restore; Node restores the frame as the callback
     // that ran it returns to C++.
     reset: () => undefined,
-    pending: () => ({ hooksOn: false, promises: 0, resources: 0 }),
+    pending: () => ({ hooksOn: false, switchedOn: 0, promises: 0, resources: 0 }),
   };
 }

@@ -152,12 +152,15 @@ export function hookTagger(events: HookEvents): Tagger {
   /** When the hooks last went off, and whether they came on again soon after (a burst of inputs). */
   let closedAt = Number.NEGATIVE_INFINITY;
   let burst = false;
+  /** How many times the hooks have come on (each costs the app V8's promise fast paths for good the first time). */
+  let switchedOn = 0;
 
   /** Turns the hooks on: manhole code is about to run. */
   function open(): void {
     events.opened();
     if (stopPromiseHook) return;
     burst = performance.now() - closedAt < LINGER_MS;
+    switchedOn++;
     stopPromiseHook = promiseHooks();
     resourceHook.enable();
     withCallbackHook = ABORTS_ON_UNCAUGHT;
@@ -239,6 +242,6 @@ export function hookTagger(events: HookEvents): Tagger {
       releaseCapture();
       closeIfIdle();
     },
-    pending: () => ({ hooksOn: stopPromiseHook !== undefined, promises: pendingPromises, resources: resources.size }),
+    pending: () => ({ hooksOn: stopPromiseHook !== undefined, switchedOn, promises: pendingPromises, resources: resources.size }),
   };
 }

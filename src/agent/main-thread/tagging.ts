@@ -32,5 +32,5 @@ export interface Tagger {
   /** After a terminated evaluation: its frames never unwound. */
   reset(): void;
   /** What keeps hooks on (for diagnostics and tests). */
-  pending(): { hooksOn: boolean; promises: number; resources: number };
+  pending(): { hooksOn: boolean; switchedOn: number; promises: number; resources: number };
 }
