@@ -33,8 +33,8 @@ function safeMessage(err: unknown): string {
   }
 }
 
-/** This package's own files: their frames never show in a stack printed to a session. */
-const OWN_DIR = path.resolve(__dirname, "..");
+/** This package's own files (agent, protocol, shared): their frames never show in a stack printed to a session. */
+const OWN_DIR = path.resolve(__dirname, "..", "..") + path.sep;
 const USER_FRAME = /\(?REPL\d+:\d+:\d+\)?$/;
 
 /** How to map positions in rewritten inputs back to what the user typed, by input id (the n of REPLn). */

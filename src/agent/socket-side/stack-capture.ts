@@ -27,8 +27,11 @@ export class NotInJavaScript extends Error {}
 /** A promise's outcome, or NotInJavaScript once `ms` have passed without one. */
 export const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> => withDeadline(p, ms, () => new NotInJavaScript());
 
-/** This package's files (evaluator, containment, the boundary...): their frames are never the user's. */
-const OWN_DIR = path.resolve(__dirname, "..");
+/**
+ * This package's files (evaluator, containment, the boundary, and the protocol/ and shared/
+ * modules they call): their frames are never the user's.
+ */
+const OWN_DIR = path.resolve(__dirname, "..", "..");
 /** The scripts that call an input's code: from them down, the stack is what runs manhole code. */
 export const RUNNERS = new Set(["manhole-runner", "manhole-timed"]);
 export const INPUT_URL = /^REPL(\d+)$/;
