@@ -200,7 +200,9 @@ export class ThreadSupervisor implements Supervisor {
     // A main thread found with nothing of the app's or of an input on its stack is turning
     // (the heartbeat lags behind the message that ended a block): not blocked, look again.
     if (at && !at.idle) {
-      if (!ended() && this.channel.isRunning(id) && !this.started(id)) hooks.blocked(at);
+      // An interrupt for this input is under way (reached): its own answer says what happened.
+      const interrupting = Atomics.load(this.cells, CELL.target) === id;
+      if (!ended() && this.channel.isRunning(id) && !this.started(id) && !interrupting) hooks.blocked(at);
       return;
     }
     if (!ended()) setTimeout(again, WAITING_POLL_MS);
@@ -426,8 +428,15 @@ export class ThreadSupervisor implements Supervisor {
     while (Atomics.load(this.cells, CELL.started) < id) {
       if (!this.channel.isRunning(id)) return false;
       // Other code holds the loop: say so now rather than when it lets go (maybe never). A loop
-      // that counts as blocked has not turned for 250 ms: the input is not about to start.
+      // that counts as blocked has not turned for 250 ms: the input is not about to start. But
+      // the heartbeat alone is a guess (a starved process turns late too): only a main thread
+      // the inspector finds running something other than the manhole's plumbing is blocked.
       if (this.loopState().blocked) {
+        const at = await this.where().catch(() => undefined);
+        if (at?.idle) {
+          await sleep(50);
+          continue;
+        }
         // Told "will not run" only once the main thread is sure to skip it.
         if (markCancelled(this.cells, id)) {
           this.channel.abandon(id, { kind: "cancelled", text: NOT_STARTED_TEXT });
