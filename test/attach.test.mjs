@@ -284,7 +284,11 @@ describe("attach: options and refusals", () => {
       const r = await cli(app, ["attach", "--no-connect", String(app.pid)]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`inspector listening on 127\\.0\\.0\\.1:${inspectPort}`));
-      assert.equal((await cli(app, ["attach", "--detach", String(app.pid)])).code, 0);
+      const detached = await cli(app, ["attach", "--detach", String(app.pid)]);
+      assert.equal(detached.code, 0, detached.stderr);
+      // The next step reads an inspector open before its signal as the app's own: this one must be shut.
+      assert.doesNotMatch(detached.stderr, /WARNING: the inspector .* still listens/);
+      for (let i = 0; i < 100 && (await portOpen(inspectPort)); i++) await new Promise((r) => setTimeout(r, 50));
       // A wrong --inspect-port: the inspector opens elsewhere; a clear timeout, then the app runs on.
       const wrong = await freePort();
       const w = await cli(app, ["attach", "--no-connect", "--wait", "500", "--inspect-port", String(wrong), String(app.pid)]);
