@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { isOwnFile } from "../../dist/agent/socket-side/stack-capture.js";
+import { isOwnFile } from "../../dist/shared/own-files.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 

@@ -2,9 +2,9 @@
  * Printing values and errors the way Node's REPL does, without ever throwing: hostile objects
  * (throwing getters, revoked proxies, toString that throws) print as best they can.
  */
-import path from "node:path";
 import util from "node:util";
 import type { ErrorInfo } from "../../protocol/structured.js";
+import { OWN_ROOT } from "../../shared/own-files.js";
 
 const INSPECT_OPTIONS: util.InspectOptions = {
   depth: 2,
@@ -33,8 +33,6 @@ function safeMessage(err: unknown): string {
   }
 }
 
-/** This package's own files (agent, protocol, shared): their frames never show in a stack printed to a session. */
-const OWN_DIR = path.resolve(__dirname, "..", "..") + path.sep;
 const USER_FRAME = /\(?REPL\d+:\d+:\d+\)?$/;
 
 /** How to map positions in rewritten inputs back to what the user typed, by input id (the n of REPLn). */
@@ -61,7 +59,7 @@ const RUNNER_FRAME = /\(?manhole-(runner|timed)[:)]/;
 function userFrames(all: string[]): string[] {
   // Frames from the runner on are what called the user's code: ours and Node's, never theirs.
   const runnerAt = all.findIndex((l) => RUNNER_FRAME.test(l));
-  const frames = (runnerAt >= 0 ? all.slice(0, runnerAt) : all).filter((l) => !l.includes(OWN_DIR) && !RUNNER_FRAME.test(l));
+  const frames = (runnerAt >= 0 ? all.slice(0, runnerAt) : all).filter((l) => !l.includes(OWN_ROOT) && !RUNNER_FRAME.test(l));
   let lastUser = -1;
   frames.forEach((l, i) => {
     if (USER_FRAME.test(l)) lastUser = i;

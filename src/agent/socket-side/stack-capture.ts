@@ -13,8 +13,8 @@
  */
 
 import fs from "node:fs";
-import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { isOwnFile } from "../../shared/own-files.js";
 import { inlineSourceMap, parseSourceMap, type SourceMap } from "../main-thread/source-map.js";
 import { inputPositions } from "../main-thread/typescript.js";
 import { withDeadline } from "./deadline.js";
@@ -27,11 +27,6 @@ export class NotInJavaScript extends Error {}
 /** A promise's outcome, or NotInJavaScript once `ms` have passed without one. */
 export const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> => withDeadline(p, ms, () => new NotInJavaScript());
 
-/**
- * This package's files (evaluator, containment, the boundary, and the protocol/ and shared/
- * modules they call): their frames are never the user's.
- */
-const OWN_DIR = path.resolve(__dirname, "..", "..");
 /** The scripts that call an input's code: from them down, the stack is what runs manhole code. */
 export const RUNNERS = new Set(["manhole-runner", "manhole-timed"]);
 export const INPUT_URL = /^REPL(\d+)$/;
@@ -44,10 +39,6 @@ export function displayPath(url: string): string {
   } catch {
     return url;
   }
-}
-
-export function isOwnFile(file: string): boolean {
-  return file.startsWith(OWN_DIR + path.sep);
 }
 
 /** How long the frame on top may take to reach a statement with a breakpoint. */

@@ -18,6 +18,7 @@ import {
   waitedText,
 } from "../../protocol/outcome.js";
 import { formatDuration } from "../../shared/duration.js";
+import { isOwnFile } from "../../shared/own-files.js";
 import {
   attendLoop,
   CELL,
@@ -37,7 +38,6 @@ import {
   displayPath,
   type Frame,
   INPUT_URL,
-  isOwnFile,
   NotInJavaScript,
   type PausedFrame,
   RUNNERS,

@@ -20,11 +20,11 @@
  * (`Runtime.terminateExecution` included): only that timeout stops it.
  */
 import inspector from "node:inspector";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { threadId as ownThreadId } from "node:worker_threads";
 import { awaitAbandoned, type FrameInfo, interruptedText, type Outcome } from "../../protocol/outcome.js";
 import { formatDuration } from "../../shared/duration.js";
+import { isOwnFile } from "../../shared/own-files.js";
 import { acornParser } from "../../shared/parser.js";
 import type { WorkerInfo, WorkerThreadsAccess } from "../operations/types.js";
 import { withDeadline } from "./deadline.js";
@@ -77,9 +77,6 @@ const TIMEOUT_SLACK_MS = 250;
 /** A Ctrl-C asks the worker whether it answers; no answer this soon: the evaluation's synchronous part runs. */
 const INTERRUPT_PROBE_MS = 300;
 const MAX_TEXT = 1024 * 1024;
-
-/** The manhole's own files: a worker running one of them is a manhole's, never listed. */
-const OWN_DIR = path.resolve(__dirname, "..");
 
 const INSPECT_OPTIONS = { depth: 2, showProxy: true, getters: false, maxArrayLength: 100, maxStringLength: 10_000, breakLength: 80 };
 
@@ -340,7 +337,7 @@ export class WorkerThreads implements WorkerThreadsAccess {
       const { sessionId, workerInfo } = m.params;
       const t = parseTitle(workerInfo.title);
       if (!t) return;
-      const own = t.threadId === ownThreadId || displayPath(workerInfo.url).startsWith(OWN_DIR + path.sep);
+      const own = t.threadId === ownThreadId || isOwnFile(displayPath(workerInfo.url));
       if (own) return;
       const w: Attached = { sessionId, threadId: t.threadId, name: t.name, url: workerInfo.url };
       this.attached.set(w.threadId, w);
