@@ -21,6 +21,7 @@ const PARTS = [
   "host-overhead",
   "containment-overhead",
   "await-cost",
+  "request-cost",
   "diagnostics",
   "blocked-loop",
   "watch",
