@@ -11,10 +11,10 @@
 //   node bench/await-cost.js    (after `npm run build`)
 //   BENCH_ITERATIONS=10000 BENCH_REPEATS=2 BENCH_VARIANTS=eval,watch-async node bench/await-cost.js
 "use strict";
-const { execFileSync, spawn, spawnSync } = require("node:child_process");
+const { execFileSync, spawn } = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");
-const { privateTempDir, cleanup, table, record, machine } = require("./lib.js");
+const { privateTempDir, cleanup, table, record, machine, hasValgrind, callgrindTotal } = require("./lib.js");
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS || 10000);
 const REPEATS = Number(process.env.BENCH_REPEATS || 2);
@@ -22,10 +22,6 @@ const APP = path.join(__dirname, "servers", "await-loop.js");
 const VARIANTS = (process.env.BENCH_VARIANTS || "unused,eval,profile,watch,watch-async,pause").split(",");
 if (VARIANTS[0] !== "unused") VARIANTS.unshift("unused"); // what every ratio is against
 const LOOPS = { await: ITERATIONS, stat: Math.max(1, Math.round(ITERATIONS / 5)) };
-
-function hasValgrind() {
-  return spawnSync("valgrind", ["--version"], { encoding: "utf8" }).status === 0;
-}
 
 /** Instructions of `n` iterations of the loop (all threads, counted between the app's READY and LOOPED). */
 async function instructions(dir, loop, variant, n) {
@@ -62,9 +58,7 @@ async function instructions(dir, loop, variant, n) {
     await exited;
     const dump = fs.readdirSync(dir).find((f) => f.startsWith(path.basename(out)) && f.endsWith(".1"));
     if (!dump) throw new Error(`${loop}/${variant}: no dump\n${stderr.slice(-2000)}`);
-    const m = /^(?:summary|totals): (\d+)/m.exec(fs.readFileSync(path.join(dir, dump), "utf8"));
-    if (!m) throw new Error(`${loop}/${variant}: no total in the dump`);
-    return Number(m[1]);
+    return callgrindTotal(path.join(dir, dump));
   } finally {
     child.kill("SIGKILL");
     for (const f of fs.readdirSync(dir)) if (f.startsWith(path.basename(out))) fs.rmSync(path.join(dir, f), { force: true });

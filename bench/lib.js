@@ -195,6 +195,19 @@ async function alternate(round, a, b) {
   }
 }
 
+/** Whether valgrind (for the callgrind instruction counts) is installed. */
+function hasValgrind() {
+  const { spawnSync } = require("node:child_process");
+  return spawnSync("valgrind", ["--version"], { encoding: "utf8" }).status === 0;
+}
+
+/** The instructions a callgrind dump counted (its summary line). */
+function callgrindTotal(file) {
+  const m = /^(?:summary|totals): (\d+)/m.exec(fs.readFileSync(file, "utf8"));
+  if (!m) throw new Error(`${file}: no total in the dump`);
+  return Number(m[1]);
+}
+
 /** Requests per second of `seconds` of saturating HTTP load on 127.0.0.1:`port` (autocannon, a dev dependency). */
 async function requestsPerSecond(port, { connections, seconds }) {
   const autocannon = require("autocannon");
@@ -217,4 +230,6 @@ module.exports = {
   machine,
   machineInfo,
   requestsPerSecond,
+  hasValgrind,
+  callgrindTotal,
 };
