@@ -2,7 +2,8 @@
 // a loop that awaits 20 chained promises (what V8's promise fast paths speed up) and one that
 // makes an fs.stat per iteration (a callback of Node's), run in a process with a manhole that
 // nobody used, and in one where a session evaluated `1`, ran `.profile 1`, `.watch`ed a
-// function, or paused the app at a breakpoint and resumed it, before the loop. Under valgrind's callgrind an instruction count is repeatable
+// function, or paused the app at a breakpoint and resumed it, before the loop (`none`: the same
+// app without a manhole, BENCH_VARIANTS=none). Under valgrind's callgrind an instruction count is repeatable
 // whatever the machine's neighbours do, so differences of a percent show, which a throughput
 // ratio on a shared machine cannot. Counters are zeroed when the app is ready and dumped when
 // its loop is done (callgrind_control), so only the loop is counted. Skipped with a note when
@@ -90,7 +91,7 @@ async function main() {
       const ratio = mean(perIteration.unused) / mean(perIteration[variant]);
       record(`${loop}.${variant}.ratio`, Number(ratio.toFixed(4)));
       rows.push([
-        `${loop}: ${variant === "unused" ? "manhole, unused" : `after ${variant}`}`,
+        `${loop}: ${variant === "unused" ? "manhole, unused" : variant === "none" ? "no manhole" : `after ${variant}`}`,
         mean(perIteration[variant]).toFixed(0),
         perIteration[variant].map((x) => x.toFixed(0)).join(" "),
         ratio.toFixed(3),

@@ -1,7 +1,7 @@
 // The app of bench/await-cost.js: starts a manhole, lets a session do some manhole work and
 // close, runs the loop once to warm it, says READY and waits for "go" on stdin (the bench zeroes callgrind's counters), runs
 // the loop, says LOOPED and waits for "exit" (the bench dumps the counters).
-// argv: loop ("await" | "stat"), variant ("unused" | "eval" | "profile" | "watch" | "watch-async" | "pause"),
+// argv: loop ("await" | "stat"), variant ("none" | "unused" | "eval" | "profile" | "watch" | "watch-async" | "pause"),
 // iterations, a directory for the socket.
 "use strict";
 const fs = require("node:fs");
@@ -79,6 +79,7 @@ function lineReader() {
 }
 
 const WORK = {
+  none: null,
   unused: null,
   eval: [["1\n", "1\n>>> "]],
   profile: [[".profile 1\n", "saved "]],
@@ -94,7 +95,8 @@ const WORK = {
 
 async function main() {
   const socketPath = path.join(dir, `app-${process.pid}.sock`);
-  const handle = await startManhole({ path: socketPath, banner: null, namespace: { work: globalThis.work } });
+  // "none": the same app without a manhole, what "unused" is read against.
+  const handle = variant === "none" ? null : await startManhole({ path: socketPath, banner: null, namespace: { work: globalThis.work } });
   const work = WORK[variant];
   // The app calls its watched function while the watch waits for a call.
   const calls =
@@ -124,7 +126,7 @@ async function main() {
   await run(Number(iterations));
   process.stdout.write("LOOPED\n");
   await lines.next("exit");
-  await handle.close();
+  await handle?.close();
   process.exit(0);
 }
 main().catch((err) => {

@@ -15,10 +15,12 @@ const kind = process.argv[2];
 const mode = process.argv[3];
 
 let requests = 0;
+// In the manhole's namespace (`handlers.plain`, ...) and looked up per request, so that a
+// `.watch` of one sees the server's calls; `await` returns its promise, as an async handler does.
 const handlers = {
   await(_req, res) {
     requests++;
-    chain().then((n) => res.end(`ok ${n}\n`));
+    return chain().then((n) => res.end(`ok ${n}\n`));
   },
   plain(_req, res) {
     requests++;
@@ -31,14 +33,26 @@ const handlers = {
 };
 
 async function main() {
-  const server = http.createServer(handlers[kind]);
+  const server = http.createServer((req, res) => handlers[kind](req, res));
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   let handle;
   if (mode !== "none") {
     const { startManhole } = require("../../dist/agent/index.js");
     // BENCH_MANHOLE_OPTIONS: more options as JSON (maxConnections for the concurrency part, ...).
     const more = JSON.parse(process.env.BENCH_MANHOLE_OPTIONS || "{}");
-    handle = await startManhole({ path: process.argv[4], banner: null, threaded: mode === "threaded", namespace: { server }, ...more });
+    handle = await startManhole({
+      path: process.argv[4],
+      banner: null,
+      threaded: mode === "threaded",
+      namespace: { server, handlers },
+      ...more,
+    });
+  }
+  // BENCH_TIMER_MS: a timer of the app's own, re-armed like the manhole's heartbeat (a control:
+  // what any timer does to the counts, apart from the manhole).
+  if (process.env.BENCH_TIMER_MS) {
+    const beat = () => setTimeout(beat, Number(process.env.BENCH_TIMER_MS)).unref();
+    beat();
   }
   process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
   const { monitorEventLoopDelay } = require("node:perf_hooks");
