@@ -326,6 +326,8 @@ export function tmuxServer() {
         /** Typed literally (no key names). */
         type: (text) => tmux("send-keys", "-t", name, "-l", text),
         screen: (escapes = false) => tmux("capture-pane", "-p", ...(escapes ? ["-e"] : []), "-t", name),
+        /** Everything the terminal showed, the lines scrolled off the top included. */
+        history: () => tmux("capture-pane", "-p", "-S", "-", "-t", name),
         /** Polls the screen until `pattern` matches (or `pattern(screen)` is true); returns the screen. */
         async waitFor(pattern, ms = 15_000) {
           const deadline = Date.now() + ms;

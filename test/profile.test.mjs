@@ -56,6 +56,14 @@ async function structured(app) {
 }
 
 /** Evaluates `code` in a fresh nc session and returns what it printed (banner: null). */
+/** A number the app prints (the last one of its answer: a notice may come before it). */
+async function numberNc(app, code) {
+  const text = await evalNc(app, code);
+  const m = /(\d+(?:\.\d+)?)\s*$/.exec(text);
+  assert.ok(m, `${code} answered ${JSON.stringify(text)}`);
+  return Number(m[1]);
+}
+
 async function evalNc(app, code) {
   const r = await nc(app.path, `${code}\n`, { timeout: 60_000 });
   return r.stdout
@@ -502,7 +510,7 @@ describe(".heap", () => {
         await sleep(20);
       }
       const cliStart = rss();
-      const appStart = Number(await evalNc(app, "resetRssPeak()"));
+      const appStart = await numberNc(app, "resetRssPeak()");
       let cliPeak = cliStart;
       let code;
       const done = exited.then((c) => {
@@ -513,7 +521,7 @@ describe(".heap", () => {
         await Promise.race([done, sleep(10)]);
       }
       assert.equal(code, 0, stderr);
-      const appPeak = Number(await evalNc(app, "rssPeak"));
+      const appPeak = await numberNc(app, "rssPeak");
       const size = fs.statSync(file).size;
       assert.ok(size >= 100 * MB, `the snapshot is ${size} bytes`);
       assert.ok(
@@ -529,7 +537,7 @@ describe(".heap", () => {
       let base;
       const { reply, frames } = await s.finish(async (r) => {
         if (r.op !== "artifact" || r.phase !== "chunk") return;
-        if (base === undefined) base = Number(await evalNc(app, "resetRssPeak()"));
+        if (base === undefined) base = await numberNc(app, "resetRssPeak()");
         got += (r.data.length * 3) / 4;
         if (got >= nextPause) {
           nextPause += 16 * MB;
@@ -542,7 +550,7 @@ describe(".heap", () => {
       check(SHAPES.heap, reply.json);
       assert.equal(reply.json.taken, true);
       assert.ok(frames.at(-1).size >= 100 * MB);
-      const slowPeak = Number(await evalNc(app, "rssPeak"));
+      const slowPeak = await numberNc(app, "rssPeak");
       const mb = (n) => (n / MB).toFixed(1);
       t.diagnostic(
         `${mb(size)} MB snapshot: CLI RSS +${mb(cliPeak - cliStart)} MB, app RSS +${mb(appPeak - appStart)} MB; slow reader: app RSS +${mb(slowPeak - base)} MB`,
