@@ -27,10 +27,10 @@
 // the requests and a 4 s cool-down (the GCs that follow the end of a load): for BENCH_IDLE_MS
 // with no load (the median of three parts, so that a one-off GC of the worker's heap is not read
 // as a rate), taken out of the loaded count at that rate and put back at the rate it comes in
-// production, per second of the real server's requests (its req/s measured outside valgrind first). That holds while the clock's work costs the same idle and
-// under load. It does not for a threaded session at work (eval1, eval10, top): its 50 ms heartbeat
-// and top's 100 Hz timer cost more waking two idle threads than turning a busy loop, so the count
-// takes out too much. Those rows are marked unsettled, no target is read on their ratio, and the
+// production, per second of the real server's requests (its req/s measured outside valgrind
+// first). That holds while the clock's work costs the same idle and under load. It does not for
+// a threaded session at work (eval1, eval10, top): its 50 ms heartbeat and top's 100 Hz timer
+// cost more waking two idle threads than turning a busy loop, so the count takes out too much. Those rows are marked unsettled, no target is read on their ratio, and the
 // main thread's own count is printed as bounds: with its clock work at valgrind's rate (too much)
 // and without it at the idle rate (too little).
 // The ratio is instructions per request without a manhole / with it (1.000: costs nothing; for
@@ -285,11 +285,10 @@ async function perRequest(kind, variant, perSecond, dir, tag) {
       await load(first.port, WINDOW);
       windows.push({ ...dump(), seconds: (Date.now() - t) / 1000 });
     }
-    // Then the clock's work alone, in WINDOWS parts of which the median counts, so that one-off
-    // work landing in one part (a GC of the worker's heap, some time after its warm-up) is not
-    // read as a cost per second.
-    // First a cool-down, not counted: the GCs that follow the end of a load (on either thread)
-    // come once, and in the first seconds.
+    // Then, after a cool-down not counted (the GCs that follow the end of a load, on either
+    // thread, come once and in the first seconds), the clock's work alone, in WINDOWS parts of
+    // which the median counts, so that one-off work landing in one part (a GC of the worker's
+    // heap, some time after its warm-up) is not read as a cost per second.
     await sleep(COOL_DOWN_MS);
     const rates = [];
     for (let i = 0; i < WINDOWS; i++) {
@@ -297,7 +296,8 @@ async function perRequest(kind, variant, perSecond, dir, tag) {
       const t = Date.now();
       await sleep(IDLE_MS / WINDOWS);
       const counted = dump();
-      rates.push({ total: counted.total / ((Date.now() - t) / 1000), main: counted.main / ((Date.now() - t) / 1000) });
+      const seconds = (Date.now() - t) / 1000;
+      rates.push({ total: counted.total / seconds, main: counted.main / seconds });
     }
     const work = await stop();
     const rate = median(rates.map((r) => r.total));
@@ -357,7 +357,8 @@ async function main() {
       const { label, target, unsettled } = VARIANTS[v];
       if (target && !unsettled) worst = Math.min(worst, ratio / target);
       record(`${kind}.${v}.ratio`, Number(ratio.toFixed(4)));
-      record(`${kind}.${v}.mainRatio`, Number((mean("none", "main") / mean(v, "main")).toFixed(4)));
+      const mainRatio = mean("none", "main") / mean(v, "main");
+      record(`${kind}.${v}.mainRatio`, Number(mainRatio.toFixed(4)));
       const unsteady = by[v].filter((x) => !x.steady).length;
       rows.push([
         `${kind}: ${label}`,
@@ -367,7 +368,7 @@ async function main() {
         ratio.toFixed(3),
         // The main thread alone: what its own clock work costs in a busy loop lies between these.
         unsettled ? `${mean(v, "mainLow").toFixed(0)}-${mean(v, "main").toFixed(0)}` : mean(v, "main").toFixed(0),
-        (mean("none", "main") / mean(v, "main")).toFixed(3),
+        mainRatio.toFixed(3),
         !target ? "" : unsettled ? "unsettled" : `>= ${target}`,
         unsteady ? `${unsteady} not steady` : "",
         v === "none" ? `${perSecond} req/s` : by[v].map((x) => x.work).join(" "),

@@ -56,20 +56,20 @@ async function structured(app) {
 }
 
 /** Evaluates `code` in a fresh nc session and returns what it printed (banner: null). */
-/** A number the app prints (the last one of its answer: a notice may come before it). */
-async function numberNc(app, code) {
-  const text = await evalNc(app, code);
-  const m = /(\d+(?:\.\d+)?)\s*$/.exec(text);
-  assert.ok(m, `${code} answered ${JSON.stringify(text)}`);
-  return Number(m[1]);
-}
-
 async function evalNc(app, code) {
   const r = await nc(app.path, `${code}\n`, { timeout: 60_000 });
   return r.stdout
     .replace(/^>>> /, "")
     .replace(/\n>>> $/, "")
     .trim();
+}
+
+/** A number the app prints (the last one of its answer: a notice may come before it). */
+async function numberNc(app, code) {
+  const text = await evalNc(app, code);
+  const m = /(\d+(?:\.\d+)?)\s*$/.exec(text);
+  assert.ok(m, `${code} answered ${JSON.stringify(text)}`);
+  return Number(m[1]);
 }
 
 /** The temp files artifacts leave while they are made (none must remain). */
